@@ -1,0 +1,190 @@
+"""One base exception for everything kgalign reports to a person.
+
+Every error a user can cause derives from :class:`KgalignError`; the CLI and the
+HTTP server catch it once at the boundary and show ``str(error)`` (one clear
+message, never a traceback).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class KgalignError(Exception):
+    """Base of every error kgalign reports to a user."""
+
+    #: Process exit code the CLI uses for this kind of error.
+    exit_code: int = 1
+    #: HTTP status the server uses for this kind of error.
+    http_status: int = 400
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": type(self).__name__, "message": str(self)}
+
+
+class UsageError(KgalignError):
+    """A command or API call was given arguments it cannot use."""
+
+    exit_code = 2
+
+
+class ConfigError(KgalignError):
+    """A configuration value is not one of the allowed ones."""
+
+    exit_code = 2
+
+
+class WorkspaceError(KgalignError):
+    """The workspace is missing, locked, or lacks a stage that is needed."""
+
+    exit_code = 3
+    http_status = 409
+
+
+class LoadError(KgalignError):
+    """An artefact could not be loaded; the store was left as it was.
+
+    Carries the file and, where the parser gives them, the 1-based line and column.
+    """
+
+    exit_code = 4
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.message = message
+        where = path or "<input>"
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {message}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "error": type(self).__name__,
+            "message": str(self),
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+        }
+
+
+class QuerySyntaxError(KgalignError):
+    """A DSL or SPARQL query does not parse: line, column, caret and what was expected."""
+
+    exit_code = 5
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        text: str = "",
+        line: int | None = None,
+        column: int | None = None,
+        expected: Iterable[str] = (),
+    ) -> None:
+        self.message = message
+        self.text = text
+        self.line = line
+        self.column = column
+        self.expected = sorted(set(expected))
+        super().__init__(self._render())
+
+    def context(self) -> str:
+        """The offending line with a caret under the column (empty when unknown)."""
+        if self.line is None or not self.text:
+            return ""
+        lines = self.text.splitlines() or [""]
+        if not 1 <= self.line <= len(lines):
+            return ""
+        src = lines[self.line - 1]
+        col = max(1, self.column or 1)
+        return f"  {src}\n  {' ' * (col - 1)}^"
+
+    def _render(self) -> str:
+        head = self.message
+        if self.line is not None:
+            head = f"line {self.line}, column {self.column}: {head}"
+        parts = [head]
+        ctx = self.context()
+        if ctx:
+            parts.append(ctx)
+        if self.expected:
+            shown = ", ".join(self.expected[:12])
+            more = "" if len(self.expected) <= 12 else f" (+{len(self.expected) - 12} more)"
+            parts.append(f"expected one of: {shown}{more}")
+        return "\n".join(parts)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+            "expected": self.expected,
+            "context": self.context(),
+        }
+
+
+class UnknownNameError(KgalignError):
+    """A name (symbol, graph, feature, registry entry) matches nothing; suggests the closest."""
+
+    http_status = 404
+
+    def __init__(self, kind: str, name: str, suggestions: Iterable[str] = ()) -> None:
+        self.kind = kind
+        self.name = name
+        self.suggestions = list(suggestions)
+        msg = f"unknown {kind} {name!r}"
+        if self.suggestions:
+            msg += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        super().__init__(msg)
+
+    @classmethod
+    def among(cls, kind: str, name: str, known: Iterable[str], n: int = 5) -> UnknownNameError:
+        """Build the error with the closest of ``known`` as suggestions."""
+        known = list(known)
+        close = difflib.get_close_matches(name, known, n=n, cutoff=0.5)
+        if not close and len(known) <= 12:
+            close = sorted(known)
+        return cls(kind, name, close)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "kind": self.kind, "name": self.name, "suggestions": self.suggestions}
+
+
+class AmbiguousNameError(KgalignError):
+    """A name matches several symbols; lists the candidates with their graphs."""
+
+    http_status = 409
+
+    def __init__(self, name: str, candidates: Iterable[tuple[str, str]]) -> None:
+        self.name = name
+        self.candidates = list(candidates)  # (iri, graph)
+        listed = "; ".join(f"{iri} (in {graph})" for iri, graph in self.candidates[:10])
+        super().__init__(f"{name!r} is ambiguous: {listed}; add 'in graph G' or use the full IRI")
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "name": self.name, "candidates": [list(c) for c in self.candidates]}
+
+
+class ModelError(KgalignError):
+    """A base model or SAE could not be loaded or does not fit the configuration."""
+
+    exit_code = 6
+
+
+class EmbedError(KgalignError):
+    """Embedding could not run (no corpus, no text for a symbol, mismatched SAE...)."""
+
+    exit_code = 7
