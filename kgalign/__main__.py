@@ -1,0 +1,5 @@
+import sys
+
+from kgalign.cli import main
+
+sys.exit(main())

@@ -1,0 +1,149 @@
+"""load, graphs, symbols, resolve, sparql, drop."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kgalign.commands import open_workspace
+from kgalign.errors import UsageError
+from kgalign.output import OUTPUT_FORMATS, render_rows
+from kgalign.symbolic.formats import FORMATS
+from kgalign.symbolic.symbols import KINDS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("load", help="load artefacts into the workspace, one named graph each")
+    p.add_argument("files", nargs="+", type=Path, help="RDF/XML, OWL, Turtle, N-Triples, N-Quads, TriG, JSON-LD, OWL/XML, OBO")
+    p.add_argument("--name", help="graph name (default: the file's stem); only with one file")
+    p.add_argument("--format", choices=sorted(FORMATS), help="override the format detected from extension/content")
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("graphs", help="list the loaded artefacts with their provenance")
+    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table")
+    p.set_defaults(func=cmd_graphs)
+
+    p = sub.add_parser("symbols", help="list symbols")
+    p.add_argument("--graph", "-g", help="only this graph")
+    p.add_argument("--kind", choices=KINDS, help="only this kind")
+    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table")
+    p.set_defaults(func=cmd_symbols)
+
+    p = sub.add_parser("resolve", help="resolve a name (local name, label, CURIE, IRI) to symbols")
+    p.add_argument("name")
+    p.add_argument("--graph", "-g", help="only this graph")
+    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table")
+    p.set_defaults(func=cmd_resolve)
+
+    p = sub.add_parser("sparql", help="run a SPARQL query (text, or a file with -q)")
+    p.add_argument("query", nargs="?", help="the query text")
+    p.add_argument("-q", "--query-file", type=Path, help="read the query from this file ('-' for stdin)")
+    p.add_argument("--format", "-f", choices=(*OUTPUT_FORMATS, "xml", "ntriples", "turtle"), default="table")
+    p.set_defaults(func=cmd_sparql)
+
+    p = sub.add_parser("drop", help="remove an artefact's graph")
+    p.add_argument("graph")
+    p.set_defaults(func=cmd_drop)
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    if args.name and len(args.files) > 1:
+        raise UsageError("--name takes one file; load the others separately")
+    ws = open_workspace(args, write=True)
+    for f in args.files:
+        rep = ws.load(f, name=args.name, format=args.format)
+        verb = "replaced" if rep.replaced else "loaded"
+        print(f"{verb} {rep.info.name}: {rep.info.triples} triples from {f} ({rep.info.format})")
+    return 0
+
+
+def cmd_graphs(args: argparse.Namespace) -> int:
+    ws = open_workspace(args)
+    rows = [g.to_dict() for g in ws.graphs()]
+    for r in rows:
+        r["symbols"] = len(ws.symbols(r["name"]))
+    print(render_rows(rows, ["name", "triples", "symbols", "format", "source", "loaded_at", "iri"], args.format))
+    return 0
+
+
+def cmd_symbols(args: argparse.Namespace) -> int:
+    ws = open_workspace(args)
+    syms = ws.symbols(args.graph, args.kind)
+    rows = [s.to_dict() for s in syms]
+    cols = ["graph", "kind", "label", "iri"] if args.format == "table" else list(rows[0]) if rows else []
+    print(render_rows(rows, cols, args.format))
+    return 0
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    ws = open_workspace(args)
+    found = ws.resolve(args.name, args.graph)
+    if not found:
+        ws.resolve_one(args.name, args.graph)  # raises with "did you mean"
+    rows = [s.to_dict() for s in found]
+    print(render_rows(rows, ["graph", "kind", "label", "iri", "definitions"] if args.format == "table" else None, args.format))
+    return 0
+
+
+_RESULT_FORMATS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+
+
+def _term(t: object) -> str | None:
+    if t is None:
+        return None
+    if isinstance(t, (ox.NamedNode, ox.Literal)):
+        return t.value
+    return str(t)
+
+
+def cmd_sparql(args: argparse.Namespace) -> int:
+    if args.query_file is not None:
+        text = sys.stdin.read() if str(args.query_file) == "-" else args.query_file.read_text()
+    elif args.query:
+        text = args.query
+    else:
+        raise UsageError("give the query text or -q FILE")
+    ws = open_workspace(args)
+    res = ws.sparql(text)
+    out = sys.stdout.buffer
+    if isinstance(res, bool):
+        if args.format == "json":
+            out.write(ox.QueryBoolean(res).serialize(format=ox.QueryResultsFormat.JSON) if hasattr(ox, "QueryBoolean") else (b'{"head":{},"boolean":' + (b"true" if res else b"false") + b"}"))
+            out.write(b"\n")
+        else:
+            print("true" if res else "false")
+        return 0
+    if isinstance(res, ox.QueryTriples):
+        fmt = ox.RdfFormat.TURTLE if args.format == "turtle" else ox.RdfFormat.N_TRIPLES
+        out.write(res.serialize(format=fmt))
+        return 0
+    if isinstance(res, ox.QueryBoolean):
+        if args.format in _RESULT_FORMATS:
+            out.write(res.serialize(format=_RESULT_FORMATS[args.format]))
+            out.write(b"\n")
+        else:
+            print("true" if bool(res) else "false")
+        return 0
+    if args.format in _RESULT_FORMATS:
+        out.write(res.serialize(format=_RESULT_FORMATS[args.format]))
+        out.write(b"\n")
+        return 0
+    names = [v.value for v in res.variables]
+    rows = [{n: _term(row[n]) for n in names} for row in res]
+    print(render_rows(rows, names, "table"))
+    return 0
+
+
+def cmd_drop(args: argparse.Namespace) -> int:
+    ws = open_workspace(args, write=True)
+    ws.drop(args.graph)
+    print(f"dropped {args.graph}")
+    return 0

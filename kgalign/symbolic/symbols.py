@@ -1,0 +1,280 @@
+"""The ``Symbol`` model: what kgalign knows of one named thing in one artefact.
+
+Symbols are read from the store graph by graph. Where an artefact has no labels
+(the OAEI Conference ontologies use local names like ``Regular_author``), a
+readable label is derived from the local name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+
+from kgalign.symbolic.store import OxigraphStore, escape_iri
+from kgalign.symbolic.vocab import (
+    DC,
+    DCTERMS,
+    IAO_DEFINITION,
+    OBOINOWL,
+    OWL,
+    RDF,
+    RDFS,
+    SCHEMA,
+    SKOS,
+    graph_iri,
+    graph_name,
+    local_name,
+)
+
+KINDS = ("class", "object_property", "data_property", "annotation_property", "property", "individual", "concept")
+
+_TYPE_KIND = {
+    OWL + "Class": "class",
+    RDFS + "Class": "class",
+    OWL + "ObjectProperty": "object_property",
+    OWL + "DatatypeProperty": "data_property",
+    OWL + "AnnotationProperty": "annotation_property",
+    RDF + "Property": "property",
+    OWL + "TransitiveProperty": "object_property",
+    OWL + "SymmetricProperty": "object_property",
+    OWL + "FunctionalProperty": "property",
+    OWL + "InverseFunctionalProperty": "object_property",
+    SKOS + "Concept": "concept",
+    OWL + "NamedIndividual": "individual",
+}
+# When a subject has several types, the most specific kind wins.
+_KIND_RANK = {k: i for i, k in enumerate(("concept", "class", "object_property", "data_property",
+                                          "annotation_property", "property", "individual"))}
+
+_PREF_LABEL = (SKOS + "prefLabel", RDFS + "label", SCHEMA + "name", DCTERMS + "title", DC + "title")
+_ALT_LABEL = (
+    SKOS + "altLabel",
+    SKOS + "hiddenLabel",
+    OBOINOWL + "hasExactSynonym",
+    OBOINOWL + "hasRelatedSynonym",
+    OBOINOWL + "hasNarrowSynonym",
+    OBOINOWL + "hasBroadSynonym",
+    SCHEMA + "alternateName",
+)
+_DEFINITION = (SKOS + "definition", IAO_DEFINITION, RDFS + "comment", DCTERMS + "description",
+               SCHEMA + "description", SKOS + "scopeNote")
+_PARENT = (RDFS + "subClassOf", RDFS + "subPropertyOf", SKOS + "broader")
+_CHILD_OF_SUBJECT = (SKOS + "narrower",)  # ?s skos:narrower ?o  means ?s is a parent of ?o
+_STANDARD_NS = (RDF, RDFS, OWL, "http://www.w3.org/2001/XMLSchema#", SKOS)
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """One named thing of one artefact: an OWL class or property, an individual, a SKOS concept."""
+
+    iri: str
+    graph: str
+    kind: str
+    label: str
+    alt_labels: tuple[str, ...] = ()
+    definitions: tuple[str, ...] = ()
+    parents: tuple[str, ...] = ()
+    children: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    ranges: tuple[str, ...] = ()
+    label_derived: bool = False
+
+    @property
+    def local_name(self) -> str:
+        return local_name(self.iri)
+
+    @property
+    def definition(self) -> str | None:
+        return self.definitions[0] if self.definitions else None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The label, then every alternative label, without repeats."""
+        return tuple(dict.fromkeys((self.label, *self.alt_labels)))
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "iri": self.iri,
+            "graph": self.graph,
+            "kind": self.kind,
+            "label": self.label,
+            "alt_labels": list(self.alt_labels),
+            "definitions": list(self.definitions),
+            "parents": list(self.parents),
+            "children": list(self.children),
+            "types": list(self.types),
+            "domains": list(self.domains),
+            "ranges": list(self.ranges),
+            "label_derived": self.label_derived,
+        }
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])")
+
+
+def split_words(name: str) -> list[str]:
+    """Split an identifier into words at underscores, hyphens, spaces and camelCase humps.
+
+    >>> split_words("hasSubjectArea")
+    ['has', 'Subject', 'Area']
+    >>> split_words("Regular_author")
+    ['Regular', 'author']
+    >>> split_words("PCMember")
+    ['PC', 'Member']
+    """
+    parts = re.split(r"[\s_\-./]+", name)
+    words: list[str] = []
+    for part in parts:
+        if part:
+            words.extend(w for w in _CAMEL.split(part) if w)
+    return words
+
+
+def derive_label(name: str) -> str:
+    """A readable label from a local name: words split, lower-cased except acronyms.
+
+    >>> derive_label("Regular_author")
+    'regular author'
+    >>> derive_label("hasSubjectArea")
+    'has subject area'
+    >>> derive_label("PC_member")
+    'PC member'
+    """
+    words = split_words(name)
+    return " ".join(w if (w.isupper() and len(w) > 1) else w.lower() for w in words) or name
+
+
+def normalise(text: str) -> str:
+    """The key names are matched on: words split, lower-cased, joined by single spaces.
+
+    >>> normalise("DutyOfCare") == normalise("duty_of_care") == normalise("Duty of  care")
+    True
+    """
+    return " ".join(w.lower() for w in split_words(text))
+
+
+def _pick_literal(values: list[ox.Literal]) -> list[str]:
+    """Literal strings, English and untagged first, without repeats."""
+    def rank(lit: ox.Literal) -> int:
+        lang = (lit.language or "").lower()
+        return 0 if lang in ("en", "") or lang.startswith("en-") else 1
+
+    return list(dict.fromkeys(v.value.strip() for v in sorted(values, key=rank) if v.value.strip()))
+
+
+def _values(store: OxigraphStore, g: str, preds: tuple[str, ...]) -> dict[str, dict[str, list]]:
+    """subject IRI -> predicate -> [object terms] for the given predicates in graph ``g``."""
+    vals = " ".join(f"<{p}>" for p in preds)
+    rows = store.query(
+        f"SELECT ?s ?p ?o WHERE {{ GRAPH <{escape_iri(g)}> {{ VALUES ?p {{ {vals} }} ?s ?p ?o . FILTER(isIRI(?s)) }} }}"
+    )
+    out: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        out[r["s"].value][r["p"].value].append(r["o"])
+    return out
+
+
+def read_symbols(store: OxigraphStore, graph: str) -> list[Symbol]:
+    """Every symbol of the artefact ``graph`` (a name), sorted by IRI."""
+    g = graph_iri(graph)
+    kinds: dict[str, str] = {}
+    types: dict[str, list[str]] = defaultdict(list)
+    declared_classes: set[str] = set()
+    for r in store.query(f"SELECT ?s ?t WHERE {{ GRAPH <{escape_iri(g)}> {{ ?s a ?t . FILTER(isIRI(?s) && isIRI(?t)) }} }}"):
+        s, t = r["s"].value, r["t"].value
+        kind = _TYPE_KIND.get(t)
+        if kind == "class":
+            declared_classes.add(s)
+        if kind is None:
+            types[s].append(t)
+            continue
+        if s.startswith(_STANDARD_NS):
+            continue
+        prev = kinds.get(s)
+        if prev is None or _KIND_RANK[kind] < _KIND_RANK[prev]:
+            kinds[s] = kind
+    # Individuals: subjects typed with a class (declared here or not), unless they are already something else.
+    for s, ts in types.items():
+        if s not in kinds and not s.startswith(_STANDARD_NS) and ts:
+            kinds[s] = "individual"
+    # Classes used in subClassOf without a declaration are still classes.
+    for r in store.query(
+        f"SELECT DISTINCT ?c WHERE {{ GRAPH <{escape_iri(g)}> {{ {{ ?c <{RDFS}subClassOf> ?x }} UNION {{ ?x <{RDFS}subClassOf> ?c }} FILTER(isIRI(?c)) }} }}"
+    ):
+        c = r["c"].value
+        if c not in kinds and not c.startswith(_STANDARD_NS):
+            kinds[c] = "class"
+
+    labels = _values(store, g, _PREF_LABEL)
+    alts = _values(store, g, _ALT_LABEL)
+    defs = _values(store, g, _DEFINITION)
+    rels = _values(store, g, _PARENT + _CHILD_OF_SUBJECT + (RDFS + "domain", RDFS + "range"))
+
+    parents: dict[str, list[str]] = defaultdict(list)
+    for s, by_p in rels.items():
+        for p in _PARENT:
+            for o in by_p.get(p, ()):
+                if isinstance(o, ox.NamedNode) and o.value != s and not o.value.startswith(_STANDARD_NS):
+                    parents[s].append(o.value)
+        for o in by_p.get(SKOS + "narrower", ()):
+            if isinstance(o, ox.NamedNode) and o.value != s:
+                parents[o.value].append(s)
+    children: dict[str, list[str]] = defaultdict(list)
+    for s, ps in parents.items():
+        for p in dict.fromkeys(ps):
+            children[p].append(s)
+
+    symbols: list[Symbol] = []
+    for iri in sorted(kinds):
+        by_label = labels.get(iri, {})
+        names: list[str] = []
+        for p in _PREF_LABEL:
+            names.extend(_pick_literal([o for o in by_label.get(p, ()) if isinstance(o, ox.Literal)]))
+        names = list(dict.fromkeys(names))
+        alt: list[str] = []
+        for p in _ALT_LABEL:
+            alt.extend(_pick_literal([o for o in alts.get(iri, {}).get(p, ()) if isinstance(o, ox.Literal)]))
+        definitions: list[str] = []
+        for p in _DEFINITION:
+            definitions.extend(_pick_literal([o for o in defs.get(iri, {}).get(p, ()) if isinstance(o, ox.Literal)]))
+        derived = not names
+        label = names[0] if names else derive_label(local_name(iri))
+        alt_labels = tuple(dict.fromkeys(a for a in (*names[1:], *alt) if a != label))
+        r = rels.get(iri, {})
+        symbols.append(
+            Symbol(
+                iri=iri,
+                graph=graph,
+                kind=kinds[iri],
+                label=label,
+                alt_labels=alt_labels,
+                definitions=tuple(dict.fromkeys(definitions)),
+                parents=tuple(dict.fromkeys(parents.get(iri, ()))),
+                children=tuple(dict.fromkeys(children.get(iri, ()))),
+                types=tuple(dict.fromkeys(types.get(iri, ()))),
+                domains=tuple(o.value for o in r.get(RDFS + "domain", ()) if isinstance(o, ox.NamedNode)),
+                ranges=tuple(o.value for o in r.get(RDFS + "range", ()) if isinstance(o, ox.NamedNode)),
+                label_derived=derived,
+            )
+        )
+    return symbols
+
+
+def artefact_names(store: OxigraphStore) -> list[str]:
+    return [gi.name for gi in store.graphs()]
+
+
+__all__ = [
+    "KINDS",
+    "Symbol",
+    "derive_label",
+    "normalise",
+    "read_symbols",
+    "split_words",
+    "graph_name",
+    "artefact_names",
+]
