@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,7 @@ class Workspace:
         self.config = config
         self.read_only = read_only
         self._table: SymbolTable | None = None
+        self._space: Any = None
         self._lock = threading.RLock()
 
     # -- opening -------------------------------------------------------------------------
@@ -199,6 +200,41 @@ class Workspace:
         if s is None:
             raise UnknownNameError("symbol", iri, self.symbol_table.suggest(iri))
         return s
+
+    # -- neural --------------------------------------------------------------------------
+
+    def embed(self, graphs: Sequence[str] | None = None, **kw: Any) -> Any:
+        """Place every symbol (of all graphs, or of ``graphs``) in the SAE's feature space.
+
+        Returns an :class:`kgalign.index.build.EmbedReport`.
+        """
+        from kgalign.index.build import embed_workspace
+
+        if self.read_only:
+            raise WorkspaceError("the workspace is open read-only; embedding writes to it")
+        with self._lock:
+            return embed_workspace(self, graphs=graphs, **kw)
+
+    @property
+    def space(self) -> Any:
+        """The workspace's :class:`kgalign.index.space.ConceptSpace` (loaded once, until the next embed)."""
+        from kgalign.index.space import ConceptSpace
+
+        with self._lock:
+            if self._space is None:
+                self._space = ConceptSpace.open(self.path)
+            return self._space
+
+    def has_space(self) -> bool:
+        return (self.path / "neural" / "run.json").exists()
+
+    def invalidate_space(self) -> None:
+        self._space = None
+
+    def stale_graphs(self) -> list[str]:
+        """Graphs loaded or reloaded since the last embed."""
+        marker = self.path / "stale.json"
+        return json.loads(marker.read_text()) if marker.exists() else []
 
     def sparql(self, query: str, **kw: Any) -> Any:
         """Run a SPARQL query over the store (artefact, provenance and neural graphs)."""

@@ -17,6 +17,7 @@ from kgalign.errors import KgalignError
 #: Modules under kgalign.commands, each with ``register(subparsers)``; in help order.
 COMMAND_MODULES: tuple[str, ...] = (
     "symbolic",
+    "neural",
 )
 
 EXIT_INTERRUPTED = 130

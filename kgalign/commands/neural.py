@@ -1,0 +1,149 @@
+"""embed, features, feature, sae-stats."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from kgalign.commands import open_workspace
+from kgalign.errors import UsageError
+from kgalign.output import OUTPUT_FORMATS, render_rows
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("embed", help="place every symbol in the SAE's feature space (concept vectors, stability, index)")
+    p.add_argument("graphs", nargs="*", help="only these graphs (default: all; unchanged graphs are reused)")
+    p.add_argument("--model", help="base model: minilm (default), smollm2, or a local Hugging Face directory")
+    p.add_argument("--layer", type=int, help="residual-stream layer to read (default: the model's default)")
+    p.add_argument("--sae", help="SAE directory in SAELens layout (default: the SAE shipped for the default model)")
+    p.add_argument("--corpus", type=Path, nargs="*", help="text/JSONL files or directories for feature statistics")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("features", help="a symbol's strongest SAE features")
+    p.add_argument("symbol")
+    p.add_argument("--graph", "-g")
+    p.add_argument("--limit", type=int, default=16)
+    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table")
+    p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("feature", help="one feature: label, density, evidence snippets, symbols")
+    p.add_argument("index", type=int)
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_feature)
+
+    p = sub.add_parser("sae-stats", help="the SAE's quality figures (model card) and coverage in this workspace")
+    p.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_sae_stats)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    ws = open_workspace(args, write=True)
+    changed = False
+    for attr in ("model", "layer", "sae"):
+        val = getattr(args, attr)
+        if val is not None:
+            setattr(ws.config, attr, str(Path(val).resolve()) if attr == "sae" else val)
+            changed = True
+    if changed:
+        ws.save_config()
+    corpus = None
+    name = ""
+    if args.corpus:
+        from kgalign.neural.corpus import load_corpus
+
+        corpus = load_corpus(args.corpus)
+        name = ", ".join(str(p) for p in args.corpus)
+    rep = ws.embed(args.graphs or None, corpus=corpus, corpus_name=name, quiet=args.quiet)
+    print(
+        f"embedded {rep.n_symbols} symbols with {rep.run['model']} layer {rep.run['layer']} and SAE {rep.run['sae']} "
+        f"({rep.run['d_sae']} features) in {rep.seconds:.1f}s; "
+        f"re-embedded: {', '.join(rep.embedded) or 'none'}; reused: {', '.join(rep.reused) or 'none'}; "
+        f"index: {rep.index_kind}"
+    )
+    if rep.skipped_symbols:
+        print(f"skipped {len(rep.skipped_symbols)} symbols with no text: {', '.join(rep.skipped_symbols[:5])}")
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    ws = open_workspace(args)
+    s = ws.resolve_one(args.symbol, args.graph)
+    space = ws.space
+    rows = []
+    for f, w, q in space.support_of((s.graph, s.iri))[: args.limit]:
+        rows.append({"feature": f, "label": space.feature_label(f), "weight": round(w, 4),
+                     "fired_in": round(q, 3), "density": space.feature_density(f)})
+    print(f"{s.label} ({s.iri} in {s.graph}); support stability {space.stability((s.graph, s.iri)):.3f}")
+    print(render_rows(rows, ["feature", "label", "weight", "fired_in", "density"], args.format))
+    return 0
+
+
+def feature_record(ws, f: int, limit: int = 10) -> dict:
+    """Everything known of feature ``f``: label, density, snippets, top symbols."""
+    space = ws.space
+    space.check_feature(f)
+    stats = space.stats
+    top = []
+    for (g, iri), w in space.symbols_activating(f, limit):
+        sym = ws.symbol_table.get(iri, g)
+        top.append({"graph": g, "iri": iri, "label": sym.label if sym else iri, "weight": round(w, 4)})
+    return {
+        "feature": f,
+        "label": space.feature_label(f),
+        "density": None if stats is None else float(stats.density[f]),
+        "mean_activation": None if stats is None else float(stats.mean_activation[f]),
+        "snippets": [] if stats is None else stats.snippets[f][:limit],
+        "symbols": top,
+        "claimed": f in space.loads,
+    }
+
+
+def cmd_feature(args: argparse.Namespace) -> int:
+    ws = open_workspace(args)
+    rec = feature_record(ws, args.index, args.limit)
+    if args.format == "json":
+        print(json.dumps(rec, indent=2))
+        return 0
+    dens = "n/a" if rec["density"] is None else f"{rec['density']:.3g}"
+    print(f"feature {rec['feature']}: {rec['label']}  (density {dens}; claimed by a symbol: {rec['claimed']})")
+    if rec["snippets"]:
+        print("\ntop snippets:")
+        for sn in rec["snippets"]:
+            t = sn["text"]
+            print(f"  {sn['activation']:7.3f}  {t[: sn['start']]}[{t[sn['start']:sn['end']]}]{t[sn['end']:]}"[:160])
+    print("\nsymbols:")
+    print(render_rows(rec["symbols"], ["weight", "graph", "label", "iri"]))
+    return 0
+
+
+def cmd_sae_stats(args: argparse.Namespace) -> int:
+    from kgalign.index.build import default_sae_dir
+
+    ws = open_workspace(args)
+    sae_dir = Path(ws.config.sae) if ws.config.sae else default_sae_dir()
+    metrics_path = sae_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    cfg = json.loads((sae_dir / "cfg.json").read_text()) if (sae_dir / "cfg.json").exists() else {}
+    out = {"sae": str(sae_dir), "architecture": cfg.get("architecture"), "d_in": cfg.get("d_in"),
+           "d_sae": cfg.get("d_sae"), "metrics": metrics}
+    if ws.has_space():
+        space = ws.space
+        out["symbols_embedded"] = len(space.keys)
+        out["features_claimed"] = len(space.loads)
+        out["mean_support_stability"] = float(space.table.stability.mean()) if len(space.keys) else None
+    if args.format == "json":
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        for k, v in out.items():
+            if k == "metrics":
+                for mk, mv in (v or {}).items():
+                    if not isinstance(mv, (list, dict)):
+                        print(f"  {mk:28} {mv}")
+            else:
+                print(f"{k:30} {v}")
+    if not metrics and not cfg:
+        raise UsageError(f"{sae_dir} holds no cfg.json")
+    return 0

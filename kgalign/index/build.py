@@ -1,0 +1,234 @@
+"""The embed stage: place every symbol of a workspace in the SAE's feature space.
+
+``embed_workspace`` loads the base model and the SAE named by the workspace config,
+embeds the symbols of each graph whose artefact (or model/SAE) changed since the last
+run, keeps the others, and then writes the combined concept table, the FAISS index,
+the feature statistics and the neural facts (RDF). Each file is written atomically
+and ``neural/run.json`` last, so an interrupted embed leaves the previous concept
+space usable and the next run resumes from the graphs already done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kgalign.errors import EmbedError, ModelError
+from kgalign.index.facts import neural_quads
+from kgalign.index.space import ConceptSpace
+from kgalign.index.vectors import VectorIndex
+from kgalign.neural.concepts import ConceptTable, embed_symbols
+from kgalign.neural.features import FeatureStats, compute_feature_stats
+from kgalign.symbolic.vocab import NEURAL_GRAPH
+
+if TYPE_CHECKING:
+    from kgalign.api import Workspace
+
+DEFAULT_SAE_NAME = "minilm-l6-topk"
+FEATURE_STATS_FILE = "feature_stats.json"
+
+
+def default_sae_dir() -> Path:
+    """The SAE that ships with kgalign for the default model."""
+    try:
+        p = Path(str(resources.files("kgalign") / "data" / "sae" / DEFAULT_SAE_NAME))
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover
+        p = Path(__file__).resolve().parents[1] / "data" / "sae" / DEFAULT_SAE_NAME
+    return p
+
+
+def _sha_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _atomic_npz(table: ConceptTable, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    table.save(str(tmp))
+    os.replace(tmp, path)
+
+
+@dataclass
+class EmbedReport:
+    run: dict
+    embedded: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    skipped_symbols: list[str] = field(default_factory=list)
+    n_symbols: int = 0
+    seconds: float = 0.0
+    index_kind: str = ""
+    recall_at_10: float | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def load_sae_for(ws: Workspace, d_model: int):
+    from kgalign.neural.sae.io import load_sae
+
+    sae_dir = Path(ws.config.sae) if ws.config.sae else default_sae_dir()
+    sae = load_sae(sae_dir)
+    if int(sae.W_enc.shape[0]) != d_model:
+        raise ModelError(
+            f"{sae_dir}: the SAE takes d_in={int(sae.W_enc.shape[0])} but layer {ws.config.layer} of "
+            f"{ws.config.model} has width {d_model}; use an SAE trained on this model and layer"
+        )
+    return sae, sae_dir
+
+
+def load_model_for(ws: Workspace):
+    from kgalign.neural.model import ModelSpec, load_base_model
+
+    return load_base_model(ModelSpec(name_or_path=ws.config.model, layer=ws.config.layer))
+
+
+def _say(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def embed_workspace(
+    ws: Workspace,
+    *,
+    graphs: Sequence[str] | None = None,
+    corpus: Iterable[str] | None = None,
+    corpus_name: str = "",
+    quiet: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> EmbedReport:
+    """Embed the workspace's symbols (all graphs, or just ``graphs``) and rebuild the index and facts."""
+    t0 = time.perf_counter()
+    names = ws.graph_names()
+    if not names:
+        raise EmbedError("the workspace holds no artefacts: run 'kgalign load FILE' first")
+    wanted = list(names if graphs is None else graphs)
+    for g in wanted:
+        ws.require_graph(g)
+    model = load_model_for(ws)
+    sae, sae_dir = load_sae_for(ws, model.d_model)
+    weights = sae_dir / "sae_weights.safetensors"
+    run_id = hashlib.sha256(
+        f"{model.fingerprint}|{model.layer}|{_sha_file(weights)}".encode()
+    ).hexdigest()[:16]
+    run = {
+        "run_id": run_id,
+        "model": model.name,
+        "layer": model.layer,
+        "sae": str(sae_dir.name),
+        "sae_path": str(sae_dir),
+        "d_sae": int(sae.W_dec.shape[0]),
+    }
+    neural = ws.path / "neural"
+    per_graph = neural / "graphs"
+    per_graph.mkdir(parents=True, exist_ok=True)
+    (ws.path / "index").mkdir(exist_ok=True)
+    report = EmbedReport(run=run)
+    table = ws.symbol_table
+    label_of = lambda iri: (s.label if (s := table.get(iri)) is not None else None)  # noqa: E731
+    provenance = {g.name: g.sha256 for g in ws.graphs()}
+    for g in names:
+        npz, meta = per_graph / f"{g}.npz", per_graph / f"{g}.json"
+        current = json.loads(meta.read_text()) if meta.exists() and npz.exists() else {}
+        fresh = current.get("run_id") == run_id and current.get("sha256") == provenance[g]
+        if fresh:
+            report.reused.append(g)
+            continue
+        if g not in wanted:
+            continue
+        syms = table.in_graph(g)
+        _say(f"embedding {g}: {len(syms)} symbols", quiet)
+
+        def tick(done: int, total: int, g: str = g) -> None:
+            if progress:
+                progress(g, done, total)
+            elif not quiet:
+                print(f"\r  {g}: {done}/{total} symbols", end="", file=sys.stderr, flush=True)
+
+        t = embed_symbols(syms, model, sae, label_of=label_of, progress=tick)
+        if not quiet and not progress:
+            print(file=sys.stderr)
+        _atomic_npz(t, npz)
+        _atomic_json(meta, {"run_id": run_id, "sha256": provenance[g], "n": len(t), "skipped": t.meta["skipped"],
+                            "seconds": round(t.meta["seconds"], 2)})
+        report.embedded.append(g)
+        report.skipped_symbols.extend(t.meta["skipped"])
+    # Graphs that are gone, or left stale because they were not asked for, drop out of the space.
+    parts = []
+    for g in names:
+        npz, meta = per_graph / f"{g}.npz", per_graph / f"{g}.json"
+        if npz.exists() and meta.exists():
+            m = json.loads(meta.read_text())
+            if m.get("run_id") == run_id and m.get("sha256") == provenance[g]:
+                parts.append(ConceptTable.load(str(npz)))
+    for f in per_graph.glob("*.npz"):
+        if f.stem not in names:
+            f.unlink()
+            f.with_suffix(".json").unlink(missing_ok=True)
+    combined = ConceptTable.concat(parts, run["d_sae"])
+    report.n_symbols = len(combined)
+    _atomic_npz(combined, neural / "concepts.npz")
+    index = VectorIndex.build(combined.vectors)
+    index.save(ws.path / "index" / "symbols.faiss")
+    report.index_kind, report.recall_at_10 = index.kind, index.recall_at_10
+    feat_index = VectorIndex.build(sae.W_dec.detach().float().cpu().numpy(), kind="flat")
+    feat_index.save(ws.path / "index" / "features.faiss")
+    stats = _feature_stats(ws, model, sae, sae_dir, run_id, corpus, corpus_name, quiet)
+    if stats is not None:
+        stats.save(neural / "features.json")
+    space = ConceptSpace(combined, stats, index, run)
+    ws.store.replace_graph_quads(NEURAL_GRAPH, neural_quads(space))
+    report.seconds = round(time.perf_counter() - t0, 2)
+    run["embedded_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    run["n_symbols"] = report.n_symbols
+    _atomic_json(neural / "run.json", run)
+    stale = ws.path / "stale.json"
+    if stale.exists():
+        stale.unlink()
+    ws.invalidate_space()
+    return report
+
+
+def _feature_stats(ws, model, sae, sae_dir: Path, run_id: str, corpus, corpus_name: str, quiet: bool):
+    """Feature statistics: over a given corpus; else those shipped beside the SAE; else over the artefacts' text."""
+    target = ws.path / "neural" / "features.json"
+    stamp = ws.path / "neural" / "features.run"
+    if corpus is not None:
+        _say(f"computing feature statistics over {corpus_name or 'the corpus'}", quiet)
+        stats = compute_feature_stats(model, sae, corpus, corpus_name=corpus_name)
+        stamp.write_text(run_id)
+        return stats
+    shipped = sae_dir / FEATURE_STATS_FILE
+    if shipped.exists():
+        return FeatureStats.load(shipped)
+    if target.exists() and stamp.exists() and stamp.read_text() == run_id:
+        return FeatureStats.load(target)
+    texts: list[str] = []
+    for s in ws.symbol_table:
+        texts.append(s.label)
+        texts.extend(s.definitions[:1])
+    if not texts:
+        return None
+    _say("computing feature statistics over the artefacts' own text", quiet)
+    stats = compute_feature_stats(model, sae, texts, corpus_name="artefact labels and definitions")
+    stamp.write_text(run_id)
+    return stats
+
+
+__all__ = ["embed_workspace", "default_sae_dir", "EmbedReport"]

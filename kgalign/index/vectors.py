@@ -1,0 +1,113 @@
+"""FAISS indexes of concept vectors and feature directions, chosen by size.
+
+Vectors are L2-normalised and searched by inner product (cosine similarity). Small
+sets get an exact ``IndexFlatIP``; large ones (``>= APPROX_THRESHOLD`` rows) an
+``IndexIVFFlat`` whose ``nprobe`` is raised until recall@10 against exact search,
+measured on held-out queries at build time, reaches ``target_recall``. The measured
+recall is stored with the index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from kgalign.errors import ConfigError, WorkspaceError
+
+APPROX_THRESHOLD = 20_000
+INDEX_KINDS = ("auto", "flat", "ivf")
+
+
+def normalise_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero), float32, C-contiguous."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+@dataclass
+class VectorIndex:
+    """A FAISS index over ``n`` unit vectors of dimension ``d``, with its build record."""
+
+    index: faiss.Index
+    kind: str
+    d: int
+    n: int
+    recall_at_10: float | None = None
+    nprobe: int | None = None
+
+    @classmethod
+    def build(
+        cls, vectors: np.ndarray, kind: str = "auto", *, target_recall: float = 0.95, seed: int = 0
+    ) -> VectorIndex:
+        """Index ``vectors [n, d]`` (normalised here)."""
+        if kind not in INDEX_KINDS:
+            raise ConfigError(f"unknown index kind {kind!r}; known kinds: {', '.join(INDEX_KINDS)}")
+        x = normalise_rows(vectors)
+        n, d = x.shape
+        if kind == "auto":
+            kind = "ivf" if n >= APPROX_THRESHOLD else "flat"
+        if kind == "flat" or n < 200:
+            index = faiss.IndexFlatIP(d)
+            index.add(x)
+            return cls(index, "flat", d, n, 1.0, None)
+        nlist = max(8, int(4 * np.sqrt(n)))
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(seed)
+        train = x[rng.choice(n, size=min(n, nlist * 40), replace=False)]
+        index.cp.seed = seed
+        index.train(train)
+        index.add(x)
+        # Tune nprobe on held-out queries against exact search.
+        exact = faiss.IndexFlatIP(d)
+        exact.add(x)
+        q = x[rng.choice(n, size=min(n, 300), replace=False)]
+        _, truth = exact.search(q, 10)
+        recall = 0.0
+        nprobe = 1
+        while nprobe <= nlist:
+            index.nprobe = nprobe
+            _, got = index.search(q, 10)
+            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)]))
+            if recall >= target_recall:
+                break
+            nprobe *= 2
+        index.nprobe = min(nprobe, nlist)
+        return cls(index, "ivf", d, n, recall, int(index.nprobe))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores [m, k], ids [m, k])`` for ``queries [m, d]``; ids are -1 where fewer exist."""
+        if self.n == 0:
+            m = len(queries)
+            return np.zeros((m, 0), np.float32), np.zeros((m, 0), np.int64)
+        k = min(k, self.n)
+        return self.index.search(normalise_rows(np.atleast_2d(queries)), k)
+
+    def save(self, path: str | Path) -> None:
+        """Write ``path`` (FAISS's own format) and ``path.json``, each atomically."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        faiss.write_index(self.index, str(tmp))
+        os.replace(tmp, path)
+        meta = {"kind": self.kind, "d": self.d, "n": self.n, "recall_at_10": self.recall_at_10, "nprobe": self.nprobe}
+        tmpj = path.with_name(path.name + ".json.tmp")
+        tmpj.write_text(json.dumps(meta, indent=2))
+        os.replace(tmpj, path.with_name(path.name + ".json"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> VectorIndex:
+        path = Path(path)
+        meta_path = path.with_name(path.name + ".json")
+        if not path.exists() or not meta_path.exists():
+            raise WorkspaceError(f"no index at {path}: run 'kgalign embed' first")
+        meta = json.loads(meta_path.read_text())
+        index = faiss.read_index(str(path))
+        if meta.get("nprobe"):
+            index.nprobe = int(meta["nprobe"])
+        return cls(index, meta["kind"], int(meta["d"]), int(meta["n"]), meta.get("recall_at_10"), meta.get("nprobe"))

@@ -1,0 +1,261 @@
+"""Concept vectors: every symbol placed in the SAE's feature space.
+
+Stages for a batch of symbols: probing contexts (:mod:`kgalign.neural.probing`) →
+residual-stream activations at the mention tokens (:class:`BaseModel`) → SAE codes per
+mention token, averaged over the mention → one code per context ``[d_sae]`` →
+aggregated per symbol into
+
+- ``concept_vector [d_sae]``: the mean code over all the symbol's contexts;
+- ``support``: its strongest features, with their mean weight and the fraction of
+  contexts in which each fired;
+- ``support_stability``: the mean pairwise Jaccard similarity of the top-``m`` supports
+  of the symbol's paraphrase contexts (its label alone and in fixed neutral templates).
+  1 means the same features fire whatever the wording around the symbol; near 0 means
+  the symbol has no stable neural counterpart. This is kgalign's semantic-continuity
+  measure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kgalign.errors import EmbedError
+from kgalign.neural.model import BaseModel
+from kgalign.neural.probing import ProbeContext, has_text, probe_contexts
+from kgalign.symbolic.symbols import Symbol
+
+#: How many of a context's strongest features form its support for stability.
+STABILITY_TOP_M = 16
+#: How many features of a symbol's support are kept.
+SUPPORT_SIZE = 32
+
+
+@dataclass
+class ConceptTable:
+    """Concept vectors and supports of ``n`` symbols.
+
+    ``keys``: ``(graph, iri)`` per row; ``vectors [n, d_sae]`` float32 (mean codes, not
+    normalised); ``support_ids [n, SUPPORT_SIZE]`` int32 (-1 padded, strongest first);
+    ``support_weights`` and ``support_freq [n, SUPPORT_SIZE]`` float32; ``stability [n]``;
+    ``strength [n]`` (the largest mean feature weight); ``n_contexts [n]`` int32.
+    """
+
+    keys: list[tuple[str, str]]
+    vectors: np.ndarray
+    support_ids: np.ndarray
+    support_weights: np.ndarray
+    support_freq: np.ndarray
+    stability: np.ndarray
+    strength: np.ndarray
+    n_contexts: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def empty(cls, d_sae: int) -> ConceptTable:
+        m = SUPPORT_SIZE
+        return cls(
+            [], np.zeros((0, d_sae), np.float32), np.zeros((0, m), np.int32), np.zeros((0, m), np.float32),
+            np.zeros((0, m), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
+        )
+
+    @classmethod
+    def concat(cls, tables: Sequence[ConceptTable], d_sae: int) -> ConceptTable:
+        if not tables:
+            return cls.empty(d_sae)
+        return cls(
+            [k for t in tables for k in t.keys],
+            np.concatenate([t.vectors for t in tables]),
+            np.concatenate([t.support_ids for t in tables]),
+            np.concatenate([t.support_weights for t in tables]),
+            np.concatenate([t.support_freq for t in tables]),
+            np.concatenate([t.stability for t in tables]),
+            np.concatenate([t.strength for t in tables]),
+            np.concatenate([t.n_contexts for t in tables]),
+        )
+
+    def save(self, path: str) -> None:
+        """Write as one ``.npz`` (arrays and keys only: no pickles)."""
+        np.savez(
+            path,
+            graphs=np.array([k[0] for k in self.keys], dtype=np.str_),
+            iris=np.array([k[1] for k in self.keys], dtype=np.str_),
+            vectors=self.vectors.astype(np.float16),
+            support_ids=self.support_ids,
+            support_weights=self.support_weights,
+            support_freq=self.support_freq,
+            stability=self.stability,
+            strength=self.strength,
+            n_contexts=self.n_contexts,
+        )
+
+    @classmethod
+    def load(cls, path: str) -> ConceptTable:
+        with np.load(path, allow_pickle=False) as z:
+            return cls(
+                list(zip(z["graphs"].tolist(), z["iris"].tolist())),
+                z["vectors"].astype(np.float32),
+                z["support_ids"],
+                z["support_weights"],
+                z["support_freq"],
+                z["stability"],
+                z["strength"],
+                z["n_contexts"],
+            )
+
+    def support(self, row: int) -> list[tuple[int, float, float]]:
+        """``(feature, mean weight, fraction of contexts fired)`` of one row, strongest first."""
+        ids = self.support_ids[row]
+        return [
+            (int(f), float(w), float(q))
+            for f, w, q in zip(ids, self.support_weights[row], self.support_freq[row])
+            if f >= 0
+        ]
+
+
+def jaccard(a: set[int], b: set[int]) -> float:
+    """|a ∩ b| / |a ∪ b|, and 1.0 for two empty sets.
+
+    >>> jaccard({1, 2, 3}, {2, 3, 4})
+    0.5
+    """
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def support_stability(codes: np.ndarray, top_m: int = STABILITY_TOP_M) -> float:
+    """Mean pairwise Jaccard of the top-``top_m`` active features of each row of ``codes [n_ctx, d_sae]``.
+
+    >>> import numpy as np
+    >>> c = np.array([[0, 2.0, 1.0, 0], [0, 2.0, 1.0, 0]])
+    >>> support_stability(c)
+    1.0
+    """
+    sets = []
+    for row in codes:
+        active = np.flatnonzero(row > 0)
+        if len(active) > top_m:
+            active = active[np.argsort(-row[active], kind="stable")[:top_m]]
+        sets.append(set(active.tolist()))
+    if len(sets) < 2:
+        return 1.0 if sets and sets[0] else 0.0
+    pairs = list(itertools.combinations(sets, 2))
+    return float(np.mean([jaccard(a, b) for a, b in pairs]))
+
+
+def encode_codes(sae, x: np.ndarray) -> np.ndarray:
+    """SAE codes ``[n, d_sae]`` float32 of activations ``x [n, d_in]``."""
+    import torch
+
+    with torch.inference_mode():
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        return sae.encode(t).float().cpu().numpy()
+
+
+def context_codes(
+    model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 64
+) -> np.ndarray:
+    """One SAE code per context ``[n_ctx, d_sae]``: the mean code over the mention's tokens."""
+    acts = model.activations([c.text for c in contexts], batch_size=batch_size)
+    rows: list[np.ndarray] = []
+    owner: list[int] = []
+    for i, (c, a) in enumerate(zip(contexts, acts, strict=True)):
+        if a.n_tokens == 0:
+            continue
+        s, e = a.offsets[:, 0], a.offsets[:, 1]
+        hit = np.flatnonzero((e > s) & (s < c.end) & (e > c.start))
+        if len(hit) == 0:  # mention truncated away: fall back to the real tokens
+            hit = np.flatnonzero(~a.special_mask)
+        if len(hit) == 0:
+            continue
+        rows.append(a.hidden[hit])
+        owner.extend([i] * len(hit))
+    d_sae = int(sae.W_dec.shape[0])
+    out = np.zeros((len(contexts), d_sae), np.float32)
+    if not rows:
+        return out
+    codes = encode_codes(sae, np.concatenate(rows))
+    owner_arr = np.asarray(owner)
+    np.add.at(out, owner_arr, codes)
+    counts = np.bincount(owner_arr, minlength=len(contexts)).astype(np.float32)
+    out /= np.maximum(counts, 1)[:, None]
+    return out
+
+
+def embed_symbols(
+    symbols: Sequence[Symbol],
+    model: BaseModel,
+    sae,
+    *,
+    label_of: Callable[[str], str | None] | None = None,
+    chunk: int = 128,
+    batch_size: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> ConceptTable:
+    """Place ``symbols`` in the SAE's feature space (see the module docstring).
+
+    Symbols with no text at all (no label with a letter, no definition) are skipped and
+    listed in ``meta["skipped"]``; if every symbol lacks text, :class:`EmbedError`.
+    """
+    d_sae = int(sae.W_dec.shape[0])
+    todo = [s for s in symbols if has_text(s)]
+    skipped = [s.iri for s in symbols if not has_text(s)]
+    if symbols and not todo:
+        raise EmbedError(f"none of the {len(symbols)} symbols has any text to probe with (e.g. {skipped[0]})")
+    tables: list[ConceptTable] = []
+    t0 = time.perf_counter()
+    n_tokens = 0
+    for start in range(0, len(todo), chunk):
+        part = todo[start : start + chunk]
+        ctxs: list[ProbeContext] = []
+        owner: list[int] = []
+        for j, s in enumerate(part):
+            cs = probe_contexts(s, label_of)
+            ctxs.extend(cs)
+            owner.extend([j] * len(cs))
+        codes = context_codes(model, sae, ctxs, batch_size=batch_size)
+        n_tokens += sum(len(c.text) for c in ctxs) // 4
+        tables.append(_aggregate(part, ctxs, owner, codes, d_sae))
+        if progress:
+            progress(min(start + chunk, len(todo)), len(todo))
+    table = ConceptTable.concat(tables, d_sae)
+    table.meta = {"skipped": skipped, "seconds": time.perf_counter() - t0, "approx_tokens": n_tokens}
+    return table
+
+
+def _aggregate(
+    part: Sequence[Symbol], ctxs: Sequence[ProbeContext], owner: Sequence[int], codes: np.ndarray, d_sae: int
+) -> ConceptTable:
+    n, m = len(part), SUPPORT_SIZE
+    vectors = np.zeros((n, d_sae), np.float32)
+    sids = np.full((n, m), -1, np.int32)
+    sw = np.zeros((n, m), np.float32)
+    sf = np.zeros((n, m), np.float32)
+    stab = np.zeros(n, np.float32)
+    strength = np.zeros(n, np.float32)
+    ncx = np.zeros(n, np.int32)
+    owner_arr = np.asarray(owner)
+    para = np.asarray([c.paraphrase for c in ctxs], dtype=bool)
+    for j in range(n):
+        rows = np.flatnonzero(owner_arr == j)
+        c = codes[rows]
+        mean = c.mean(axis=0)
+        vectors[j] = mean
+        fired = (c > 0).mean(axis=0)
+        active = np.flatnonzero(mean > 0)
+        top = active[np.argsort(-mean[active], kind="stable")[:m]]
+        sids[j, : len(top)] = top
+        sw[j, : len(top)] = mean[top]
+        sf[j, : len(top)] = fired[top]
+        stab[j] = support_stability(codes[rows[para[rows]]])
+        strength[j] = float(mean.max()) if len(mean) else 0.0
+        ncx[j] = len(rows)
+    return ConceptTable([(s.graph, s.iri) for s in part], vectors, sids, sw, sf, stab, strength, ncx)
