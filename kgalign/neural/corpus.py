@@ -171,7 +171,9 @@ def read_rdf_literals(
     def gen() -> Iterator[str]:
         seen: set[str] = set()
         for f in _expand(plist, RDF_SUFFIXES):
-            fmt = rdflib.util.guess_format(str(f)) or ("json-ld" if f.suffix in (".jsonld", ".json-ld") else None)
+            fmt = rdflib.util.guess_format(str(f)) or (
+                "json-ld" if f.suffix in (".jsonld", ".json-ld") else None
+            )
             g = rdflib.Graph()
             try:
                 g.parse(str(f), format=fmt)
@@ -362,7 +364,11 @@ def _parse_data_line(line: str, pos: str, senses: dict[tuple[str, int], int] | N
         target_pos = "a" if target_pos == "s" else target_pos
         pointers.append(
             WordNetPointer(
-                sym, POINTER_NAMES.get(sym, sym), f"{int(target_off):08d}-{target_pos}", int(st[:2], 16), int(st[2:], 16)
+                sym,
+                POINTER_NAMES.get(sym, sym),
+                f"{int(target_off):08d}-{target_pos}",
+                int(st[:2], 16),
+                int(st[2:], 16),
             )
         )
     definition, examples = split_gloss(gloss)
@@ -435,7 +441,10 @@ def wordnet_corpus(
 
 
 def load_corpus(
-    sources: PathLike | Iterable[PathLike], *, limit: int | None = None, unit: Literal["line", "paragraph"] = "line"
+    sources: PathLike | Iterable[PathLike],
+    *,
+    limit: int | None = None,
+    unit: Literal["line", "paragraph"] = "line",
 ) -> list[str]:
     """All snippets of ``sources`` as a list: text/JSONL files and directories via
     :func:`read_text_files`, RDF files via :func:`read_rdf_literals`; at most ``limit``."""

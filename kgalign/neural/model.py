@@ -16,9 +16,10 @@ Nothing is fetched from a model hub: ``HF_HUB_OFFLINE`` is set and every load pa
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import importlib.util
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -43,6 +44,7 @@ __all__ = [
     "BaseModel",
     "TokenActivations",
     "ForwardOutput",
+    "Encoding",
     "load_base_model",
     "locate_mention",
     "resolve_model_path",
@@ -104,7 +106,9 @@ class ModelSpec:
         if self.layer is not None and (
             isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0
         ):
-            raise ConfigError(f"layer must be an integer >= 0 (0 = embeddings output) or None; got {self.layer!r}")
+            raise ConfigError(
+                f"layer must be an integer >= 0 (0 = embeddings output) or None; got {self.layer!r}"
+            )
         if self.dtype not in _DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(_DTYPES)}; got {self.dtype!r}")
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|mps|cuda(:\d+)?", self.device):
@@ -126,7 +130,9 @@ class ModelSpec:
         allowed = {"name_or_path", "layer", "device", "dtype", "max_length"}
         unknown = sorted(set(data) - allowed)
         if unknown:
-            raise ConfigError(f"unknown model setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"unknown model setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+            )
         return cls(**data)
 
 
@@ -185,7 +191,9 @@ def _check_directory(r: _Resolved) -> None:
             raise ModelError(f"GGUF file missing: {d / r.gguf_file}")
         for mod, pip in (("gguf", "gguf"), ("accelerate", "accelerate")):
             if importlib.util.find_spec(mod) is None:
-                raise ModelError(f"loading {r.gguf_file} needs package {pip!r}: pip install 'kgalign[causal]'")
+                raise ModelError(
+                    f"loading {r.gguf_file} needs package {pip!r}: pip install 'kgalign[causal]'"
+                )
         return
     if not (d / "config.json").is_file():
         raise ModelError(f"model directory {d} has no config.json")
@@ -204,8 +212,10 @@ def _check_directory(r: _Resolved) -> None:
 def _fingerprint(r: _Resolved) -> str:
     """A short hash of the config and weight files (size + first and last MiB), for cache keys."""
     h = hashlib.sha256()
-    files = [r.directory / r.gguf_file] if r.gguf_file else [r.directory / "config.json"] + sorted(
-        r.directory.glob("*.safetensors")
+    files = (
+        [r.directory / r.gguf_file]
+        if r.gguf_file
+        else [r.directory / "config.json"] + sorted(r.directory.glob("*.safetensors"))
     )
     chunk = 1 << 20
     for f in files:
@@ -335,7 +345,9 @@ class ForwardOutput:
 
 
 @dataclass(frozen=True)
-class _Encoded:
+class Encoding:
+    """One tokenized text: token ``ids``, character ``offsets`` and ``special`` flags (1 = special)."""
+
     ids: list[int]
     offsets: list[tuple[int, int]]
     special: list[int]
@@ -350,7 +362,13 @@ class BaseModel:
     """
 
     def __init__(
-        self, spec: ModelSpec, resolved: _Resolved, tokenizer: Any, model: Any, is_causal: bool, fingerprint: str
+        self,
+        spec: ModelSpec,
+        resolved: _Resolved,
+        tokenizer: Any,
+        model: Any,
+        is_causal: bool,
+        fingerprint: str,
     ) -> None:
         self.spec = spec
         self.path = resolved.directory / resolved.gguf_file if resolved.gguf_file else resolved.directory
@@ -364,7 +382,9 @@ class BaseModel:
         self.blocks = _find_blocks(model, int(config.num_hidden_layers))
         self.n_layers = len(self.blocks)
         if spec.layer is None:
-            self.layer = DEFAULT_MINILM_LAYER if resolved.name == DEFAULT_MODEL else round(2 * self.n_layers / 3)
+            self.layer = (
+                DEFAULT_MINILM_LAYER if resolved.name == DEFAULT_MODEL else round(2 * self.n_layers / 3)
+            )
         else:
             self.layer = spec.layer
         if not 0 <= self.layer <= self.n_layers:
@@ -378,6 +398,18 @@ class BaseModel:
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
         self.pad_token_id = int(tokenizer.pad_token_id)
         self.device = spec.device
+
+    def at_layer(self, layer: int) -> BaseModel:
+        """The same loaded model (shared weights and tokenizer) reading the residual stream at ``layer``."""
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer <= self.n_layers:
+            raise ConfigError(
+                f"layer must be between 0 (embeddings output) and {self.n_layers} (output of the last block) "
+                f"for {self.name}; got {layer!r}"
+            )
+        other = copy.copy(self)
+        other.layer = layer
+        other.spec = dataclasses.replace(self.spec, layer=layer)
+        return other
 
     def __repr__(self) -> str:
         kind = "causal" if self.is_causal else "encoder"
@@ -396,7 +428,7 @@ class BaseModel:
 
     # ---------------------------------------------------------------------------------------- tokenizing
 
-    def encode(self, texts: Sequence[str]) -> list[_Encoded]:
+    def encode(self, texts: Sequence[str]) -> list[Encoding]:
         """Tokenize without padding: ids, character offsets and special-token flags per text."""
         if not texts:
             return []
@@ -410,13 +442,13 @@ class BaseModel:
             return_token_type_ids=False,
         )
         return [
-            _Encoded(ids, [tuple(o) for o in offs], sp)
+            Encoding(ids, [tuple(o) for o in offs], sp)
             for ids, offs, sp in zip(
                 enc["input_ids"], enc["offset_mapping"], enc["special_tokens_mask"], strict=True
             )
         ]
 
-    def _pad(self, items: Sequence[_Encoded]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pad(self, items: Sequence[Encoding]) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
 
         t = max(len(e.ids) for e in items)
@@ -427,7 +459,7 @@ class BaseModel:
             mask[i, : len(e.ids)] = 1
         return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
 
-    def batches(self, texts: Sequence[str], batch_size: int) -> list[tuple[list[int], list[_Encoded]]]:
+    def batches(self, texts: Sequence[str], batch_size: int) -> list[tuple[list[int], list[Encoding]]]:
         """Length-sorted batches ``(text indices, encodings)``; empty encodings are left out."""
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1; got {batch_size}")
@@ -550,7 +582,11 @@ class BaseModel:
             handle.remove()
         last = captured[0].last_hidden_state if captured else out.last_hidden_state
         return ForwardOutput(
-            ids, mask, last, getattr(out, "logits", None) if self.is_causal else None, [len(e.ids) for e in items]
+            ids,
+            mask,
+            last,
+            getattr(out, "logits", None) if self.is_causal else None,
+            [len(e.ids) for e in items],
         )
 
     def run_with_replacement(
@@ -589,7 +625,9 @@ class BaseModel:
         import torch
 
         if not self.is_causal:
-            raise ModelError(f"{self.name} is not a causal language model; token_logprobs needs one (e.g. smollm2)")
+            raise ModelError(
+                f"{self.name} is not a causal language model; token_logprobs needs one (e.g. smollm2)"
+            )
         texts = list(texts)
         result: list[np.ndarray] = []
         for s in range(0, len(texts), batch_size):
