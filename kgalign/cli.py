@@ -16,6 +16,7 @@ from kgalign.errors import KgalignError
 
 #: Modules under kgalign.commands, each with ``register(subparsers)``; in help order.
 COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
     "symbolic",
     "neural",
 )
