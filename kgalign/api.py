@@ -236,8 +236,24 @@ class Workspace:
         marker = self.path / "stale.json"
         return json.loads(marker.read_text()) if marker.exists() else []
 
+    def sparql_functions(self) -> dict[Any, Any]:
+        """The ``kga:`` SPARQL extension functions over this workspace's concept space ({} before embed)."""
+        from kgalign.query.functions import custom_functions
+
+        if not self.has_space():
+            return {}
+        with self._lock:
+            space = self.space
+            if getattr(self, "_functions_for", None) is not space:
+                self._functions = custom_functions(space)
+                self._functions_for = space
+            return self._functions
+
     def sparql(self, query: str, **kw: Any) -> Any:
-        """Run a SPARQL query over the store (artefact, provenance and neural graphs)."""
+        """Run a SPARQL query over the store (artefact, provenance and neural graphs),
+        with the ``kga:`` extension functions available once the workspace is embedded."""
+        if "custom_functions" not in kw:
+            kw["custom_functions"] = self.sparql_functions() or None
         return self.store.query(query, **kw)
 
     def sparql_update(self, update: str) -> None:
