@@ -1,0 +1,215 @@
+"""OAEI Conference track (ra1): the matcher against the reference alignments.
+
+Loads the 7 OntoFarm ontologies into a temporary workspace, matches the 21 pairs
+(entity1 side = the first ontology of each reference file), and prints micro-averaged
+precision, recall and F1 — "=" cells only, classes and properties together (M3), the
+way OAEI computes it — beside the published figures of SOURCE.md, then an ablation
+table. The reference files are read only here, to score; the matcher never sees them.
+
+    .venv/bin/python benchmarks/oaei_conference.py            # default + ablations
+    .venv/bin/python benchmarks/oaei_conference.py --hermit   # also the HermiT repair row
+    .venv/bin/python benchmarks/oaei_conference.py --errors   # list false positives / negatives
+
+Adding the neural scorer to the table is one line in ABLATIONS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kgalign.align.candidates import Alignment
+from kgalign.align.formats import read_alignment_rdf
+from kgalign.align.matcher import Matcher, MatcherConfig
+from kgalign.api import Workspace
+from kgalign.errors import KgalignError
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "oaei-conference"
+
+
+@dataclass(frozen=True)
+class Ablation:
+    name: str
+    changes: dict[str, Any]
+    #: returns a reason to skip the row (e.g. the neural layer is not there yet), or None
+    skip_if: Callable[[Workspace], str | None] | None = None
+
+
+def _neural_missing(ws: Workspace) -> str | None:
+    try:
+        from kgalign.align.neural import neural_available
+    except ImportError as e:
+        return f"neural scorer not importable ({e})"
+    return neural_available(ws)
+
+
+ABLATIONS: list[Ablation] = [
+    Ablation("lexical only", {"scorers": ("lexical",), "repair": False}),
+    Ablation("lexical + repair", {"scorers": ("lexical",)}),
+    Ablation("lexical + structural", {"repair": False}),
+    Ablation("lexical + structural + repair (default)", {}),
+    Ablation("SAE only", {"scorers": ("neural",), "repair": False}, _neural_missing),
+    Ablation("combined (lexical + structural + SAE + repair)",
+             {"scorers": ("lexical", "structural", "neural")}, _neural_missing),
+]
+HERMIT = Ablation("lexical + structural + repair + HermiT", {"hermit": True})
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    found: int = 0
+    expected: int = 0
+
+    def add(self, other: Score) -> None:
+        self.tp += other.tp
+        self.found += other.found
+        self.expected += other.expected
+
+    @property
+    def precision(self) -> float:
+        return self.tp / self.found if self.found else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.expected if self.expected else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def evaluate(found: Alignment, reference: Alignment) -> Score:
+    f = found.pairs("=")
+    r = reference.pairs("=")
+    return Score(len(f & r), len(f), len(r))
+
+
+def published() -> list[tuple[str, float, float, float]]:
+    """The table of published results in SOURCE.md: (system, P, R, F1) in [0, 1]."""
+    rows = []
+    text = (DATA / "SOURCE.md").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        m = re.match(r"^\|\s*([^|]+?)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|$", line)
+        if m:
+            rows.append((m.group(1), int(m.group(2)) / 100, int(m.group(3)) / 100, int(m.group(4)) / 100))
+    return rows
+
+
+def load_workspace(root: Path) -> tuple[Workspace, dict[str, str]]:
+    ws = Workspace.open(root / "ws")
+    for f in sorted(DATA.glob("*.owl")):
+        ws.load(f)
+    by_lower = {g.lower(): g for g in ws.graph_names()}
+    return ws, by_lower
+
+
+def reference_pairs(by_lower: dict[str, str]) -> list[tuple[str, str, Alignment]]:
+    out = []
+    for f in sorted(DATA.glob("*-*.rdf")):
+        a, b = f.stem.split("-", 1)
+        src, tgt = by_lower[a.lower()], by_lower[b.lower()]
+        out.append((src, tgt, read_alignment_rdf(f, source_graph=src, target_graph=tgt)))
+    return out
+
+
+def run(
+    ws: Workspace, refs: list[tuple[str, str, Alignment]], config: MatcherConfig
+) -> tuple[Score, Score, Score, float, list[tuple[Alignment, Alignment]]]:
+    matcher = Matcher(config)
+    total, classes, props = Score(), Score(), Score()
+    results = []
+    t0 = time.perf_counter()
+    for src, tgt, ref in refs:
+        al = matcher.match(ws, src, tgt)
+        results.append((al, ref))
+        total.add(evaluate(al, ref))
+        sv = {s.iri: s.kind for s in ws.symbols(src)}
+        for cat, acc in (("class", classes), ("property", props)):
+            f = {m.pair for m in al if m.category == cat}
+            r = {p for p in ref.pairs("=") if (sv.get(p[0], "class") in ("class", "concept")) == (cat == "class")}
+            acc.add(Score(len(f & r), len(f), len(r)))
+    return total, classes, props, time.perf_counter() - t0, results
+
+
+def print_errors(ws: Workspace, results: list[tuple[Alignment, Alignment]]) -> None:
+    for al, ref in results:
+        found = {m.pair: m for m in al}
+        exp = ref.pairs("=")
+        fps = [m for p, m in found.items() if p not in exp]
+        fns = [p for p in exp if p not in found]
+        if not fps and not fns:
+            continue
+        print(f"\n## {al.source_graph} - {al.target_graph}")
+        for m in sorted(fps, key=lambda m: -m.confidence):
+            print(f"  FP {m.confidence:.3f} {m.subject_label} = {m.object_label}   "
+                  + " | ".join(f"{e.kind[:4]} {e.score:.2f} {e.detail[:70]}" for e in m.evidence if e.kind != "repair"))
+        rejected = {m.pair: r for m, r in al.rejected}
+        for p in sorted(fns):
+            why = rejected.get(p, "")
+            print(f"  FN {p[0].split('#')[-1]} = {p[1].split('#')[-1]}   {why[:110]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hermit", action="store_true", help="add the HermiT repair row (slow: Java per pair)")
+    ap.add_argument("--errors", action="store_true", help="list false positives and negatives of the default")
+    ap.add_argument("--only-default", action="store_true", help="skip the ablation rows")
+    args = ap.parse_args(argv)
+    if not DATA.exists():
+        print(f"OAEI Conference data not found at {DATA}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        ws, by_lower = load_workspace(Path(tmp))
+        refs = reference_pairs(by_lower)
+        t_load = time.perf_counter() - t0
+        n_ref = sum(len(r.pairs('=')) for _, _, r in refs)
+        print(f"OAEI Conference (ra1): {len(by_lower)} ontologies loaded in {t_load:.1f} s, "
+              f"{len(refs)} pairs, {n_ref} reference cells\n")
+
+        default = MatcherConfig()
+        total, classes, props, secs, results = run(ws, refs, default)
+        print("kgalign default matcher, micro-averaged over the 21 pairs:")
+        print(f"  all          P {total.precision:.3f}  R {total.recall:.3f}  F1 {total.f1:.3f}  "
+              f"({total.tp} of {total.found} found correct, {total.expected} expected)")
+        print(f"  classes      P {classes.precision:.3f}  R {classes.recall:.3f}  F1 {classes.f1:.3f}")
+        print(f"  properties   P {props.precision:.3f}  R {props.recall:.3f}  F1 {props.f1:.3f}")
+        print(f"  matching time {secs:.1f} s for 21 pairs (load {t_load:.1f} s)\n")
+
+        print(f"{'system':<48} {'P':>5} {'R':>5} {'F1':>5}")
+        rows = [(f"kgalign (default)", total.precision, total.recall, total.f1)]
+        rows += [(name, p, r, f) for name, p, r, f in published()]
+        for name, p, r, f in sorted(rows, key=lambda t: -t[3]):
+            print(f"{name:<48} {p:>5.2f} {r:>5.2f} {f:>5.2f}")
+
+        if args.errors:
+            print_errors(ws, results)
+
+        if not args.only_default:
+            print(f"\nAblations (micro-averaged, all 21 pairs)\n{'configuration':<48} {'P':>6} {'R':>6} {'F1':>6} {'time':>7}")
+            for ab in [*ABLATIONS, *([HERMIT] if args.hermit else [])]:
+                reason = ab.skip_if(ws) if ab.skip_if else None
+                if reason:
+                    print(f"{ab.name:<48} {'—':>6} {'—':>6} {'—':>6} {'—':>7}  ({reason})")
+                    continue
+                try:
+                    t, _, _, s, _ = run(ws, refs, default.with_(**ab.changes))
+                except KgalignError as e:
+                    print(f"{ab.name:<48} {'—':>6} {'—':>6} {'—':>6} {'—':>7}  ({e})")
+                    continue
+                print(f"{ab.name:<48} {t.precision:>6.3f} {t.recall:>6.3f} {t.f1:>6.3f} {s:>6.1f}s")
+        ws.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

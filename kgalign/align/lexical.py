@@ -1,0 +1,413 @@
+"""Lexical evidence: how alike two symbols' names are.
+
+Every name (label, alternative label, and a wordy local name) is analysed once into a
+:class:`Name`: its words (camelCase and underscores split), a compact form without
+separators, and its *content tokens* — stop words dropped, abbreviations the two
+ontologies themselves define expanded ("PC" → "program committee" when both appear),
+each word lemmatised with WordNet ("papers" → "paper", "written" → "write").
+
+Two names are compared on a ladder, strongest first:
+
+====================================================  =====
+same normalised label ("Program_committee" / "ProgramCommittee")  1.00
+same compact form ("E-mail" / "email")                 0.98
+same content tokens ("Chair_PC" / "ProgramCommitteeChair")  0.95
+soft TF-IDF over content tokens, capped at             0.92
+====================================================  =====
+
+Soft TF-IDF (Cohen et al. 2003) weighs each token by its inverse document frequency
+over both ontologies' names (so "conference" in a conference ontology counts little)
+and lets near-equal tokens match: WordNet synonyms among their two most frequent senses
+(0.9), and misspellings (Damerau–Levenshtein ratio ≥ 0.8) when one of the two is not a
+dictionary word ("Registeered" / "registered"). Properties phrased in opposite
+directions ("writes" / "written by") keep only part of their score.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kgalign.align.candidates import Evidence, Pair
+from kgalign.align.ontology import category
+from kgalign.align.scoring import MatchContext
+from kgalign.align.wordnet import WordNet, wordnet
+from kgalign.symbolic.symbols import Symbol, normalise, split_words
+
+STOP_WORDS = frozenset(
+    "a an the of for to in on at by with and or from into as its it this that these those "
+    "has have having had is are was were be been being does do did".split()
+)
+#: words marking a property phrased from the object's side ("written by", "is member of")
+INVERSE_MARKERS = frozenset({"by", "of"})
+
+EXACT = 1.0
+COMPACT = 0.98
+SAME_TOKENS = 0.95
+SOFT_CAP = 0.92
+
+_WORDY = re.compile(r"[A-Za-z]{3,}")
+_CODE = re.compile(r"^[A-Za-z]{0,4}[_\-]?\d+$")
+
+
+def compact(text: str) -> str:
+    """Lower-case letters and digits only.
+
+    >>> compact("E-mail") == compact("email")
+    True
+    """
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def osa_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (Levenshtein plus adjacent transpositions).
+
+    >>> osa_distance("commtitee", "committee")
+    1
+    """
+    if a == b:
+        return 0
+    la, lb = len(a), len(b)
+    prev2: list[int] = []
+    prev = list(range(lb + 1))
+    for i in range(1, la + 1):
+        cur = [i] + [0] * lb
+        for j in range(1, lb + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[lb]
+
+
+def string_ratio(a: str, b: str) -> float:
+    """1 − OSA distance / longer length.
+
+    >>> round(string_ratio("registeered", "registered"), 3)
+    0.909
+    """
+    if not a and not b:
+        return 1.0
+    return 1.0 - osa_distance(a, b) / max(len(a), len(b))
+
+
+@dataclass(frozen=True)
+class Name:
+    """One analysed name of a symbol."""
+
+    text: str
+    normal: str
+    compact: str
+    words: tuple[str, ...]  # as split, case kept
+    tokens: tuple[str, ...]  # content tokens: lemmatised, abbreviations expanded, stop words dropped
+    inverse_phrased: bool  # "written by", "is member of"
+    expanded: tuple[str, ...] = ()  # abbreviations expanded in this name ("PC=program committee")
+
+
+def learn_abbreviations(names: Iterable[Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """Acronyms the names define themselves: "PC" → ("program", "committee") when some name
+    spells "PC" and another has the words "program committee".
+
+    ``names`` are word lists as :func:`split_words` gives them. An acronym is an
+    all-capital word of 2–5 letters; its expansion is the most frequent run of as many
+    content words (3+ letters, no stop words) whose initials spell it. Ties are left out.
+
+    >>> learn_abbreviations([["PC", "member"], ["Program", "Committee", "Chair"]])
+    {'pc': ('program', 'committee')}
+    """
+    lists = [list(ws) for ws in names]
+    acronyms = {w.lower() for ws in lists for w in ws if 2 <= len(w) <= 5 and w.isalpha() and w.isupper()}
+    runs: dict[str, Counter[tuple[str, ...]]] = defaultdict(Counter)
+    for ws in lists:
+        low = [w.lower() for w in ws]
+        for n in range(2, 6):
+            for i in range(len(low) - n + 1):
+                run = tuple(low[i: i + n])
+                if any(len(w) < 3 or w in STOP_WORDS for w in run):
+                    continue
+                initials = "".join(w[0] for w in run)
+                if initials in acronyms:
+                    runs[initials][run] += 1
+    out: dict[str, tuple[str, ...]] = {}
+    for acro in sorted(runs):
+        (best, n), *rest = runs[acro].most_common()
+        if rest and rest[0][1] == n:
+            continue
+        out[acro] = best
+    return out
+
+
+class Lexicon:
+    """The lexical analysis of the symbols of one match (both sides): names, IDF, abbreviations."""
+
+    def __init__(
+        self,
+        symbols: Iterable[Symbol],
+        *,
+        use_wordnet: bool = True,
+        synonym_score: float = 0.9,
+        synonym_senses: int = 2,
+        typo_ratio: float = 0.8,
+        stop_words: Collection[str] = STOP_WORDS,
+        wordnet_root: str | None = None,
+    ) -> None:
+        self.wn: WordNet | None = wordnet(wordnet_root) if use_wordnet else None
+        if self.wn is not None and not self.wn.available:
+            self.wn = None
+        self.synonym_score = synonym_score
+        self.synonym_senses = synonym_senses
+        self.typo_ratio = typo_ratio
+        self.stop_words = frozenset(stop_words)
+        syms = list(symbols)
+        raw = {s.iri: self._raw_names(s) for s in syms}
+        self.abbreviations = learn_abbreviations(split_words(t) for ts in raw.values() for t in ts)
+        self._names: dict[str, tuple[Name, ...]] = {iri: tuple(self._analyse(t) for t in ts) for iri, ts in raw.items()}
+        df: Counter[str] = Counter()
+        n_docs = 0
+        for names in self._names.values():
+            for nm in names:
+                n_docs += 1
+                df.update(set(nm.tokens))
+        self._n_docs = max(n_docs, 1)
+        self._df = df
+        self._tsim: dict[tuple[str, str], tuple[float, str]] = {}
+
+    # -- analysis ------------------------------------------------------------------------
+
+    @staticmethod
+    def _raw_names(s: Symbol) -> tuple[str, ...]:
+        names = list(s.names)
+        ln = s.local_name
+        if not s.label_derived and _WORDY.search(ln) and not _CODE.match(ln):
+            names.append(ln)
+        seen: set[str] = set()
+        out = []
+        for n in names:
+            key = normalise(n)
+            if key and key not in seen:
+                seen.add(key)
+                out.append(n)
+        return tuple(out)
+
+    def lemma(self, word: str) -> str:
+        return self.wn.lemma(word) if self.wn is not None else _light_stem(word)
+
+    def _analyse(self, text: str) -> Name:
+        words = tuple(split_words(text))
+        low = [w.lower() for w in words]
+        content: list[str] = []
+        expanded: list[str] = []
+        for w in low:
+            if w in self.stop_words:
+                continue
+            if w in self.abbreviations:
+                exp = self.abbreviations[w]
+                content.extend(exp)
+                expanded.append(f"{w.upper()}={' '.join(exp)}")
+            else:
+                content.append(w)
+        if not content:  # a name made only of stop words keeps them
+            content = low
+        tokens = tuple(dict.fromkeys(self.lemma(w) for w in content))
+        inverse = bool(low) and low[-1] in INVERSE_MARKERS and len(low) > 1
+        return Name(
+            text=text,
+            normal=" ".join(low),
+            compact=compact(text),
+            words=words,
+            tokens=tokens,
+            inverse_phrased=inverse,
+            expanded=tuple(expanded),
+        )
+
+    def names(self, iri: str) -> tuple[Name, ...]:
+        return self._names.get(iri, ())
+
+    def idf(self, token: str) -> float:
+        return math.log((self._n_docs + 1) / (self._df.get(token, 0) + 0.5))
+
+    def is_word(self, token: str) -> bool:
+        return self.wn.is_word(token) if self.wn is not None else True
+
+    # -- similarity ----------------------------------------------------------------------
+
+    def token_similarity(self, t: str, u: str) -> tuple[float, str]:
+        """Similarity of two content tokens and why: ``same``, ``synonym`` or ``spelling``."""
+        if t == u:
+            return 1.0, "same"
+        key = (t, u) if t < u else (u, t)
+        hit = self._tsim.get(key)
+        if hit is not None:
+            return hit
+        out = (0.0, "")
+        if self.wn is not None and (u in self.wn.synonyms(t, self.synonym_senses)
+                                    or t in self.wn.synonyms(u, self.synonym_senses)):
+            out = (self.synonym_score, "synonym")
+        elif min(len(t), len(u)) >= 4 and not (self.is_word(t) and self.is_word(u)):
+            r = string_ratio(t, u)
+            if r >= self.typo_ratio:
+                out = (r, "spelling")
+        self._tsim[key] = out
+        return out
+
+    def name_similarity(self, a: Name, b: Name) -> tuple[float, str]:
+        """Similarity of two names and a short reason."""
+        if a.normal == b.normal:
+            return EXACT, "same label"
+        if a.compact == b.compact:
+            return COMPACT, "same label up to spacing"
+        if sorted(a.tokens) == sorted(b.tokens):
+            how = "same words"
+            exp = a.expanded + b.expanded
+            if exp:
+                how += " after expanding " + ", ".join(dict.fromkeys(exp))
+            return SAME_TOKENS, how
+        return self.soft_tfidf(a.tokens, b.tokens)
+
+    def soft_tfidf(self, ta: Sequence[str], tb: Sequence[str]) -> tuple[float, str]:
+        """Cosine of IDF-weighted token sets where near-equal tokens count, one-to-one, capped."""
+        if not ta or not tb:
+            return 0.0, ""
+        sims = []
+        for i, t in enumerate(ta):
+            for j, u in enumerate(tb):
+                s, why = self.token_similarity(t, u)
+                if s > 0:
+                    sims.append((s, i, j, why))
+        if not sims:
+            return 0.0, ""
+        sims.sort(reverse=True)
+        used_a: set[int] = set()
+        used_b: set[int] = set()
+        dot = 0.0
+        notes = []
+        for s, i, j, why in sims:
+            if i in used_a or j in used_b:
+                continue
+            used_a.add(i)
+            used_b.add(j)
+            dot += self.idf(ta[i]) * self.idf(tb[j]) * s
+            if why != "same":
+                notes.append(f"{ta[i]}~{tb[j]} ({why})")
+        na = math.sqrt(sum(self.idf(t) ** 2 for t in ta))
+        nb = math.sqrt(sum(self.idf(t) ** 2 for t in tb))
+        score = SOFT_CAP * dot / (na * nb) if na and nb else 0.0
+        how = "shared words" + (": " + ", ".join(notes) if notes else "")
+        return min(score, SOFT_CAP), how
+
+    def similarity(self, a: str, b: str) -> tuple[float, Name | None, Name | None, str]:
+        """Best similarity over the names of symbols ``a`` and ``b`` with the names that gave it."""
+        best: tuple[float, Name | None, Name | None, str] = (0.0, None, None, "")
+        for na in self.names(a):
+            for nb in self.names(b):
+                s, why = self.name_similarity(na, nb)
+                if na.inverse_phrased != nb.inverse_phrased and s > 0:
+                    s *= INVERSE_PENALTY
+                    why += "; phrased in opposite directions"
+                if s > best[0]:
+                    best = (s, na, nb, why)
+        return best
+
+    def similar_tokens(self, token: str, vocabulary: Iterable[str]) -> set[str]:
+        return {u for u in vocabulary if self.token_similarity(token, u)[0] > 0}
+
+
+#: factor on the score of two properties whose names read in opposite directions
+INVERSE_PENALTY = 0.6
+
+
+@lru_cache(maxsize=8192)
+def _light_stem(word: str) -> str:
+    """A tiny English stemmer used when WordNet is absent: plural and verb endings.
+
+    >>> [_light_stem(w) for w in ("papers", "reviewing", "accepted", "committees", "address")]
+    ['paper', 'review', 'accept', 'committee', 'address']
+    """
+    w = word.lower()
+    if len(w) <= 3:
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith(("sses", "shes", "ches", "xes")):
+        return w[:-2]
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    if w.endswith("ing") and len(w) > 5:
+        return w[:-3]
+    if w.endswith("ed") and len(w) > 4:
+        return w[:-2]
+    return w
+
+
+def lexicon_for(context: MatchContext) -> Lexicon:
+    """The context's lexicon, built on first use from both sides' symbols."""
+    lex = context.cache.get("lexicon")
+    if lex is None:
+        cfg = context.config
+        syms = [*context.source.symbols.values(), *context.target.symbols.values()]
+        lex = Lexicon(
+            syms,
+            use_wordnet=getattr(cfg, "use_wordnet", True),
+            synonym_score=getattr(cfg, "synonym_score", 0.9),
+        )
+        context.cache["lexicon"] = lex
+    return lex
+
+
+class LexicalScorer:
+    """Scores pairs by their best-matching names; proposes every same-category pair sharing a
+    near-equal token."""
+
+    name = "lexical"
+    kind = "lexical"
+
+    def __init__(self, config: object = None) -> None:
+        self.config = config
+        self.floor = float(getattr(config, "lexical_floor", 0.3))
+
+    def propose(self, context: MatchContext) -> set[Pair]:
+        lex = lexicon_for(context)
+        cats = getattr(self.config, "categories", ("class", "property"))
+        out: set[Pair] = set()
+        for cat in cats:
+            src = context.source.of_category(cat)
+            tgt = context.target.of_category(cat)
+            by_token: dict[str, list[str]] = defaultdict(list)
+            by_compact: dict[str, list[str]] = defaultdict(list)
+            for t in tgt:
+                for nm in lex.names(t.iri):
+                    for tok in nm.tokens:
+                        by_token[tok].append(t.iri)
+                    by_compact[nm.compact].append(t.iri)
+            vocab = list(by_token)
+            near: dict[str, set[str]] = {}
+            for s in src:
+                hits: set[str] = set()
+                for nm in lex.names(s.iri):
+                    hits.update(by_compact.get(nm.compact, ()))
+                    for tok in nm.tokens:
+                        if tok not in near:
+                            near[tok] = lex.similar_tokens(tok, vocab)
+                        for u in near[tok]:
+                            hits.update(by_token[u])
+                out.update((s.iri, h) for h in hits)
+        return out
+
+    def score(self, pairs: Collection[Pair], context: MatchContext) -> dict[Pair, Evidence]:
+        lex = lexicon_for(context)
+        out: dict[Pair, Evidence] = {}
+        for pair in pairs:
+            a, b = pair
+            sa, sb = context.source.symbols.get(a), context.target.symbols.get(b)
+            if sa is None or sb is None or category(sa.kind) != category(sb.kind):
+                continue
+            s, na, nb, why = lex.similarity(a, b)
+            if s < self.floor or na is None or nb is None:
+                continue
+            out[pair] = Evidence("lexical", round(s, 4), f"{why}: {na.text!r} ~ {nb.text!r}", (na.text, nb.text))
+        return out

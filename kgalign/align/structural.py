@@ -1,0 +1,263 @@
+"""Structural evidence: do the neighbours of two symbols match too?
+
+Each ontology becomes a networkx multigraph (:func:`ontology_graph`): an edge per
+subclass/subproperty link, per ``rdfs:domain`` and ``rdfs:range`` (union members
+included), per ``owl:inverseOf`` and per restriction on a property. For a candidate
+pair the scorer compares the pair's neighbourhoods relation by relation —
+
+====================  =================================  ==============
+relation              class pair                          property pair
+====================  =================================  ==============
+``parent``            direct superclasses                 superproperties
+``child``             direct subclasses                   subproperties
+``domain``            properties whose domain it is       domain classes
+``range``             properties whose range it is        range classes
+``inverse``           –                                   inverse properties
+``restriction``       properties restricted on it         –
+====================  =================================  ==============
+
+— scoring each relation by how well its neighbours match under the current pair
+similarities (best match per neighbour, averaged over the neighbours) and averaging
+the relations both sides have. This is similarity flooding kept short: ``rounds``
+rounds, the first over the earlier scorers' combined scores, each later one over the
+scores updated by the round before.
+
+The scorer also proposes property pairs no word links, when the two properties'
+domains and ranges match well and no other property of either ontology has that
+same domain and range ("hasAuthor" on Paper→Author / "isWrittenBy" on Paper→Author).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import networkx as nx
+
+from kgalign.align.candidates import Evidence, Pair
+from kgalign.align.ontology import OntologyView, category
+from kgalign.align.scoring import MatchContext
+from kgalign.align.select import combine
+
+CLASS_RELATIONS = {"parent": 1.0, "child": 0.5, "domain": 0.5, "range": 0.5, "restriction": 0.25}
+PROPERTY_RELATIONS = {"domain": 1.0, "range": 1.0, "parent": 0.5, "child": 0.25, "inverse": 0.5}
+
+
+def ontology_graph(view: OntologyView) -> nx.MultiDiGraph:
+    """The ontology as a labelled multigraph: nodes are IRIs, each edge has a ``rel`` attribute
+    (``subClassOf``, ``subPropertyOf``, ``domain``, ``range``, ``inverseOf``, ``restriction``)."""
+    g = nx.MultiDiGraph(name=view.graph)
+    for s in view.symbols.values():
+        g.add_node(s.iri, kind=s.kind, label=s.label, category=category(s.kind))
+    for s in view.symbols.values():
+        cat = category(s.kind)
+        for p in s.parents:
+            g.add_edge(s.iri, p, rel="subClassOf" if cat == "class" else "subPropertyOf")
+    for p, cs in view.domains.items():
+        for c in cs:
+            g.add_edge(p, c, rel="domain")
+    for p, cs in view.ranges.items():
+        for c in cs:
+            g.add_edge(p, c, rel="range")
+    for p, qs in view.inverse.items():
+        for q in qs:
+            g.add_edge(p, q, rel="inverseOf")
+    for c, rs in view.restrictions.items():
+        for prop, filler in rs:
+            g.add_edge(c, prop, rel="restriction", filler=filler)
+    return g
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """The neighbours of every symbol of one view, by relation name."""
+
+    by_symbol: dict[str, dict[str, tuple[str, ...]]]
+
+    @classmethod
+    def of(cls, view: OntologyView) -> Neighbourhood:
+        g = ontology_graph(view)
+        out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for u, v, data in g.edges(data=True):
+            rel = data["rel"]
+            if rel in ("subClassOf", "subPropertyOf"):
+                if v in view.symbols:
+                    out[u]["parent"].append(v)
+                    out[v]["child"].append(u)
+            elif rel in ("domain", "range"):
+                out[u][rel].append(v)  # property -> its domain/range classes (or datatypes)
+                out[v][rel].append(u)  # class -> properties having it as domain/range
+            elif rel == "inverseOf":
+                out[u]["inverse"].append(v)
+            elif rel == "restriction":
+                out[u]["restriction"].append(v)
+        return cls({s: {r: tuple(dict.fromkeys(ns)) for r, ns in rels.items()} for s, rels in out.items()})
+
+    def get(self, iri: str, rel: str) -> tuple[str, ...]:
+        return self.by_symbol.get(iri, {}).get(rel, ())
+
+
+def _agreement(
+    na: tuple[str, ...], nb: tuple[str, ...], sim: Mapping[Pair, float], lenient: bool
+) -> tuple[float, list[tuple[str, str, float]]]:
+    """How well two neighbour sets match: mean best-match similarity, both directions.
+
+    ``lenient`` (for open-ended sets like children) takes the better direction instead of
+    the mean of both, so a coarse ontology is not punished for having fewer children.
+    """
+
+    def s(x: str, y: str) -> float:
+        if x == y:
+            return 1.0  # shared IRIs: datatypes, owl:Thing, imported terms
+        return sim.get((x, y), 0.0)
+
+    best_a = [max(((s(x, y), y) for y in nb), default=(0.0, "")) for x in na]
+    best_b = [max(((s(x, y), x) for x in na), default=(0.0, "")) for y in nb]
+    da = sum(v for v, _ in best_a) / len(na)
+    db = sum(v for v, _ in best_b) / len(nb)
+    score = max(da, db) if lenient else (da + db) / 2
+    matched = [(x, y, v) for x, (v, y) in zip(na, best_a, strict=True) if v > 0]
+    return score, matched
+
+
+class StructuralScorer:
+    """Agreement of parents, children, domains, ranges and inverses, over ``rounds`` rounds."""
+
+    name = "structural"
+    kind = "structural"
+
+    def __init__(self, config: object = None) -> None:
+        self.config = config
+        self.rounds = int(getattr(config, "structural_rounds", 2))
+        self.propose_properties = bool(getattr(config, "structural_proposals", True))
+        self.proposal_floor = float(getattr(config, "structural_proposal_floor", 0.9))
+
+    # -- neighbourhoods --------------------------------------------------------------------
+
+    @staticmethod
+    def _hoods(context: MatchContext) -> tuple[Neighbourhood, Neighbourhood]:
+        hit = context.cache.get("neighbourhoods")
+        if hit is None:
+            hit = (Neighbourhood.of(context.source), Neighbourhood.of(context.target))
+            context.cache["neighbourhoods"] = hit
+        return hit
+
+    def _seed(self, context: MatchContext) -> dict[Pair, float]:
+        """Combined scores of the scorers that ran before this one."""
+        weights = getattr(self.config, "weights", {"lexical": 1.0})
+        out: dict[Pair, float] = {}
+        by_pair: dict[Pair, dict[str, Evidence]] = defaultdict(dict)
+        for scorer, ev in context.evidence.items():
+            if scorer == self.name:
+                continue
+            for pair, e in ev.items():
+                by_pair[pair][scorer] = e
+        for pair, evs in by_pair.items():
+            out[pair] = combine(evs, weights)
+        return out
+
+    # -- proposing -------------------------------------------------------------------------
+
+    def propose(self, context: MatchContext) -> set[Pair]:
+        if not self.propose_properties:
+            return set()
+        seed = self._seed(context)
+        src, tgt = context.source, context.target
+
+        def signature(view: OntologyView, p: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+            d, r = view.domain_of(p), view.range_of(p)
+            return (d, r) if len(d) == 1 and len(r) == 1 else None
+
+        def best(view_a: OntologyView, x: str, view_b: OntologyView, y: str) -> float:
+            if x == y:
+                return 1.0
+            return seed.get((x, y), 0.0)
+
+        src_props = {p.iri: signature(src, p.iri) for p in src.of_category("property")}
+        tgt_props = {p.iri: signature(tgt, p.iri) for p in tgt.of_category("property")}
+        src_count: dict[tuple, int] = defaultdict(int)
+        tgt_count: dict[tuple, int] = defaultdict(int)
+        for sig in src_props.values():
+            if sig:
+                src_count[sig] += 1
+        for sig in tgt_props.values():
+            if sig:
+                tgt_count[sig] += 1
+        out: set[Pair] = set()
+        for p, sp in src_props.items():
+            if sp is None or src_count[sp] != 1:
+                continue
+            for q, sq in tgt_props.items():
+                if sq is None or tgt_count[sq] != 1:
+                    continue
+                if (best(src, sp[0][0], tgt, sq[0][0]) >= self.proposal_floor
+                        and best(src, sp[1][0], tgt, sq[1][0]) >= self.proposal_floor):
+                    out.add((p, q))
+        return out
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def score(self, pairs: Collection[Pair], context: MatchContext) -> dict[Pair, Evidence]:
+        ha, hb = self._hoods(context)
+        weights = getattr(self.config, "weights", {"lexical": 1.0, "structural": 0.5})
+        base = self._seed(context)
+        sim = dict(base)
+        prev_evidence: dict[str, dict[Pair, Evidence]] = {}
+        out: dict[Pair, Evidence] = {}
+        for _ in range(max(self.rounds, 1)):
+            out = {}
+            for pair in pairs:
+                ev = self._score_pair(pair, context, ha, hb, sim)
+                if ev is not None:
+                    out[pair] = ev
+            # the next round's similarities: earlier scorers' evidence plus this round's
+            prev_evidence = {k: v for k, v in context.evidence.items() if k != self.name}
+            prev_evidence[self.name] = out
+            sim = {}
+            by_pair: dict[Pair, dict[str, Evidence]] = defaultdict(dict)
+            for scorer, ev in prev_evidence.items():
+                for pair, e in ev.items():
+                    by_pair[pair][scorer] = e
+            for pair, evs in by_pair.items():
+                sim[pair] = combine(evs, weights)
+        return out
+
+    def _score_pair(
+        self,
+        pair: Pair,
+        context: MatchContext,
+        ha: Neighbourhood,
+        hb: Neighbourhood,
+        sim: Mapping[Pair, float],
+    ) -> Evidence | None:
+        a, b = pair
+        sa = context.source.symbols.get(a)
+        if sa is None or b not in context.target.symbols:
+            return None
+        rels = CLASS_RELATIONS if category(sa.kind) == "class" else PROPERTY_RELATIONS
+        num = den = 0.0
+        parts: list[str] = []
+        items: list[str] = []
+        for rel, w in rels.items():
+            na, nb = ha.get(a, rel), hb.get(b, rel)
+            if not na or not nb:
+                continue
+            lenient = rel in ("child", "domain", "range") and category(sa.kind) == "class"
+            agree, matched = _agreement(na, nb, sim, lenient)
+            num += w * agree
+            den += w
+            parts.append(f"{rel} {agree:.2f}")
+            for x, y, v in sorted(matched, key=lambda t: -t[2])[:3]:
+                items.append(f"{rel}: {_label(context.source, x)} ~ {_label(context.target, y)} ({v:.2f})")
+        if den == 0:
+            return None
+        score = num / den
+        return Evidence("structural", round(score, 4), "neighbours agree: " + ", ".join(parts), tuple(items))
+
+
+def _label(view: OntologyView, iri: str) -> str:
+    s = view.symbols.get(iri)
+    if s is not None:
+        return s.label
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
