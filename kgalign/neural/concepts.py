@@ -209,7 +209,7 @@ def embed_symbols(
     todo = [s for s in symbols if has_text(s)]
     skipped = [s.iri for s in symbols if not has_text(s)]
     if symbols and not todo:
-        raise EmbedError(f"none of the {len(symbols)} symbols has any text to probe with (e.g. {skipped[0]})")
+        raise EmbedError(f"none of the {len(symbols)} symbols has any text (no text to probe with) (e.g. {skipped[0]})")
     tables: list[ConceptTable] = []
     t0 = time.perf_counter()
     n_tokens = 0

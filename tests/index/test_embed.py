@@ -1,0 +1,186 @@
+"""The embed stage on the demo ontologies: real model, tiny real SAE, real FAISS, real store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kgalign.errors import EmbedError, ModelError
+from kgalign.index.vectors import VectorIndex
+from kgalign.neural.concepts import embed_symbols, support_stability
+from kgalign.neural.probing import paraphrase_contexts, probe_contexts
+from kgalign.symbolic.symbols import Symbol
+
+
+def key(ws, name, graph=None):
+    s = ws.resolve_one(name, graph)
+    return (s.graph, s.iri)
+
+
+def test_every_symbol_with_text_is_placed(demo_ws):
+    space = demo_ws.space
+    symbols = demo_ws.symbols()
+    assert len(space.keys) == len(symbols)
+    assert space.table.vectors.shape == (len(symbols), space.d_sae)
+    assert np.all(space.table.stability >= 0) and np.all(space.table.stability <= 1)
+    # TopK: every symbol fires some features, and supports are sorted strongest first.
+    for r in range(len(space.keys)):
+        sup = space.table.support(r)
+        assert sup, space.keys[r]
+        weights = [w for _, w, _ in sup]
+        assert weights == sorted(weights, reverse=True)
+
+
+def test_identical_paraphrases_give_stability_one(minilm, tiny_sae_dir):
+    from kgalign.neural.concepts import context_codes
+    from kgalign.neural.sae.io import load_sae
+
+    sae = load_sae(tiny_sae_dir)
+    ctx = paraphrase_contexts("duty of care", templates=("We consider {m}.",) * 4)
+    codes = context_codes(minilm, sae, ctx)
+    assert support_stability(codes) == 1.0
+    # ...while different wordings around the mention do move the support a little.
+    varied = context_codes(minilm, sae, paraphrase_contexts("duty of care"))
+    assert 0.0 < support_stability(varied) <= 1.0
+
+
+def test_related_definitions_land_closer_than_unrelated(demo_ws):
+    """Duty of care in the OWL ontology vs its SKOS counterpart, against unrelated SKOS concepts."""
+    space = demo_ws.space
+    duty = key(demo_ws, "DutyOfCare", "tort-owl")
+    skos_duty = key(demo_ws, "Obligation of reasonable care", "negligence-skos")
+    unrelated = [
+        (s.graph, s.iri)
+        for s in demo_ws.symbols("negligence-skos")
+        if s.kind == "concept" and (s.graph, s.iri) != skos_duty
+    ]
+    sims = [space.similarity(duty, u) for u in unrelated]
+    assert space.similarity(duty, skos_duty) > float(np.median(sims))
+
+
+def test_faiss_matches_brute_force(demo_ws):
+    space = demo_ws.space
+    unit = space._unit
+    q = unit[:10]
+    brute = np.argsort(-(q @ unit.T), axis=1)[:, :5]
+    _, got = space.index.search(q, 5)
+    for b, g, qq in zip(brute, got, q):
+        # Ties may swap order: compare the scores, not the ids.
+        assert np.allclose(np.sort(unit[b] @ qq), np.sort(unit[g] @ qq), atol=1e-5)
+
+
+def test_approximate_index_reaches_measured_recall():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(50, 64))
+    x = centers[rng.integers(0, 50, 6000)] + 0.3 * rng.normal(size=(6000, 64))
+    idx = VectorIndex.build(x.astype(np.float32), kind="ivf", target_recall=0.95)
+    assert idx.kind == "ivf"
+    assert idx.recall_at_10 >= 0.95
+    # Independent check on fresh queries against brute force.
+    q = x[rng.choice(6000, 100, replace=False)]
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    truth = np.argsort(-(q / np.linalg.norm(q, axis=1, keepdims=True)) @ unit.T, axis=1)[:, :10]
+    _, got = idx.search(q, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)])
+    assert recall >= 0.9
+
+
+def test_neural_facts_are_queryable_with_sparql(demo_ws):
+    duty = key(demo_ws, "DutyOfCare", "tort-owl")
+    rows = list(demo_ws.sparql(
+        f"SELECT ?st WHERE {{ GRAPH <urn:kgalign:neural> {{ <{duty[1]}> kga:supportStability ?st }} }}"
+    ))
+    assert len(rows) == 1
+    assert float(rows[0]["st"].value) == pytest.approx(demo_ws.space.stability(duty), abs=1e-5)
+    top_feature = demo_ws.space.support_of(duty)[0][0]
+    rows = list(demo_ws.sparql(
+        f"""SELECT ?f ?w WHERE {{ <{duty[1]}> kga:activation ?a . ?a kga:feature ?f ; kga:weight ?w }}
+            ORDER BY DESC(?w) LIMIT 1"""
+    ))
+    assert rows[0]["f"].value == f"urn:kgalign:feature:{top_feature}"
+    run = list(demo_ws.sparql("SELECT ?m ?l WHERE { <urn:kgalign:run> kga:model ?m ; kga:layer ?l }"))
+    assert run[0]["m"].value == "all-MiniLM-L6-v2"
+
+
+def test_sparql_extension_functions(demo_ws):
+    duty = key(demo_ws, "DutyOfCare", "tort-owl")
+    rows = list(demo_ws.sparql(
+        f"SELECT (kga:similarity(<{duty[1]}>, <{duty[1]}>) AS ?s) (kga:stability(<{duty[1]}>) AS ?st) "
+        f"(kga:sharedFeatures(<{duty[1]}>, <{duty[1]}>) AS ?n) WHERE {{}}"
+    ))
+    assert float(rows[0]["s"].value) == pytest.approx(1.0, abs=1e-5)
+    assert float(rows[0]["st"].value) == pytest.approx(demo_ws.space.stability(duty), abs=1e-5)
+    assert int(rows[0]["n"].value) == len(demo_ws.space.support_of(duty))
+
+
+def test_reembedding_reuses_unchanged_graphs(demo_ws, tmp_path, demo_files, tiny_sae_dir):
+    from kgalign.api import Workspace
+
+    ws = Workspace.open(tmp_path / "ws")
+    ws.load(demo_files[0])
+    ws.load(demo_files[1])
+    ws.config.sae = str(tiny_sae_dir)
+    ws.save_config()
+    first = ws.embed(quiet=True)
+    assert sorted(first.embedded) == ["negligence-skos", "tort-owl"]
+    ws.load(demo_files[1])  # same content again: same hash, nothing to redo
+    second = ws.embed(quiet=True)
+    assert second.embedded == [] and sorted(second.reused) == ["negligence-skos", "tort-owl"]
+    ws.drop("negligence-skos")
+    third = ws.embed(quiet=True)
+    assert {k[0] for k in ws.space.keys} == {"tort-owl"}
+    assert third.n_symbols == len(ws.symbols("tort-owl"))
+
+
+def test_sae_width_mismatch_is_refused_and_workspace_unchanged(tmp_path, demo_files):
+    from kgalign.api import Workspace
+    from kgalign.neural.sae.io import save_sae
+    from kgalign.neural.sae.registry import build_sae, make_config
+
+    bad = tmp_path / "bad-sae"
+    save_sae(build_sae(make_config("topk", d_in=128, d_sae=256, k=8)), bad)
+    ws = Workspace.open(tmp_path / "ws")
+    ws.load(demo_files[0])
+    ws.config.sae = str(bad)
+    ws.save_config()
+    before = ws.store.snapshot()
+    with pytest.raises(ModelError, match="d_in=128"):
+        ws.embed(quiet=True)
+    assert ws.store.snapshot() == before
+    assert not (tmp_path / "ws" / "neural" / "run.json").exists()
+
+
+def test_symbol_with_no_text_is_skipped_or_refused(minilm, tiny_sae_dir):
+    from kgalign.neural.sae.io import load_sae
+
+    sae = load_sae(tiny_sae_dir)
+    mute = Symbol("http://x/12345", "g", "class", "12345")
+    with pytest.raises(EmbedError, match="no text"):
+        embed_symbols([mute], minilm, sae)
+    ok = Symbol("http://x/Duty", "g", "class", "duty", definitions=("An obligation.",))
+    table = embed_symbols([mute, ok], minilm, sae)
+    assert table.keys == [("g", "http://x/Duty")]
+    assert table.meta["skipped"] == ["http://x/12345"]
+
+
+def test_probe_contexts_mark_the_mention():
+    s = Symbol(
+        "http://x#Breach", "g", "class", "breach of duty", alt_labels=("violation of duty",),
+        definitions=("A failure to meet the standard of care.",), parents=("http://x#Wrong",),
+    )
+    ctxs = probe_contexts(s, {"http://x#Wrong": "civil wrong"}.get)
+    kinds = {c.kind for c in ctxs}
+    assert kinds == {"label", "paraphrase", "synonym", "definition", "relation"}
+    for c in ctxs:
+        assert c.mention.lower() in ("breach of duty", "violation of duty")
+    assert any(c.text == "breach of duty is a kind of civil wrong." for c in ctxs)
+
+
+def test_run_record_names_model_layer_and_sae(demo_ws, tiny_sae_dir):
+    run = json.loads((demo_ws.path / "neural" / "run.json").read_text())
+    assert run["model"] == "all-MiniLM-L6-v2"
+    assert run["layer"] == 4
+    assert run["sae_path"] == str(tiny_sae_dir)
+    assert run["n_symbols"] == len(demo_ws.space.keys)
