@@ -39,7 +39,14 @@ from kgalign.errors import ConfigError, EmbedError
 if TYPE_CHECKING:  # pragma: no cover
     from kgalign.neural.model import BaseModel
 
-__all__ = ["ActivationCache", "HarvestProgress", "TOKEN_DTYPE", "cache_dir_for", "harvest"]
+__all__ = [
+    "ActivationCache",
+    "HarvestProgress",
+    "TOKEN_DTYPE",
+    "cache_dir_for",
+    "default_cache_root",
+    "harvest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +168,12 @@ class HarvestProgress:
 
 
 # ---------------------------------------------------------------------------------------------- keys
+
+
+def default_cache_root() -> Path:
+    """``$KGALIGN_CACHE_DIR`` or ``~/.cache/kgalign/activations``: where caches go when no root is given."""
+    env = os.environ.get("KGALIGN_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "kgalign" / "activations"
 
 
 def _slug(name: str) -> str:

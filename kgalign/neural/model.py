@@ -416,6 +416,14 @@ class BaseModel:
         return f"BaseModel({self.name!r}, {kind}, layer={self.layer}/{self.n_layers}, d_model={self.d_model})"
 
     @property
+    def hook_name(self) -> str:
+        """TransformerLens/SAELens name of the hook point read at ``layer`` (``blocks.4.hook_resid_pre``
+        is ``hidden_states[4]``; the last layer is ``blocks.{n-1}.hook_resid_post``)."""
+        if self.layer < self.n_layers:
+            return f"blocks.{self.layer}.hook_resid_pre"
+        return f"blocks.{self.n_layers - 1}.hook_resid_post"
+
+    @property
     def cache_key(self) -> dict[str, Any]:
         """Everything that changes the activations read at ``layer``."""
         return {
