@@ -18,7 +18,7 @@ soft TF-IDF over content tokens, capped at             0.92
 Soft TF-IDF (Cohen et al. 2003) weighs each token by its inverse document frequency
 over both ontologies' names (so "conference" in a conference ontology counts little)
 and lets near-equal tokens match: WordNet synonyms among their two most frequent senses
-(0.9), and misspellings (Damerau–Levenshtein ratio ≥ 0.8) when one of the two is not a
+(0.9), and misspellings (Damerau–Levenshtein ratio ≥ 0.85) when one of the two is not a
 dictionary word ("Registeered" / "registered"). Properties phrased in opposite
 directions ("writes" / "written by") keep only part of their score.
 """
@@ -38,9 +38,10 @@ from kgalign.align.scoring import MatchContext
 from kgalign.align.wordnet import WordNet, wordnet
 from kgalign.symbolic.symbols import Symbol, normalise, split_words
 
-STOP_WORDS = frozenset(
-    "a an the of for to in on at by with and or from into as its it this that these those "
-    "has have having had is are was were be been being does do did".split()
+PREPOSITIONS = frozenset("of for to in on at by with from into after before during about per via than".split())
+STOP_WORDS = PREPOSITIONS | frozenset(
+    "a an the and or as its it this that these those has have having had is are was were be been being "
+    "does do did".split()
 )
 #: words marking a property phrased from the object's side ("written by", "is member of")
 INVERSE_MARKERS = frozenset({"by", "of"})
@@ -107,6 +108,7 @@ class Name:
     tokens: tuple[str, ...]  # content tokens: lemmatised, abbreviations expanded, stop words dropped
     inverse_phrased: bool  # "written by", "is member of"
     expanded: tuple[str, ...] = ()  # abbreviations expanded in this name ("PC=program committee")
+    joined: str = ""  # content words run together, before lemmatising ("hasEmail", "E-mail" -> "email")
 
 
 def learn_abbreviations(names: Iterable[Sequence[str]]) -> dict[str, tuple[str, ...]]:
@@ -147,12 +149,14 @@ class Lexicon:
 
     def __init__(
         self,
-        symbols: Iterable[Symbol],
+        source: Iterable[Symbol],
+        target: Iterable[Symbol] = (),
         *,
+        head_match: bool = True,
         use_wordnet: bool = True,
         synonym_score: float = 0.9,
         synonym_senses: int = 2,
-        typo_ratio: float = 0.8,
+        typo_ratio: float = 0.85,
         stop_words: Collection[str] = STOP_WORDS,
         wordnet_root: str | None = None,
     ) -> None:
@@ -163,7 +167,15 @@ class Lexicon:
         self.synonym_senses = synonym_senses
         self.typo_ratio = typo_ratio
         self.stop_words = frozenset(stop_words)
-        syms = list(symbols)
+        self.head_match = head_match
+        sides = (list(source), list(target))
+        syms = [*sides[0], *sides[1]]
+        self._side: dict[str, int] = {}
+        self._category: dict[str, str] = {}
+        for i, side in enumerate(sides):
+            for sym in side:
+                self._side.setdefault(sym.iri, i)
+                self._category[sym.iri] = category(sym.kind)
         raw = {s.iri: self._raw_names(s) for s in syms}
         self.abbreviations = learn_abbreviations(split_words(t) for ts in raw.values() for t in ts)
         self._names: dict[str, tuple[Name, ...]] = {iri: tuple(self._analyse(t) for t in ts) for iri, ts in raw.items()}
@@ -176,6 +188,20 @@ class Lexicon:
         self._n_docs = max(n_docs, 1)
         self._df = df
         self._tsim: dict[tuple[str, str], tuple[float, str]] = {}
+        # per side and category: the token sets its symbols' names have (for the head-noun rule)
+        self._token_sets: dict[tuple[int, str], set[frozenset[str]]] = defaultdict(set)
+        for iri, names in self._names.items():
+            for nm in names:
+                self._token_sets[(self._side[iri], self._category[iri])].add(frozenset(nm.tokens))
+        # per side: last content token -> classes whose some name ends with it, and subclass links
+        self._by_last: dict[tuple[int, str], set[str]] = defaultdict(set)
+        for iri, names in self._names.items():
+            if self._category[iri] == "class":
+                for nm in names:
+                    if len(nm.tokens) > 1:
+                        self._by_last[(self._side[iri], nm.tokens[-1])].add(iri)
+        self._children = {sym.iri: sym.children for sym in syms}
+        self._desc: dict[str, frozenset[str]] = {}
 
     # -- analysis ------------------------------------------------------------------------
 
@@ -223,6 +249,7 @@ class Lexicon:
             tokens=tokens,
             inverse_phrased=inverse,
             expanded=tuple(expanded),
+            joined=compact("".join(content)),
         )
 
     def names(self, iri: str) -> tuple[Name, ...]:
@@ -246,7 +273,7 @@ class Lexicon:
             return hit
         out = (0.0, "")
         if self.wn is not None and (u in self.wn.synonyms(t, self.synonym_senses)
-                                    or t in self.wn.synonyms(u, self.synonym_senses)):
+                                    and t in self.wn.synonyms(u, self.synonym_senses)):
             out = (self.synonym_score, "synonym")
         elif min(len(t), len(u)) >= 4 and not (self.is_word(t) and self.is_word(u)):
             r = string_ratio(t, u)
@@ -261,12 +288,18 @@ class Lexicon:
             return EXACT, "same label"
         if a.compact == b.compact:
             return COMPACT, "same label up to spacing"
+        if a.joined and a.joined == b.joined:
+            return SAME_TOKENS, "same words run together"
         if sorted(a.tokens) == sorted(b.tokens):
             how = "same words"
             exp = a.expanded + b.expanded
             if exp:
                 how += " after expanding " + ", ".join(dict.fromkeys(exp))
             return SAME_TOKENS, how
+        if self.wn is not None and (len(a.tokens) > 1 or len(b.tokens) > 1):
+            pa, pb = " ".join(a.tokens), " ".join(b.tokens)
+            if pb in self.wn.synonyms(pa, self.synonym_senses) and pa in self.wn.synonyms(pb, self.synonym_senses):
+                return self.synonym_score * SOFT_CAP, f"WordNet synonyms {pa!r} / {pb!r}"
         return self.soft_tfidf(a.tokens, b.tokens)
 
     def soft_tfidf(self, ta: Sequence[str], tb: Sequence[str]) -> tuple[float, str]:
@@ -300,18 +333,78 @@ class Lexicon:
         how = "shared words" + (": " + ", ".join(notes) if notes else "")
         return min(score, SOFT_CAP), how
 
+    def descendants(self, iri: str) -> frozenset[str]:
+        """Every subclass of ``iri`` (from the symbols' ``children``), cached."""
+        hit = self._desc.get(iri)
+        if hit is None:
+            seen: set[str] = set()
+            stack = list(self._children.get(iri, ()))
+            while stack:
+                c = stack.pop()
+                if c not in seen:
+                    seen.add(c)
+                    stack.extend(self._children.get(c, ()))
+            hit = self._desc[iri] = frozenset(seen)
+        return hit
+
+    def head_similarity(self, a: str, na: Name, b: str, nb: Name) -> tuple[float, str]:
+        """The head-noun rule for classes: "Regular_author" ~ "Author" when the longer name ends
+        with the shorter one's words and the longer name's ontology has no class named by
+        those words alone. Scores between :data:`HEAD_MIN` and :data:`HEAD_MAX`, higher the
+        less the modifiers weigh (IDF)."""
+        if not self.head_match or self._category.get(a) != "class" or self._category.get(b) != "class":
+            return 0.0, ""
+        for long_iri, long_nm, short_nm in ((a, na, nb), (b, nb, na)):
+            n = len(short_nm.tokens)
+            if not (0 < n < len(long_nm.tokens)) or long_nm.tokens[-n:] != short_nm.tokens:
+                continue
+            if long_nm.expanded or any(w.lower() in PREPOSITIONS for w in long_nm.words):
+                continue  # "Chair_PC", "Activity_after_conference": the last word is not the head
+            side = self._side.get(long_iri)
+            if frozenset(short_nm.tokens) in self._token_sets.get((side, "class"), set()):
+                continue  # that ontology has its own class for the head: the longer name is a subclass
+            others = self._by_last.get((side, short_nm.tokens[-1]), set()) - self.descendants(long_iri) - {long_iri}
+            if others:
+                continue  # "Session_chair" among "PC_chair", "OC_chair": the head is their common superclass
+            cos, _ = self.soft_tfidf(long_nm.tokens, short_nm.tokens)
+            mods = " ".join(long_nm.tokens[:-n])
+            return HEAD_MIN + (HEAD_MAX - HEAD_MIN) * cos / SOFT_CAP, (
+                f"head noun: {long_nm.text!r} is the only {' '.join(short_nm.tokens)!r} of its ontology "
+                f"apart from its subclasses (modifier {mods!r})"
+            )
+        return 0.0, ""
+
     def similarity(self, a: str, b: str) -> tuple[float, Name | None, Name | None, str]:
         """Best similarity over the names of symbols ``a`` and ``b`` with the names that gave it."""
         best: tuple[float, Name | None, Name | None, str] = (0.0, None, None, "")
         for na in self.names(a):
             for nb in self.names(b):
                 s, why = self.name_similarity(na, nb)
+                if s < HEAD_MAX:
+                    hs, hwhy = self.head_similarity(a, na, b, nb)
+                    if hs > s:
+                        s, why = hs, hwhy
                 if na.inverse_phrased != nb.inverse_phrased and s > 0:
                     s *= INVERSE_PENALTY
                     why += "; phrased in opposite directions"
+                elif (
+                    s < SAME_TOKENS
+                    and self._category.get(a) == "class"
+                    and na.tokens and nb.tokens
+                    and self.token_similarity(na.tokens[-1], nb.tokens[-1])[0] == 0
+                    and not why.startswith("head noun")
+                ):
+                    s *= HEAD_MISMATCH_PENALTY
+                    why += f"; different head words ({na.tokens[-1]!r} / {nb.tokens[-1]!r})"
                 if s > best[0]:
                     best = (s, na, nb, why)
         return best
+
+    def phrase_synonyms(self, name: Name) -> frozenset[str]:
+        """WordNet synonyms of a name's whole content phrase ("last name" → "surname")."""
+        if self.wn is None or not name.tokens:
+            return frozenset()
+        return self.wn.synonyms(" ".join(name.tokens), self.synonym_senses)
 
     def similar_tokens(self, token: str, vocabulary: Iterable[str]) -> set[str]:
         return {u for u in vocabulary if self.token_similarity(token, u)[0] > 0}
@@ -319,6 +412,11 @@ class Lexicon:
 
 #: factor on the score of two properties whose names read in opposite directions
 INVERSE_PENALTY = 0.6
+#: factor on a partial class match whose last words (the head nouns) differ: "PC chair" / "program committee"
+HEAD_MISMATCH_PENALTY = 0.9
+#: range of the head-noun rule's score
+HEAD_MIN = 0.76
+HEAD_MAX = 0.84
 
 
 @lru_cache(maxsize=8192)
@@ -349,9 +447,10 @@ def lexicon_for(context: MatchContext) -> Lexicon:
     lex = context.cache.get("lexicon")
     if lex is None:
         cfg = context.config
-        syms = [*context.source.symbols.values(), *context.target.symbols.values()]
         lex = Lexicon(
-            syms,
+            context.source.symbols.values(),
+            context.target.symbols.values(),
+            head_match=getattr(cfg, "head_match", True),
             use_wordnet=getattr(cfg, "use_wordnet", True),
             synonym_score=getattr(cfg, "synonym_score", 0.9),
         )
@@ -384,12 +483,20 @@ class LexicalScorer:
                     for tok in nm.tokens:
                         by_token[tok].append(t.iri)
                     by_compact[nm.compact].append(t.iri)
+                    by_compact[nm.joined].append(t.iri)
+            by_phrase: dict[str, list[str]] = defaultdict(list)
+            for t in tgt:
+                for nm in lex.names(t.iri):
+                    by_phrase[" ".join(nm.tokens)].append(t.iri)
             vocab = list(by_token)
             near: dict[str, set[str]] = {}
             for s in src:
                 hits: set[str] = set()
                 for nm in lex.names(s.iri):
                     hits.update(by_compact.get(nm.compact, ()))
+                    hits.update(by_compact.get(nm.joined, ()))
+                    for phrase in lex.phrase_synonyms(nm):
+                        hits.update(by_phrase.get(phrase, ()))
                     for tok in nm.tokens:
                         if tok not in near:
                             near[tok] = lex.similar_tokens(tok, vocab)
@@ -407,7 +514,10 @@ class LexicalScorer:
             if sa is None or sb is None or category(sa.kind) != category(sb.kind):
                 continue
             s, na, nb, why = lex.similarity(a, b)
-            if s < self.floor or na is None or nb is None:
+            if na is None or nb is None or s <= 0:
+                out[pair] = Evidence("lexical", 0.0, f"no words in common: {sa.label!r} / {sb.label!r}")
                 continue
+            if s < self.floor:
+                s = 0.0
             out[pair] = Evidence("lexical", round(s, 4), f"{why}: {na.text!r} ~ {nb.text!r}", (na.text, nb.text))
         return out

@@ -52,11 +52,16 @@ class MatcherConfig:
     scorers: tuple[str, ...] = ("lexical", "structural")
     #: weight of each scorer in the confidence (weighted mean over the scorers that judged a pair)
     weights: dict[str, float] = field(
-        default_factory=lambda: {"lexical": 1.0, "structural": 0.25, "neural": 0.5}
+        default_factory=lambda: {"lexical": 1.0, "structural": 0.1, "neural": 0.5}
+    )
+    #: weights for property pairs, where the neighbours (domain, range) say more than the words;
+    #: None = the same as ``weights``
+    property_weights: dict[str, float] | None = field(
+        default_factory=lambda: {"lexical": 1.0, "structural": 2.0, "neural": 0.5}
     )
     #: minimum confidence of a kept class mapping / property mapping
     class_threshold: float = 0.75
-    property_threshold: float = 0.75
+    property_threshold: float = 0.8
     #: what may be mapped to what (class to class, property to property)
     categories: tuple[str, ...] = CATEGORIES
     #: one-to-one selection: ``greedy``, ``hungarian`` or ``none``
@@ -68,6 +73,7 @@ class MatcherConfig:
     hermit: bool = False
     # -- lexical
     lexical_floor: float = 0.0
+    head_match: bool = True
     use_wordnet: bool = True
     synonym_score: float = 0.9
     # -- structural
@@ -82,7 +88,7 @@ class MatcherConfig:
                 raise ConfigError(f"unknown scorer {name!r}; known scorers: {known}")
         if len(set(self.scorers)) != len(self.scorers):
             raise ConfigError("a scorer is listed twice in 'scorers'")
-        for name, w in self.weights.items():
+        for name, w in (*self.weights.items(), *(self.property_weights or {}).items()):
             if w < 0:
                 raise ConfigError(f"weight of {name!r} is negative ({w}); weights are >= 0")
         if self.selection not in SELECTIONS:
@@ -110,6 +116,12 @@ class MatcherConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def weights_for(self, cat: str) -> dict[str, float]:
+        """The scorer weights for pairs of category ``cat``."""
+        if cat == "property" and self.property_weights is not None:
+            return self.property_weights
+        return self.weights
 
     def threshold(self, cat: str) -> float:
         return self.class_threshold if cat == "class" else self.property_threshold
@@ -191,7 +203,7 @@ class Matcher:
         cfg = self.config
         for (a, b), evs in self.score(context).items():
             sa, sb = context.source.symbols[a], context.target.symbols[b]
-            conf = combine(evs, cfg.weights)
+            conf = combine(evs, cfg.weights_for(category(sa.kind)))
             ordered = tuple(evs[n] for n in cfg.scorers if n in evs)
             out.append(
                 MappingCandidate(

@@ -40,8 +40,8 @@ from kgalign.align.ontology import OntologyView, category
 from kgalign.align.scoring import MatchContext
 from kgalign.align.select import combine
 
-CLASS_RELATIONS = {"parent": 1.0, "child": 0.5, "domain": 0.5, "range": 0.5, "restriction": 0.25}
-PROPERTY_RELATIONS = {"domain": 1.0, "range": 1.0, "parent": 0.5, "child": 0.25, "inverse": 0.5}
+CLASS_RELATIONS = {"ancestor": 1.0, "child": 0.5, "domain": 0.5, "range": 0.5, "restriction": 0.25}
+PROPERTY_RELATIONS = {"domain": 1.0, "range": 1.0, "parent": 0.5, "child": 0.25, "inverse": 0.25}
 
 
 def ontology_graph(view: OntologyView) -> nx.MultiDiGraph:
@@ -71,20 +71,26 @@ def ontology_graph(view: OntologyView) -> nx.MultiDiGraph:
 
 @dataclass(frozen=True)
 class Neighbourhood:
-    """The neighbours of every symbol of one view, by relation name."""
+    """The neighbours of every symbol of one view, by relation name, plus each class's
+    *family* (direct parents and children), used to let a property's domain ``Contribution``
+    meet a domain ``Paper`` one level down."""
 
     by_symbol: dict[str, dict[str, tuple[str, ...]]]
+    family: dict[str, tuple[str, ...]]
 
     @classmethod
     def of(cls, view: OntologyView) -> Neighbourhood:
         g = ontology_graph(view)
         out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        family: dict[str, list[str]] = defaultdict(list)
         for u, v, data in g.edges(data=True):
             rel = data["rel"]
             if rel in ("subClassOf", "subPropertyOf"):
                 if v in view.symbols:
                     out[u]["parent"].append(v)
                     out[v]["child"].append(u)
+                    family[u].append(v)
+                    family[v].append(u)
             elif rel in ("domain", "range"):
                 out[u][rel].append(v)  # property -> its domain/range classes (or datatypes)
                 out[v][rel].append(u)  # class -> properties having it as domain/range
@@ -92,25 +98,46 @@ class Neighbourhood:
                 out[u]["inverse"].append(v)
             elif rel == "restriction":
                 out[u]["restriction"].append(v)
-        return cls({s: {r: tuple(dict.fromkeys(ns)) for r, ns in rels.items()} for s, rels in out.items()})
+        for iri, sym in view.symbols.items():
+            if category(sym.kind) == "class":
+                anc = sorted(view.ancestors(iri))
+                if anc:
+                    out[iri]["ancestor"] = anc
+        return cls(
+            {s: {r: tuple(dict.fromkeys(ns)) for r, ns in rels.items()} for s, rels in out.items()},
+            {s: tuple(dict.fromkeys(fs)) for s, fs in family.items()},
+        )
 
     def get(self, iri: str, rel: str) -> tuple[str, ...]:
         return self.by_symbol.get(iri, {}).get(rel, ())
 
 
 def _agreement(
-    na: tuple[str, ...], nb: tuple[str, ...], sim: Mapping[Pair, float], lenient: bool
+    na: tuple[str, ...],
+    nb: tuple[str, ...],
+    sim: Mapping[Pair, float],
+    lenient: bool,
+    family: tuple[Neighbourhood, Neighbourhood] | None = None,
 ) -> tuple[float, list[tuple[str, str, float]]]:
     """How well two neighbour sets match: mean best-match similarity, both directions.
 
-    ``lenient`` (for open-ended sets like children) takes the better direction instead of
-    the mean of both, so a coarse ontology is not punished for having fewer children.
+    ``lenient`` (for open-ended sets like children or ancestors) takes the better
+    direction instead of the mean of both, so a coarse ontology is not punished for
+    having fewer. With ``family``, a neighbour may also meet the other's parent or child
+    at :data:`FAMILY_FACTOR` of the similarity.
     """
 
     def s(x: str, y: str) -> float:
         if x == y:
             return 1.0  # shared IRIs: datatypes, owl:Thing, imported terms
-        return sim.get((x, y), 0.0)
+        v = sim.get((x, y), 0.0)
+        if family is not None and v < 1.0:
+            fa, fb = family
+            for y2 in fb.family.get(y, ()):
+                v = max(v, FAMILY_FACTOR * sim.get((x, y2), 0.0))
+            for x2 in fa.family.get(x, ()):
+                v = max(v, FAMILY_FACTOR * sim.get((x2, y), 0.0))
+        return v
 
     best_a = [max(((s(x, y), y) for y in nb), default=(0.0, "")) for x in na]
     best_b = [max(((s(x, y), x) for x in na), default=(0.0, "")) for y in nb]
@@ -119,6 +146,10 @@ def _agreement(
     score = max(da, db) if lenient else (da + db) / 2
     matched = [(x, y, v) for x, (v, y) in zip(na, best_a, strict=True) if v > 0]
     return score, matched
+
+
+#: how much a match one level up or down the hierarchy counts, for a property's domain and range
+FAMILY_FACTOR = 0.8
 
 
 class StructuralScorer:
@@ -145,7 +176,6 @@ class StructuralScorer:
 
     def _seed(self, context: MatchContext) -> dict[Pair, float]:
         """Combined scores of the scorers that ran before this one."""
-        weights = getattr(self.config, "weights", {"lexical": 1.0})
         out: dict[Pair, float] = {}
         by_pair: dict[Pair, dict[str, Evidence]] = defaultdict(dict)
         for scorer, ev in context.evidence.items():
@@ -154,7 +184,7 @@ class StructuralScorer:
             for pair, e in ev.items():
                 by_pair[pair][scorer] = e
         for pair, evs in by_pair.items():
-            out[pair] = combine(evs, weights)
+            out[pair] = combine(evs, _weights(self.config, context.category_of(pair)))
         return out
 
     # -- proposing -------------------------------------------------------------------------
@@ -200,7 +230,6 @@ class StructuralScorer:
 
     def score(self, pairs: Collection[Pair], context: MatchContext) -> dict[Pair, Evidence]:
         ha, hb = self._hoods(context)
-        weights = getattr(self.config, "weights", {"lexical": 1.0, "structural": 0.5})
         base = self._seed(context)
         sim = dict(base)
         prev_evidence: dict[str, dict[Pair, Evidence]] = {}
@@ -220,7 +249,7 @@ class StructuralScorer:
                 for pair, e in ev.items():
                     by_pair[pair][scorer] = e
             for pair, evs in by_pair.items():
-                sim[pair] = combine(evs, weights)
+                sim[pair] = combine(evs, _weights(self.config, context.category_of(pair)))
         return out
 
     def _score_pair(
@@ -243,8 +272,10 @@ class StructuralScorer:
             na, nb = ha.get(a, rel), hb.get(b, rel)
             if not na or not nb:
                 continue
-            lenient = rel in ("child", "domain", "range") and category(sa.kind) == "class"
-            agree, matched = _agreement(na, nb, sim, lenient)
+            is_class = category(sa.kind) == "class"
+            agree, matched = _agreement(
+                na, nb, sim, lenient=is_class, family=(ha, hb) if not is_class and rel in ("domain", "range") else None
+            )
             num += w * agree
             den += w
             parts.append(f"{rel} {agree:.2f}")
@@ -254,6 +285,12 @@ class StructuralScorer:
             return None
         score = num / den
         return Evidence("structural", round(score, 4), "neighbours agree: " + ", ".join(parts), tuple(items))
+
+
+def _weights(config: object, cat: str) -> dict[str, float]:
+    if hasattr(config, "weights_for"):
+        return config.weights_for(cat)  # type: ignore[no-any-return, attr-defined]
+    return {"lexical": 1.0, "structural": 0.25}
 
 
 def _label(view: OntologyView, iri: str) -> str:
