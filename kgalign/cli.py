@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "symbolic",
     "neural",
+    "query",
+    "server",
 )
 
 EXIT_INTERRUPTED = 130

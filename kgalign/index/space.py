@@ -66,6 +66,19 @@ class ConceptSpace:
                     self.loads[f].append((r, w))
         for f in self.loads:
             self.loads[f].sort(key=lambda x: -x[1])
+        # Exact inverted index over every support entry, as arrays, for vectorised overlap.
+        ids, ws = table.support_ids, table.support_weights
+        valid = ids >= 0
+        flat_rows = np.repeat(np.arange(len(table)), ids.shape[1]).reshape(ids.shape)[valid] if len(table) else np.zeros(0, int)
+        flat_f = ids[valid]
+        flat_w = ws[valid]
+        order = np.argsort(flat_f, kind="stable")
+        flat_rows, flat_f, flat_w = flat_rows[order], flat_f[order], flat_w[order]
+        bounds = np.searchsorted(flat_f, np.arange(self.d_sae + 1))
+        self._inv_rows = [flat_rows[bounds[f] : bounds[f + 1]] for f in range(self.d_sae)]
+        self._inv_w = [flat_w[bounds[f] : bounds[f + 1]] for f in range(self.d_sae)]
+        self._row_total = np.where(valid, ws, 0).sum(1).astype(np.float32) if len(table) else np.zeros(0, np.float32)
+        self._graph_of_row = np.array([k[0] for k in table.keys], dtype=object)
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -147,28 +160,43 @@ class ConceptSpace:
         """``(feature, weight, fraction of contexts fired)``, strongest first."""
         return self.table.support(self.row_of(key))
 
-    def sharing_features(self, key: Key, graphs: set[str] | None = None) -> list[SharedFeatures]:
-        """Symbols whose supports overlap ``key``'s, by weighted Jaccard, highest first."""
+    def sharing_features(
+        self, key: Key, graphs: set[str] | None = None, limit: int | None = None
+    ) -> list[SharedFeatures]:
+        """Symbols whose supports overlap ``key``'s, by weighted Jaccard, highest first.
+
+        Vectorised over the inverted feature index: only symbols sharing at least one
+        support feature are touched, and the shared-feature lists are built for the
+        ``limit`` best only.
+        """
         r = self.row_of(key)
-        mine = {f: w for f, w, _ in self.table.support(r)}
-        candidates: set[int] = set()
-        for f in mine:
-            candidates.update(row for row, _ in self.loads.get(f, ()))
-        candidates.discard(r)
+        mine = self.table.support(r)
+        sum_min = np.zeros(len(self.keys), np.float32)
+        touched = np.zeros(len(self.keys), bool)
+        for f, w, _ in mine:
+            rows, ws = self._inv_rows[f], self._inv_w[f]
+            if len(rows):
+                np.add.at(sum_min, rows, np.minimum(ws, w))
+                touched[rows] = True
+        touched[r] = False
+        if graphs is not None:
+            touched &= np.isin(self._graph_of_row, [g for g in graphs])
+        cand = np.flatnonzero(touched)
+        total_q = float(sum(w for _, w, _ in mine))
+        denom = total_q + self._row_total[cand] - sum_min[cand]
+        overlap = np.where(denom > 0, sum_min[cand] / np.maximum(denom, 1e-12), 0.0)
+        order = np.lexsort((cand, -overlap))
+        if limit is not None:
+            order = order[:limit]
+        mine_w = {f: w for f, w, _ in mine}
         out: list[SharedFeatures] = []
-        for c in candidates:
-            kk = self.keys[c]
-            if graphs is not None and kk[0] not in graphs:
-                continue
+        for j in order:
+            c = int(cand[j])
             theirs = {f: w for f, w, _ in self.table.support(c)}
-            union = set(mine) | set(theirs)
-            num = sum(min(mine.get(f, 0.0), theirs.get(f, 0.0)) for f in union)
-            den = sum(max(mine.get(f, 0.0), theirs.get(f, 0.0)) for f in union)
             shared = tuple(
-                sorted(((f, theirs[f], mine[f]) for f in set(mine) & set(theirs)), key=lambda x: -min(x[1], x[2]))
+                sorted(((f, theirs[f], mine_w[f]) for f in set(mine_w) & set(theirs)), key=lambda x: -min(x[1], x[2]))
             )
-            out.append(SharedFeatures(kk, num / den if den else 0.0, shared))
-        out.sort(key=lambda s: (-s.overlap, s.key))
+            out.append(SharedFeatures(self.keys[c], float(overlap[j]), shared))
         return out
 
     def shared_feature_count(self, a: Key, b: Key) -> int:

@@ -1,0 +1,167 @@
+"""Plan stage: a resolved query as a tree of operators, and ``explain`` text for it.
+
+Each question becomes one operator that reads the concept space (FAISS, the supports'
+inverted index, feature statistics) or runs the matcher, followed by the filters its
+modifiers ask for: a SPARQL semi-join (the candidates pushed into the pattern as
+``VALUES``, so the store only checks those), thresholds, ordering and a limit. Set
+operations combine operators by the rows' identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kgalign.query.ast import (
+    Align,
+    Bridges,
+    ExplainFeature,
+    FeaturesOf,
+    Modifiers,
+    Question,
+    SetOp,
+    SharingFeatures,
+    SimilarTo,
+    SparqlFilter,
+    SparqlQuery,
+    SparqlSource,
+    SymbolsActivating,
+    Threshold,
+)
+from kgalign.query.resolve import Resolver
+from kgalign.symbolic.symbols import Symbol
+
+if TYPE_CHECKING:
+    from kgalign.api import Workspace
+
+#: Rows a question returns when the query names no limit.
+DEFAULT_LIMITS = {
+    "sharing_features": 20,
+    "similar_to": 10,
+    "features_of": 32,
+    "symbols_activating": 20,
+    "explain_feature": 10,
+    "blind_spots": 20,
+    "pruning_candidates": None,
+    "unstable_symbols": 20,
+    "align": None,
+    "bridges": 20,
+    "sparql_source": None,
+}
+#: Inside a set operation, operands without their own limit look this far.
+OPERAND_LIMIT = 200
+
+
+@dataclass
+class QuestionOp:
+    """One question, resolved: ``args`` holds its symbol / graphs / features."""
+
+    question: Question
+    kind: str
+    args: dict[str, Any]
+    graphs: set[str] | None
+    limit: int | None
+    thresholds: tuple[Threshold, ...]
+    order_by: tuple[Any, ...]
+    where: SparqlFilter | None
+    returns: str
+
+    def describe(self, depth: int = 0) -> list[str]:
+        pad = "  " * depth
+        lines = []
+        if self.limit is not None:
+            lines.append(f"{pad}Limit {self.limit}")
+            depth += 1
+            pad = "  " * depth
+        if self.order_by:
+            keys = ", ".join(f"{o.field} {'desc' if o.descending else 'asc'}" for o in self.order_by)
+            lines.append(f"{pad}Order by {keys}")
+            depth += 1
+            pad = "  " * depth
+        for t in self.thresholds:
+            lines.append(f"{pad}Filter {t.field} {t.op} {t.value:g}")
+            depth += 1
+            pad = "  " * depth
+        if self.where is not None:
+            lines.append(f"{pad}SPARQL semi-join {{ {self.where.pattern_text.strip()} }} (candidates pushed down as VALUES)")
+            depth += 1
+            pad = "  " * depth
+        lines.append(f"{pad}{self._source()}")
+        return lines
+
+    def _source(self) -> str:
+        a = self.args
+        g = f" in graphs {sorted(self.graphs)}" if self.graphs else ""
+        sym: Symbol | None = a.get("symbol")
+        name = f"{sym.label} <{sym.iri}> ({sym.graph})" if sym else ""
+        return {
+            "sharing_features": f"SupportOverlap {name} via inverted feature index{g}",
+            "similar_to": f"NearestConceptVectors {name} via FAISS{g}",
+            "features_of": f"Support {name}",
+            "symbols_activating": f"FeatureColumn {a.get('features')}{g}",
+            "explain_feature": f"ExplainFeature {a.get('features')}{g}",
+            "blind_spots": f"UnclaimedFeatures by corpus density × activation{g}",
+            "pruning_candidates": f"PruningCandidates (weak, unstable or uninformative support){g}",
+            "unstable_symbols": f"LowestSupportStability{g}",
+            "align": f"Matcher {a.get('source')} ↔ {a.get('target')} (lexical + structural + neural, 1:1, repair)",
+            "bridges": f"Bridges {a.get('source')} ↔ {a.get('target')} (close in feature space, unmapped)",
+            "sparql_source": f"SPARQL {{ {self.where.pattern_text.strip() if self.where else ''} }}",
+        }[self.kind]
+
+
+@dataclass
+class SetOpPlan:
+    op: str
+    left: Any
+    right: Any
+    returns: str
+
+    def describe(self, depth: int = 0) -> list[str]:
+        name = {"and": "Intersect", "or": "Union", "except": "Difference"}[self.op]
+        return ["  " * depth + name, *self.left.describe(depth + 1), *self.right.describe(depth + 1)]
+
+
+@dataclass
+class SparqlPlan:
+    text: str
+    returns: str = "sparql"
+
+    def describe(self, depth: int = 0) -> list[str]:
+        lines = self.text.strip().splitlines() or [""]
+        more = " …" if len(lines) > 1 else ""
+        return ["  " * depth + f"SPARQL query: {lines[0]}{more}"]
+
+
+@dataclass
+class Plan:
+    root: Any
+    explain_only: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return "\n".join(self.root.describe())
+
+
+def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
+    """Resolve and plan one AST node (not an ``Explain``: see :func:`kgalign.query.engine.run`)."""
+    if isinstance(node, SparqlQuery):
+        return SparqlPlan(node.text)
+    if isinstance(node, SetOp):
+        left = plan(ws, node.left, operand=True)
+        return SetOpPlan(node.op, left, plan(ws, node.right, operand=True), left.returns)
+    assert isinstance(node, Question)
+    r = Resolver(ws)
+    m: Modifiers = node.modifiers
+    args: dict[str, Any] = {}
+    if isinstance(node, (SharingFeatures, SimilarTo, FeaturesOf)):
+        args["symbol"] = r.symbol(node.symbol)
+    if isinstance(node, (SymbolsActivating, ExplainFeature)):
+        args["features"] = [r.feature(f) for f in node.features]
+    if isinstance(node, (Align, Bridges)):
+        args["source"], args["target"] = r.graph(node.source), r.graph(node.target)
+    graphs = {r.graph(m.graph)} if m.graph is not None else None
+    limit = m.limit if m.limit is not None else DEFAULT_LIMITS[node.kind]
+    if operand and m.limit is None:
+        limit = OPERAND_LIMIT if limit is not None else None
+    where = node.pattern if isinstance(node, SparqlSource) else m.where
+    return QuestionOp(node, node.kind, args, graphs, limit, m.thresholds, m.order_by, where, node.spec.returns)

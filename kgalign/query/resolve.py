@@ -1,0 +1,62 @@
+"""Resolve stage: names in the AST to things in the workspace.
+
+Symbol references become :class:`Symbol`, graph references graph names, feature
+references checked indexes. An unknown or ambiguous name is reported with its
+position in the query text, the closest names ("did you mean") or the candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kgalign.errors import AmbiguousNameError, KgalignError, UnknownNameError
+from kgalign.query.ast import FeatureRef, GraphRef, Span, SymbolRef
+from kgalign.symbolic.symbols import Symbol
+from kgalign.symbolic.vocab import graph_name
+
+if TYPE_CHECKING:
+    from kgalign.api import Workspace
+
+
+def _at(span: Span) -> str:
+    return f"line {span.start_line}, column {span.start_column}: " if span.start_line else ""
+
+
+def _relocate(e: KgalignError, span: Span) -> KgalignError:
+    """The same error, its message prefixed with where in the query the name stands."""
+    if isinstance(e, UnknownNameError):
+        out: KgalignError = UnknownNameError(e.kind, e.name, e.suggestions)
+    elif isinstance(e, AmbiguousNameError):
+        out = AmbiguousNameError(e.name, e.candidates)
+    else:
+        return e
+    out.args = (_at(span) + str(out),)
+    out.line, out.column = span.start_line, span.start_column  # type: ignore[attr-defined]
+    return out
+
+
+@dataclass
+class Resolver:
+    ws: Workspace
+
+    def graph(self, ref: GraphRef) -> str:
+        name = graph_name(ref.name) if ref.kind == "iri" else ref.name
+        try:
+            return self.ws.require_graph(name)
+        except KgalignError as e:
+            raise _relocate(e, ref.span) from None
+
+    def symbol(self, ref: SymbolRef) -> Symbol:
+        graph = self.graph(ref.graph) if ref.graph is not None else None
+        name = f"<{ref.name}>" if ref.kind == "iri" else ref.name
+        try:
+            return self.ws.resolve_one(name, graph)
+        except KgalignError as e:
+            raise _relocate(e, ref.span) from None
+
+    def feature(self, ref: FeatureRef) -> int:
+        try:
+            return self.ws.space.check_feature(ref.index)
+        except KgalignError as e:
+            raise _relocate(e, ref.span) from None
