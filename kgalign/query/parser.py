@@ -83,7 +83,7 @@ def _parse(text: str, start: str) -> Any:
     try:
         tree = parser.parse(text, start=start)
     except UnexpectedInput as e:
-        raise _from_lark(e, text) from None
+        raise _from_lark(e, text, start) from None
     try:
         return AstBuilder(text).transform(tree)
     except VisitError as e:
@@ -521,13 +521,34 @@ def describe_expected(terminals: Iterable[str]) -> list[str]:
     return sorted(shown)
 
 
-def _state_expected(e: UnexpectedInput, fallback: Iterable[str]) -> set[str]:
-    """Every token the parser could take where it stopped (the lexer's own list misses keywords)."""
-    state = getattr(e, "state", None)
+def _expected_at(e: UnexpectedInput, text: str, start: str, fallback: Iterable[str]) -> set[str]:
+    """Every token the parser could take where it stopped.
+
+    The state an LALR parser fails in may come after reductions the bad token triggered
+    (after ``symbols similar to x``, a ``)`` reduces the question before failing), so the
+    parse is replayed up to the failing offset and asked what it ``accepts()`` there.
+    """
+    if isinstance(e, UnexpectedToken) and e.token.type == "$END":
+        offset = len(text) + 1
+    elif isinstance(e, UnexpectedToken):
+        offset = e.token.start_pos
+    else:
+        offset = e.pos_in_stream
     try:
-        return set(state.parse_conf.parse_table.states[state.position])  # type: ignore[union-attr]
-    except (AttributeError, KeyError, TypeError):
-        return set(fallback)
+        replay = get_parser().parse_interactive(text, start=start)
+        try:
+            for token in replay.iter_parse():
+                if token.start_pos is not None and token.start_pos >= offset:
+                    break
+        except (UnexpectedInput, QuerySyntaxError):
+            pass
+        return set(replay.accepts())
+    except Exception:  # the replay is only a refinement; fall back on the parser's own list
+        state = getattr(e, "state", None)
+        try:
+            return set(state.parse_conf.parse_table.states[state.position])  # type: ignore[union-attr]
+        except (AttributeError, KeyError, TypeError):
+            return set(fallback)
 
 
 def _snippet(value: str) -> str:
@@ -535,9 +556,9 @@ def _snippet(value: str) -> str:
     return f"'{value}'" if "'" not in value else f'"{value}"'
 
 
-def _from_lark(e: UnexpectedInput, text: str) -> QuerySyntaxError:
+def _from_lark(e: UnexpectedInput, text: str, start: str) -> QuerySyntaxError:
     if isinstance(e, UnexpectedToken):
-        expected = _state_expected(e, e.expected)
+        expected = _expected_at(e, text, start, e.expected)
         shown = describe_expected(expected)
         token = e.token
         if token.type == "$END":
@@ -547,13 +568,15 @@ def _from_lark(e: UnexpectedInput, text: str) -> QuerySyntaxError:
                 "unexpected end of input", text=text, line=token.end_line, column=token.end_column, expected=shown
             )
         message = f"unexpected {_snippet(str(token))}"
-        if token == "<" and "IRI" in expected:
+        if expected == {"$END"}:
+            message += " after ';': parse() reads one statement (parse_script() reads several)"
+        elif token == "<" and "IRI" in expected:
             message = "malformed IRI: an IRI is written <...> with no spaces, quotes or braces inside"
         else:
             message += _did_you_mean(str(token), shown)
         return QuerySyntaxError(message, text=text, line=token.line, column=token.column, expected=shown)
     if isinstance(e, UnexpectedCharacters):
-        expected = _state_expected(e, e.allowed or ())
+        expected = _expected_at(e, text, start, e.allowed or ())
         char = text[e.pos_in_stream] if 0 <= e.pos_in_stream < len(text) else ""
         if char in "\"'" and char:
             message = f"unterminated string: no closing {char} on this line"
