@@ -1,0 +1,252 @@
+"""The ASGI application: routes, limits, JSON errors, the web console.
+
+:func:`create_app` builds a Starlette app over one workspace; :func:`serve` runs it
+with uvicorn. Every handler translates HTTP into calls of :class:`kgalign.api.Workspace`
+(the same calls the CLI makes) and back; errors leave as JSON with the status the
+:class:`~kgalign.errors.KgalignError` names, never as an HTML traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from kgalign import __version__
+from kgalign.errors import KgalignError
+from kgalign.server import integrations
+from kgalign.server.config import ServerConfig
+from kgalign.server.dsl import query_endpoint
+from kgalign.server.errors import MethodNotAllowed, NotFound
+from kgalign.server.http import JSONResponse, error_response
+from kgalign.server.limits import BodyLimit, Runner
+from kgalign.server.match import match_endpoint
+from kgalign.server.openapi import build_document, ok, operation
+from kgalign.server.resources import (
+    AlignmentCache,
+    feature_endpoint,
+    features_endpoint,
+    graph_endpoint,
+    graphs_endpoint,
+    mappings_endpoint,
+    report_asset_endpoint,
+    report_endpoint,
+    symbol_by_name_endpoint,
+    symbol_endpoint,
+    symbols_endpoint,
+)
+from kgalign.server.sparql import sparql_endpoint
+
+log = logging.getLogger("kgalign.server")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+#: The console loads only its own files; API calls go to the same origin.
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+# -- endpoints defined here -----------------------------------------------------------------------
+
+
+@operation("GET", "The web console (HTML): queries, symbol pages, feature pages, a link to the report",
+           responses={"200": {"description": "the console", "content": {"text/html": {"schema": {"type": "string"}}}}},
+           errors=(), tags=["console"])
+async def console_endpoint(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html",
+                        headers={"Content-Security-Policy": CONSOLE_CSP, "Cache-Control": "no-cache"})
+
+
+@operation("GET", "What this server offers: version, workspace, read-only or not, installed parts, limits",
+           responses=ok("the status"), errors=(), tags=["meta"])
+async def status_endpoint(request: Request) -> Response:
+    state = request.app.state
+    cfg: ServerConfig = state.config
+    ws = state.ws
+
+    def read() -> dict[str, Any]:
+        return {
+            "kgalign": __version__,
+            "workspace": str(ws.path),
+            "read_only": cfg.read_only,
+            "graphs": len(ws.graph_names()),
+            "embedded": ws.has_space(),
+            "features": {
+                "dsl": integrations.has_dsl(),
+                "matcher": _installed(integrations.matcher_class),
+                "report": cfg.report_dir is not None or _installed(integrations.report_html),
+                "neural_matching": integrations.neural_scorer_installed(),
+            },
+            "limits": {"max_body": cfg.max_body, "max_upload": cfg.max_upload,
+                       "query_timeout": cfg.query_timeout, "match_timeout": cfg.match_timeout,
+                       "workers": cfg.workers, "max_pending": cfg.max_pending},
+            "urls": {"file_roots": len(cfg.file_roots), "remote": cfg.allow_remote_urls},
+        }
+
+    return JSONResponse(await state.runner.run(read, timeout=cfg.query_timeout, what="the status"))
+
+
+def _installed(fn) -> bool:
+    try:
+        fn()
+        return True
+    except KgalignError:
+        return False
+
+
+@operation("GET", "This OpenAPI description", responses=ok("the OpenAPI 3.1 document"), errors=(), tags=["meta"])
+async def openapi_endpoint(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+ROUTES = [
+    Route("/", console_endpoint, methods=["GET"]),
+    Route("/status", status_endpoint, methods=["GET"]),
+    Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+    Route("/sparql", sparql_endpoint, methods=["GET", "POST"]),
+    Route("/query", query_endpoint, methods=["GET", "POST"]),
+    Route("/graphs", graphs_endpoint, methods=["GET", "POST"]),
+    Route("/graphs/{name}", graph_endpoint, methods=["GET", "DELETE"]),
+    Route("/symbols", symbols_endpoint, methods=["GET"]),
+    Route("/symbols/{graph}/{name:path}", symbol_by_name_endpoint, methods=["GET"]),
+    Route("/symbol", symbol_endpoint, methods=["GET"]),
+    Route("/features", features_endpoint, methods=["GET"]),
+    Route("/features/{n:int}", feature_endpoint, methods=["GET"]),
+    Route("/mappings", mappings_endpoint, methods=["GET"]),
+    Route("/report", report_endpoint, methods=["GET"]),
+    Route("/report/{path:path}", report_asset_endpoint, methods=["GET"]),
+    Route("/match", match_endpoint, methods=["POST"]),
+]
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+async def kgalign_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KgalignError)
+    if int(getattr(exc, "http_status", 500)) >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        err: KgalignError = NotFound(f"no such resource: {request.url.path} (see /openapi.json)")
+    elif exc.status_code == 405:
+        allowed = [m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()]
+        err = MethodNotAllowed(request.method, request.url.path, allowed)
+    else:
+        err = KgalignError(str(exc.detail))
+        err.http_status = exc.status_code  # type: ignore[misc]
+    return error_response(err, headers=dict(exc.headers or {}))
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("internal error on %s %s", request.method, request.url.path)
+    return JSONResponse(
+        {"error": "InternalError", "message": f"internal error ({type(exc).__name__}); see the server log"},
+        status_code=500,
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware: ``nosniff`` and ``no-referrer`` on every response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if b"referrer-policy" not in names:
+                    headers.append((b"referrer-policy", b"no-referrer"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# -- the app -------------------------------------------------------------------------------------
+
+
+def open_workspace(config: ServerConfig):
+    """Read-only unless a write token is configured (pyoxigraph allows one read-write handle per path)."""
+    from kgalign.api import Workspace
+
+    if config.read_only:
+        return Workspace.open(config.workspace, create=False, read_only=True)
+    return Workspace.open(config.workspace)
+
+
+def create_app(config: ServerConfig | None = None, workspace: Any = None) -> Starlette:
+    """The kgalign HTTP service over ``workspace`` (or the one ``config.workspace`` names)."""
+    config = config or ServerConfig()
+    ws = workspace if workspace is not None else open_workspace(config)
+    owned: list[Path] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        try:
+            yield
+        finally:
+            app.state.runner.shutdown()
+            for d in owned:
+                shutil.rmtree(d, ignore_errors=True)
+
+    middleware = [Middleware(SecurityHeaders)]
+    if config.cors_origins:
+        middleware.append(Middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+                                     allow_methods=["GET", "POST", "DELETE"],
+                                     allow_headers=["Authorization", "Content-Type", "Accept"]))
+    middleware.append(Middleware(BodyLimit, max_body=config.max_body, max_upload=config.max_upload))
+    routes = [*ROUTES, Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={KgalignError: kgalign_error, HTTPException: http_error, Exception: internal_error},
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.ws = ws
+    app.state.runner = Runner(config.workers, config.max_pending)
+    app.state.alignment_cache = AlignmentCache()
+    if config.results_dir is not None:
+        app.state.results_dir = Path(config.results_dir)
+    else:
+        app.state.results_dir = Path(tempfile.mkdtemp(prefix="kgalign-alignments-"))
+        owned.append(app.state.results_dir)
+    app.state.report_cache = Path(tempfile.mkdtemp(prefix="kgalign-report-"))
+    owned.append(app.state.report_cache)
+    app.state.openapi = build_document(app.routes)
+    return app
+
+
+def serve(config: ServerConfig, *, log_level: str = "info", access_log: bool = True) -> None:
+    """Run the server with uvicorn until interrupted."""
+    import uvicorn
+
+    app = create_app(config)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=access_log,
+                server_header=False, proxy_headers=False)
