@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sae-stats", help="the SAE's quality figures (model card) and coverage in this workspace")
     p.add_argument("--format", "-f", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_sae_stats)
+    register_training(sub)
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -146,4 +147,60 @@ def cmd_sae_stats(args: argparse.Namespace) -> int:
                 print(f"{k:30} {v}")
     if not metrics and not cfg:
         raise UsageError(f"{sae_dir} holds no cfg.json")
+    return 0
+
+
+def register_training(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-sae", help="train an SAE for the workspace's model and layer on a corpus")
+    p.add_argument("--corpus", type=Path, nargs="*", default=[], help="text/JSONL/RDF files or directories")
+    p.add_argument("--wordnet", action="store_true", help="add WordNet 3.0 glosses and examples (Debian wordnet-base)")
+    p.add_argument("--artefacts", action="store_true", help="add the loaded artefacts' labels and definitions")
+    p.add_argument("--out", type=Path, required=True, help="directory for cfg.json + sae_weights.safetensors")
+    p.add_argument("--architecture", default="topk", help="topk (default), jumprelu or standard")
+    p.add_argument("--d-sae", type=int, help="dictionary size (default: 8 × the model width)")
+    p.add_argument("--k", type=int, default=32, help="active latents per token (topk)")
+    p.add_argument("--steps", type=int, help="training steps (default: 2 epochs)")
+    p.add_argument("--batch-size", type=int, default=2048)
+    p.add_argument("--tokens", type=int, help="harvest at most this many training tokens")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--use", action="store_true", help="make the workspace use the new SAE (then run 'kgalign embed')")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_train_sae)
+
+
+def cmd_train_sae(args: argparse.Namespace) -> int:
+    from kgalign.index.build import load_model_for
+    from kgalign.neural.corpus import load_corpus, wordnet_corpus
+    from kgalign.neural.recipe import train_on_corpus
+    from kgalign.neural.train import TrainConfig
+
+    ws = open_workspace(args, write=True)
+    texts: list[str] = []
+    if args.corpus:
+        texts.extend(load_corpus(args.corpus))
+    if args.wordnet:
+        texts.extend(wordnet_corpus())
+    if args.artefacts:
+        for s in ws.symbols():
+            texts.append(s.label)
+            texts.extend(s.definitions[:1])
+    if not texts:
+        raise UsageError("no corpus: give --corpus PATH..., --wordnet and/or --artefacts")
+    model = load_model_for(ws)
+    cfg = TrainConfig(
+        architecture=args.architecture, d_sae=args.d_sae, k=args.k, n_steps=args.steps, batch_size=args.batch_size,
+        seed=args.seed, model_name=model.name, hook_layer=model.layer,
+    )
+    info = train_on_corpus(model, texts, args.out, ws.path / "cache", train_config=cfg, max_tokens=args.tokens,
+                           progress=not args.quiet)
+    h = info["heldout"]
+    print(f"trained {args.out}: FVE {h['fraction_of_variance_explained']:.3f}, L0 {h['l0']:.1f}, "
+          f"dead {h['dead_fraction']:.1%} on {info['heldout_tokens']} held-out tokens")
+    if "next_token_loss" in info:
+        d = info["next_token_loss"]
+        print(f"next-token loss {d['loss_clean']:.3f} → {d['loss_spliced']:.3f} with the SAE spliced in")
+    if args.use:
+        ws.config.sae = str(args.out.resolve())
+        ws.save_config()
+        print("the workspace now uses this SAE: run 'kgalign embed'")
     return 0
