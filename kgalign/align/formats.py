@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -185,7 +186,6 @@ SSSOM_COLUMNS = (
     "object_type",
     "mapping_justification",
     "confidence",
-    "mapping_tool",
     "comment",
 )
 
@@ -292,7 +292,7 @@ def sssom_tsv(
             return _ENTITY_TYPE.get(k, "")
         return "owl class" if cat == "class" else ""
 
-    head = [f"#mapping_set_id: {mapping_set_id}", f"#license: {license}", "#mapping_tool: kgalign", "#curie_map:"]
+    head = [f"#mapping_set_id: {mapping_set_id}", f"#license: {license}", f"#mapping_tool: {TOOL}", "#curie_map:"]
     head += [f"#  {p}: {_yaml_str(ns)}" for p, ns in cmap.items()]
     rows = ["\t".join(SSSOM_COLUMNS)]
     for m in mappings:
@@ -307,7 +307,6 @@ def sssom_tsv(
             "object_type": etype(m.object, m.category),
             "mapping_justification": m.justification,
             "confidence": f"{min(max(m.confidence, 0.0), 1.0):.6g}",
-            "mapping_tool": TOOL,
             "comment": comment,
         }
         rows.append("\t".join(_tsv_cell(values[c]) for c in SSSOM_COLUMNS))
@@ -447,7 +446,10 @@ def alignment_quads(alignment: Alignment, graph: str = MAPPINGS_GRAPH) -> list[o
                 ox.Quad(en, _k("score"), ox.Literal(repr(float(e.score)), datatype=dbl), g),
                 ox.Quad(en, _k("detail"), ox.Literal(e.detail), g),
             ]
-            quads += [ox.Quad(en, _k("item"), ox.Literal(it), g) for it in e.items]
+            quads += [ox.Quad(en, _k("item"), ox.Literal(it), g) for it in dict.fromkeys(e.items)]
+            if e.items:  # the exact list (order, repeats) for reading back
+                quads.append(ox.Quad(en, _k("items"), ox.Literal(json.dumps(list(e.items)),
+                                                                 datatype=ox.NamedNode(RDF + "JSON")), g))
     return quads
 
 
@@ -498,11 +500,9 @@ def read_from_store(ws: Workspace, graph: str = MAPPINGS_GRAPH) -> list[Alignmen
             ?m kga:evidence ?e . ?e kga:index ?i ; kga:evidenceKind ?kind ; kga:score ?score ; kga:detail ?detail }} }}"""
     )
     item_rows = ws.store.select(
-        f"SELECT ?e ?item WHERE {{ GRAPH <{graph}> {{ ?e a kga:Evidence ; kga:item ?item }} }}"
+        f"SELECT ?e ?items WHERE {{ GRAPH <{graph}> {{ ?e a kga:Evidence ; kga:items ?items }} }}"
     )
-    items: dict[str, list[str]] = {}
-    for r in item_rows:
-        items.setdefault(r["e"].value, []).append(r["item"].value)
+    items: dict[str, list[str]] = {r["e"].value: json.loads(r["items"].value) for r in item_rows}
     ev: dict[str, list[tuple[int, Evidence]]] = {}
     for r in evidence_rows:
         m, i = r["m"].value, int(r["i"].value)

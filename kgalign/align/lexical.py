@@ -177,6 +177,7 @@ class Lexicon:
                 self._side.setdefault(sym.iri, i)
                 self._category[sym.iri] = category(sym.kind)
         raw = {s.iri: self._raw_names(s) for s in syms}
+        self._surface: dict[str, set[str]] = defaultdict(set)  # lemma -> the words it came from
         self.abbreviations = learn_abbreviations(split_words(t) for ts in raw.values() for t in ts)
         self._names: dict[str, tuple[Name, ...]] = {iri: tuple(self._analyse(t) for t in ts) for iri, ts in raw.items()}
         df: Counter[str] = Counter()
@@ -240,6 +241,8 @@ class Lexicon:
         if not content:  # a name made only of stop words keeps them
             content = low
         tokens = tuple(dict.fromkeys(self.lemma(w) for w in content))
+        for w in content:
+            self._surface[self.lemma(w)].add(w)
         inverse = bool(low) and low[-1] in INVERSE_MARKERS and len(low) > 1
         return Name(
             text=text,
@@ -276,7 +279,9 @@ class Lexicon:
                                     and t in self.wn.synonyms(u, self.synonym_senses)):
             out = (self.synonym_score, "synonym")
         elif min(len(t), len(u)) >= 4 and not (self.is_word(t) and self.is_word(u)):
-            r = string_ratio(t, u)
+            r = max(
+                string_ratio(x, y) for x in (self._surface.get(t) or {t}) | {t} for y in (self._surface.get(u) or {u}) | {u}
+            )
             if r >= self.typo_ratio:
                 out = (r, "spelling")
         self._tsim[key] = out

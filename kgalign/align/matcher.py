@@ -80,6 +80,9 @@ class MatcherConfig:
     structural_rounds: int = 2
     structural_proposals: bool = True
     structural_proposal_floor: float = 0.9
+    # -- neural (concept vectors of the workspace's SAE; see kgalign.align.neural)
+    neural_neighbours: int = 3
+    neural_proposal_floor: float = 0.5
 
     def __post_init__(self) -> None:
         for name in self.scorers:
@@ -99,7 +102,8 @@ class MatcherConfig:
         for c in self.repair_checks:
             if c not in REPAIR_CHECKS:
                 raise ConfigError(f"unknown repair check {c!r}; known checks: {', '.join(REPAIR_CHECKS)}")
-        for t in ("class_threshold", "property_threshold", "lexical_floor", "structural_proposal_floor"):
+        for t in ("class_threshold", "property_threshold", "lexical_floor", "structural_proposal_floor",
+                  "neural_proposal_floor"):
             v = getattr(self, t)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{t} must be between 0 and 1, not {v}")
@@ -135,15 +139,21 @@ class Matcher:
 
     # -- entry points --------------------------------------------------------------------
 
-    def match(self, ws: Workspace, source_graph: str, target_graph: str) -> Alignment:
-        """Align the artefact graphs ``source_graph`` and ``target_graph`` of a workspace."""
+    def match(
+        self, ws: Workspace, source_graph: str, target_graph: str, *, cache: dict[str, Any] | None = None
+    ) -> Alignment:
+        """Align the artefact graphs ``source_graph`` and ``target_graph`` of a workspace.
+
+        ``cache`` seeds the scorers' shared cache (e.g. ``{"concept_space": space}`` to give
+        the neural scorer vectors from elsewhere).
+        """
         ws.require_graph(source_graph)
         ws.require_graph(target_graph)
         t0 = time.perf_counter()
         source = OntologyView.from_workspace(ws, source_graph)
         target = OntologyView.from_workspace(ws, target_graph)
         t_read = time.perf_counter() - t0
-        al = self.match_views(source, target, workspace=ws)
+        al = self.match_views(source, target, workspace=ws, cache=cache)
         al.metadata["timings"]["read"] = round(t_read, 4)
         al.source_ontology = _ontology_iri(ws, source_graph)
         al.target_ontology = _ontology_iri(ws, target_graph)
@@ -157,6 +167,7 @@ class Matcher:
         source_graph: str | None = None,
         target_graph: str | None = None,
         disjoint: Iterable[tuple[str, str]] = (),
+        cache: dict[str, Any] | None = None,
     ) -> Alignment:
         """Align two symbol lists without a workspace (tests, symbols from elsewhere).
 
@@ -170,7 +181,7 @@ class Matcher:
         tgt_iris = {s.iri for s in tgt}
         sv = OntologyView.from_symbols(sg, src, disjoint=[d for d in dis if d[0] in src_iris])
         tv = OntologyView.from_symbols(tg, tgt, disjoint=[d for d in dis if d[0] in tgt_iris])
-        return self.match_views(sv, tv)
+        return self.match_views(sv, tv, cache=cache)
 
     # -- the stages ------------------------------------------------------------------------
 
@@ -222,12 +233,17 @@ class Matcher:
         return out
 
     def match_views(
-        self, source: OntologyView, target: OntologyView, *, workspace: Workspace | None = None
+        self,
+        source: OntologyView,
+        target: OntologyView,
+        *,
+        workspace: Workspace | None = None,
+        cache: dict[str, Any] | None = None,
     ) -> Alignment:
         """The whole pipeline on two prepared views."""
         cfg = self.config
         t0 = time.perf_counter()
-        context = MatchContext(source=source, target=target, config=cfg, workspace=workspace)
+        context = MatchContext(source=source, target=target, config=cfg, workspace=workspace, cache=dict(cache or {}))
         scored = self.candidates(context)
         t_score = time.perf_counter()
         above = [m for m in scored if m.confidence >= cfg.threshold(m.category) and m.category in cfg.categories]
