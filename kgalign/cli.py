@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from kgalign import __version__
 from kgalign.errors import KgalignError
+from kgalign.output import exit_codes_epilog
 
 #: Modules under kgalign.commands, each with ``register(subparsers)``; in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kgalign",
         description="Align knowledge graphs in the concept coordinate system of a sparse autoencoder.",
+        epilog=exit_codes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kgalign {__version__}")
     parser.add_argument(

@@ -45,3 +45,36 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = 
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(fit(x, w).ljust(w) for x, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
+
+
+def exit_codes_epilog() -> str:
+    """The exit codes scripts can rely on, for ``kgalign --help``: one line per kind of error.
+
+    Built from the error classes, so a new kind of error shows up here by itself.
+
+    >>> print(exit_codes_epilog().splitlines()[1])
+      0    success
+    """
+    from kgalign import errors
+
+    by_code: dict[int, list[str]] = {2: ["bad command-line arguments"]}
+    seen: set[type] = set()
+    todo: list[type] = [errors.KgalignError]
+    while todo:
+        cls = todo.pop(0)
+        if cls in seen:
+            continue
+        seen.add(cls)
+        todo.extend(cls.__subclasses__())
+        doc = (cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip(".")
+        if cls is errors.KgalignError:
+            doc = "any other error"
+        by_code.setdefault(cls.exit_code, []).append(f"{doc[0].lower() + doc[1:]} ({cls.__name__})")
+    lines = ["exit codes:", "  0    success"]
+    for code in sorted(by_code):
+        first, *rest = by_code[code]
+        lines.append(f"  {code:<4} {first}")
+        lines.extend(f"       {r}" for r in rest)
+    lines.append("  130  interrupted (Ctrl-C); the workspace is unchanged by the unfinished step")
+    lines.append("Errors print one line on stderr ('kgalign: error: ...'), never a traceback.")
+    return "\n".join(lines)
