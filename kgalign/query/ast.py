@@ -13,7 +13,7 @@ thresholds and ``order by`` may name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 RefKind = Literal["name", "string", "curie", "iri"]
 Comparator = Literal[">", ">=", "<", "<=", "=", "!="]
@@ -293,22 +293,22 @@ class Explain:
     span: Span = _span()
 
 
-AnyQuestion = Union[
-    SharingFeatures,
-    SimilarTo,
-    FeaturesOf,
-    SymbolsActivating,
-    ExplainFeature,
-    BlindSpots,
-    PruningCandidates,
-    UnstableSymbols,
-    Align,
-    Bridges,
-    SparqlSource,
-]
-SetExpr = Union[AnyQuestion, SetOp]
+AnyQuestion = (
+    SharingFeatures
+    | SimilarTo
+    | FeaturesOf
+    | SymbolsActivating
+    | ExplainFeature
+    | BlindSpots
+    | PruningCandidates
+    | UnstableSymbols
+    | Align
+    | Bridges
+    | SparqlSource
+)
+SetExpr = AnyQuestion | SetOp
 #: What :func:`kgalign.query.parser.parse` returns.
-Query = Union[SetExpr, SparqlQuery, Explain]
+Query = SetExpr | SparqlQuery | Explain
 
 
 # ---- the table -----------------------------------------------------------------------------
@@ -338,30 +338,93 @@ class QuestionSpec:
 
 QUESTIONS: dict[type[Question], QuestionSpec] = {
     SharingFeatures: QuestionSpec(
-        "symbols sharing features with", "symbols", ("overlap", "shared", "stability"), ("symbol",), True, ("symbol",)
+        phrase="symbols sharing features with",
+        returns="symbols",
+        numeric=("overlap", "shared", "stability"),
+        textual=("symbol",),
+        graph_filter=True,
+        variables=("symbol",),
     ),
-    SimilarTo: QuestionSpec("symbols similar to", "symbols", ("similarity", "stability"), ("symbol",), True, ("symbol",)),
-    FeaturesOf: QuestionSpec("features of", "features", ("strength", "density"), ("feature",), False, ("feature",)),
+    SimilarTo: QuestionSpec(
+        phrase="symbols similar to",
+        returns="symbols",
+        numeric=("similarity", "stability"),
+        textual=("symbol",),
+        graph_filter=True,
+        variables=("symbol",),
+    ),
+    FeaturesOf: QuestionSpec(
+        phrase="features of",
+        returns="features",
+        numeric=("strength", "density"),
+        textual=("feature",),
+        graph_filter=False,
+        variables=("feature",),
+    ),
     SymbolsActivating: QuestionSpec(
-        "symbols activating", "symbols", ("strength", "stability"), ("symbol",), True, ("symbol",)
+        phrase="symbols activating",
+        returns="symbols",
+        numeric=("strength", "stability"),
+        textual=("symbol",),
+        graph_filter=True,
+        variables=("symbol",),
     ),
     ExplainFeature: QuestionSpec(
-        "explain feature", "explanation", ("strength",), ("symbol", "feature"), True, ("symbol",)
+        phrase="explain feature",
+        returns="explanation",
+        numeric=("strength",),
+        textual=("symbol", "feature"),
+        graph_filter=True,
+        variables=("symbol",),
     ),
     BlindSpots: QuestionSpec(
-        "features with no symbolic counterpart", "features", ("density", "strength"), ("feature",), True, ("feature",)
+        phrase="features with no symbolic counterpart",
+        returns="features",
+        numeric=("density", "strength"),
+        textual=("feature",),
+        graph_filter=True,
+        variables=("feature",),
     ),
     PruningCandidates: QuestionSpec(
-        "symbols with no neural counterpart", "symbols", ("strength", "stability"), ("symbol",), True, ("symbol",)
+        phrase="symbols with no neural counterpart",
+        returns="symbols",
+        numeric=("strength", "stability"),
+        textual=("symbol",),
+        graph_filter=True,
+        variables=("symbol",),
     ),
-    UnstableSymbols: QuestionSpec("unstable symbols", "symbols", ("stability",), ("symbol",), True, ("symbol",)),
+    UnstableSymbols: QuestionSpec(
+        phrase="unstable symbols",
+        returns="symbols",
+        numeric=("stability",),
+        textual=("symbol",),
+        graph_filter=True,
+        variables=("symbol",),
+    ),
     Align: QuestionSpec(
-        "align", "pairs", ("confidence", "similarity", "overlap"), ("source", "target"), False, ("source", "target")
+        phrase="align",
+        returns="pairs",
+        numeric=("confidence", "similarity", "overlap"),
+        textual=("source", "target"),
+        graph_filter=False,
+        variables=("source", "target"),
     ),
     Bridges: QuestionSpec(
-        "bridges between", "pairs", ("confidence", "overlap", "strength"), ("source", "target"), False, ("source", "target")
+        phrase="bridges between",
+        returns="pairs",
+        numeric=("confidence", "overlap", "strength"),
+        textual=("source", "target"),
+        graph_filter=False,
+        variables=("source", "target"),
     ),
-    SparqlSource: QuestionSpec("symbols where", "symbols", ("stability",), ("symbol",), True, ("symbol",)),
+    SparqlSource: QuestionSpec(
+        phrase="symbols where",
+        returns="symbols",
+        numeric=("stability",),
+        textual=("symbol",),
+        graph_filter=True,
+        variables=("symbol",),
+    ),
 }
 
 

@@ -97,7 +97,9 @@ def _parse(text: str, start: str) -> Any:
 
 
 def _too_deep(text: str) -> QuerySyntaxError:
-    return QuerySyntaxError(f"the query nests set operations more than {MAX_NESTING} deep", text=text, line=1, column=1)
+    return QuerySyntaxError(
+        f"the query nests set operations more than {MAX_NESTING} deep", text=text, line=1, column=1
+    )
 
 
 # ---- positions -----------------------------------------------------------------------------
@@ -125,13 +127,17 @@ def _cover(*spans: Span) -> Span:
 
 def _at_end(span: Span) -> Span:
     """A zero-width span just after ``span``."""
-    return Span(span.end_line, span.end_column, span.end_line, span.end_column, span.end_offset, span.end_offset)
+    return Span(
+        span.end_line, span.end_column, span.end_line, span.end_column, span.end_offset, span.end_offset
+    )
 
 
 def _error(message: str, text: str, span: Span | None, expected: Iterable[str] = ()) -> QuerySyntaxError:
     if span is None or span is NO_SPAN or span.start_line == 0:
         return QuerySyntaxError(message, text=text, expected=expected)
-    return QuerySyntaxError(message, text=text, line=span.start_line, column=span.start_column, expected=expected)
+    return QuerySyntaxError(
+        message, text=text, line=span.start_line, column=span.start_column, expected=expected
+    )
 
 
 # ---- tree -> AST ---------------------------------------------------------------------------
@@ -401,8 +407,10 @@ _TWICE = {
 # ---- validation ----------------------------------------------------------------------------
 
 _SPARQL_LEXEMES = re.compile(
-    r'"""(?:[^\\]|\\.)*?"""|' r"'''(?:[^\\]|\\.)*?'''|"
-    r'"(?:[^"\\\n]|\\.)*"|' r"'(?:[^'\\\n]|\\.)*'|"
+    r'"""(?:[^\\]|\\.)*?"""|'
+    r"'''(?:[^\\]|\\.)*?'''|"
+    r'"(?:[^"\\\n]|\\.)*"|'
+    r"'(?:[^'\\\n]|\\.)*'|"
     r'<[^<>"{}|^`\\\x00-\x20]*>|#[^\n]*|[?$](?P<var>\w+)',
     re.DOTALL,
 )
@@ -460,7 +468,9 @@ def _validate_question(node: Question, text: str) -> None:
         raise _error(f"'{spec.phrase}' takes no 'in graph' filter on its results", text, modifiers.graph.span)
     for threshold in modifiers.thresholds:
         if threshold.field not in spec.numeric:
-            raise _unknown_field(threshold.field, spec.numeric, spec.phrase, "threshold", text, threshold.span)
+            raise _unknown_field(
+                threshold.field, spec.numeric, spec.phrase, "threshold", text, threshold.span
+            )
     for key in modifiers.order_by:
         if key.field not in spec.order_fields:
             raise _unknown_field(key.field, spec.order_fields, spec.phrase, "order", text, key.span)
@@ -468,8 +478,14 @@ def _validate_question(node: Question, text: str) -> None:
     for pattern in patterns:
         if not sparql_variables(pattern.pattern_text) & set(spec.variables):
             wanted = " or ".join(f"?{v}" for v in spec.variables)
-            brace = NO_SPAN if pattern.span is NO_SPAN else replace(
-                pattern.span, start_column=pattern.span.start_column - 1, start_offset=pattern.span.start_offset - 1
+            brace = (
+                NO_SPAN
+                if pattern.span is NO_SPAN
+                else replace(
+                    pattern.span,
+                    start_column=pattern.span.start_column - 1,
+                    start_offset=pattern.span.start_offset - 1,
+                )
             )
             raise _error(
                 f"the SPARQL pattern must use {wanted}: that variable is bound to each result of '{spec.phrase}'",
@@ -565,7 +581,11 @@ def _from_lark(e: UnexpectedInput, text: str, start: str) -> QuerySyntaxError:
             if not text.strip() or token.end_line is None:
                 return QuerySyntaxError("empty query", text=text, line=1, column=1, expected=shown)
             return QuerySyntaxError(
-                "unexpected end of input", text=text, line=token.end_line, column=token.end_column, expected=shown
+                "unexpected end of input",
+                text=text,
+                line=token.end_line,
+                column=token.end_column,
+                expected=shown,
             )
         message = f"unexpected {_snippet(str(token))}"
         if expected == {"$END"}:
@@ -591,9 +611,15 @@ def _from_lark(e: UnexpectedInput, text: str, start: str) -> QuerySyntaxError:
         line = text.count("\n") + 1
         column = len(text) - (text.rfind("\n") + 1) + 1
         return QuerySyntaxError(
-            "unexpected end of input", text=text, line=line, column=column, expected=describe_expected(e.expected)
+            "unexpected end of input",
+            text=text,
+            line=line,
+            column=column,
+            expected=describe_expected(e.expected),
         )
-    return QuerySyntaxError(str(e), text=text, line=getattr(e, "line", None), column=getattr(e, "column", None))
+    return QuerySyntaxError(
+        str(e), text=text, line=getattr(e, "line", None), column=getattr(e, "column", None)
+    )
 
 
 def _did_you_mean(word: str, shown: Sequence[str]) -> str:

@@ -78,7 +78,18 @@ def test_wheel_ships_the_grammar_and_loads_it(tmp_path: Path) -> None:
     shutil.copy(REPO / "pyproject.toml", src / "pyproject.toml")
     (src / "README.md").write_text("kgalign\n")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(src)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
