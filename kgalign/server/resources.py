@@ -92,7 +92,8 @@ async def receive_file(
 ) -> Fetched | None:
     """The form's file part ``field`` (or URL in ``url_field``/``field``) copied into ``dest``.
 
-    With ``inline_ok``, a text field that is not a ``file:``/``http(s):`` URL is taken as the content itself.
+    With ``inline_ok``, a text field that is not a ``file:``/``http(s):`` URL (URLs hold no white space)
+    is taken as the content itself.
     """
     from urllib.parse import urlsplit
 
@@ -119,7 +120,9 @@ async def receive_file(
         url = v if isinstance(v, str) and v.strip() else None
     if url is None:
         return None
-    if inline_ok and urlsplit(url.strip()).scheme.lower() not in ("file", "http", "https"):
+    looks_like_url = not any(c.isspace() for c in url.strip()) and urlsplit(url.strip()).scheme.lower() in (
+        "file", "http", "https")
+    if inline_ok and not looks_like_url:
         target = dest / field
         target.write_text(url, encoding="utf-8")
         return Fetched(target, f"inline {field}", field)
@@ -189,13 +192,14 @@ def symbol_summary(s: Symbol) -> dict:
 
 
 def list_symbols(ws, graph: str | None, kind: str | None, q: str | None, limit: int, offset: int) -> dict:
-    if q:
+    if q:  # what the name resolves to first, then every symbol whose names contain it
         found = [s for s in ws.resolve(q, graph) if kind is None or s.kind == kind]
-        if not found:
-            needle = q.lower()
-            found = [s for s in ws.symbols(graph, kind)
-                     if needle in s.label.lower() or needle in s.local_name.lower()
-                     or any(needle in a.lower() for a in s.alt_labels)]
+        seen = {(s.graph, s.iri) for s in found}
+        needle = q.lower()
+        found += [s for s in ws.symbols(graph, kind)
+                  if (s.graph, s.iri) not in seen
+                  and (needle in s.label.lower() or needle in s.local_name.lower()
+                       or any(needle in a.lower() for a in s.alt_labels))]
     else:
         found = ws.symbols(graph, kind)
     return {"total": len(found), "offset": offset, "limit": limit,
