@@ -41,9 +41,9 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = 
     def fit(s: str, w: int) -> str:
         return s if len(s) <= w else s[: w - 1] + "…"
 
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(fit(x, w).ljust(w) for x, w in zip(row, widths)).rstrip() for row in cells]
+    lines += ["  ".join(fit(x, w).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(lines)
 
 

@@ -38,7 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table")
     p.set_defaults(func=cmd_resolve)
 
-    p = sub.add_parser("sparql", help="run a SPARQL query (text, or a file with -q)")
+    p = sub.add_parser(
+        "sparql",
+        help="run a SPARQL query (text, or a file with -q)",
+        description="Run a SPARQL 1.1 query over every graph of the workspace (the default graph is their "
+        "union). SELECT and ASK results print as a table, or in the W3C SPARQL results formats "
+        "(json, xml, csv, tsv); CONSTRUCT and DESCRIBE results as Turtle (table, turtle), N-Triples "
+        "or JSON-LD (json).",
+    )
     p.add_argument("query", nargs="?", help="the query text")
     p.add_argument("-q", "--query-file", type=Path, help="read the query from this file ('-' for stdin)")
     p.add_argument("--format", "-f", choices=(*OUTPUT_FORMATS, "xml", "ntriples", "turtle"), default="table")
@@ -94,6 +101,13 @@ _RESULT_FORMATS = {
     "csv": ox.QueryResultsFormat.CSV,
     "tsv": ox.QueryResultsFormat.TSV,
 }
+_GRAPH_FORMATS = {
+    "table": ox.RdfFormat.TURTLE,
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "json": ox.RdfFormat.JSON_LD,
+    "xml": ox.RdfFormat.RDF_XML,
+}
 
 
 def _term(t: object) -> str | None:
@@ -104,27 +118,39 @@ def _term(t: object) -> str | None:
     return str(t)
 
 
-def cmd_sparql(args: argparse.Namespace) -> int:
+def read_query(args: argparse.Namespace) -> str:
+    """The query text from the command line, a file, or stdin ('-q -')."""
+    if args.query_file is not None and args.query:
+        raise UsageError("give the query text or -q FILE, not both")
     if args.query_file is not None:
-        text = sys.stdin.read() if str(args.query_file) == "-" else args.query_file.read_text()
-    elif args.query:
-        text = args.query
-    else:
-        raise UsageError("give the query text or -q FILE")
+        if str(args.query_file) == "-":
+            return sys.stdin.read()
+        try:
+            return args.query_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise UsageError(f"cannot read the query file {args.query_file}: {reason}") from None
+    if args.query:
+        return args.query
+    raise UsageError("give the query text or -q FILE")
+
+
+def cmd_sparql(args: argparse.Namespace) -> int:
+    text = read_query(args)
     ws = open_workspace(args)
     res = ws.sparql(text)
     out = sys.stdout.buffer
-    if isinstance(res, bool):
-        if args.format == "json":
-            out.write(ox.QueryBoolean(res).serialize(format=ox.QueryResultsFormat.JSON) if hasattr(ox, "QueryBoolean") else (b'{"head":{},"boolean":' + (b"true" if res else b"false") + b"}"))
-            out.write(b"\n")
-        else:
-            print("true" if res else "false")
-        return 0
     if isinstance(res, ox.QueryTriples):
-        fmt = ox.RdfFormat.TURTLE if args.format == "turtle" else ox.RdfFormat.N_TRIPLES
-        out.write(res.serialize(format=fmt))
+        if args.format not in _GRAPH_FORMATS:
+            raise UsageError(
+                f"a CONSTRUCT or DESCRIBE result is a graph: use --format {', '.join(sorted(_GRAPH_FORMATS))}"
+            )
+        out.write(res.serialize(format=_GRAPH_FORMATS[args.format]))
+        if args.format == "json":
+            out.write(b"\n")
         return 0
+    if args.format in ("ntriples", "turtle"):
+        raise UsageError(f"{args.format} is for CONSTRUCT and DESCRIBE results; use table, json, xml, csv or tsv")
     if isinstance(res, ox.QueryBoolean):
         if args.format in _RESULT_FORMATS:
             out.write(res.serialize(format=_RESULT_FORMATS[args.format]))
@@ -133,8 +159,10 @@ def cmd_sparql(args: argparse.Namespace) -> int:
             print("true" if bool(res) else "false")
         return 0
     if args.format in _RESULT_FORMATS:
-        out.write(res.serialize(format=_RESULT_FORMATS[args.format]))
-        out.write(b"\n")
+        data = res.serialize(format=_RESULT_FORMATS[args.format])
+        out.write(data)
+        if not data.endswith(b"\n"):
+            out.write(b"\n")
         return 0
     names = [v.value for v in res.variables]
     rows = [{n: _term(row[n]) for n in names} for row in res]

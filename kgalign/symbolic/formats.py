@@ -36,7 +36,7 @@ FORMATS: dict[str, Format] = {
         Format("trig", (".trig",), "application/trig", ox.RdfFormat.TRIG, is_dataset=True),
         Format("n3", (".n3",), "text/n3", ox.RdfFormat.N3),
         Format("rdfxml", (".rdf", ".owl", ".xml", ".rdfs"), "application/rdf+xml", ox.RdfFormat.RDF_XML),
-        Format("jsonld", (".jsonld", ".json"), "application/ld+json", ox.RdfFormat.JSON_LD),
+        Format("jsonld", (".jsonld", ".json"), "application/ld+json", ox.RdfFormat.JSON_LD, is_dataset=True),
         Format("owlxml", (".owx",), "application/owl+xml", None),
         Format("obo", (".obo",), "application/x-obo", None),
     )
@@ -67,8 +67,10 @@ def get_format(name: str) -> Format:
     return FORMATS[key]
 
 
-def sniff(head: bytes) -> str | None:
+def sniff(head: bytes, *, strict: bool = False) -> str | None:
     """Guess a format from the first bytes of a file; None when nothing fits.
+
+    XML that is neither RDF/XML nor OWL/XML is guessed to be RDF/XML, unless ``strict``.
 
     >>> sniff(b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="...">')
     'rdfxml'
@@ -76,18 +78,32 @@ def sniff(head: bytes) -> str | None:
     'turtle'
     >>> sniff(b"format-version: 1.2\\n[Term]")
     'obo'
+    >>> sniff(b"# a comment\\n<http://a> <http://b> <http://c> .")
+    'ntriples'
+    >>> sniff(b"\\x00\\x01junk") is None
+    True
     """
     text = head.lstrip(b"\xef\xbb\xbf").decode("utf-8", errors="replace").lstrip()
     if not text:
         return None
-    if text.startswith("<?xml") or text.startswith("<!DOCTYPE") or text.startswith("<!--") or re.match(r"<[A-Za-z]", text):
+    if text.startswith("#"):  # Turtle, TriG, N-Triples and N-Quads comments
+        text = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#")).lstrip()
+        if not text:
+            return None
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    term = r"(<[^<>\s]*>|_:\S+)"
+    if re.match(rf"^{term}\s+<[^<>\s]*>\s+.+\s+{term}\s*\.$", first) and not first.startswith("<?"):
+        return "nquads"
+    if re.match(rf"^{term}\s+<[^<>\s]*>\s+.+\.$", first):
+        return "ntriples"
+    if text.startswith(("<?xml", "<!DOCTYPE", "<!doctype", "<!--")) or re.match(r"<[A-Za-z][\w.:-]*[\s/>]", text):
         if re.search(r"<(\w+:)?Ontology\b[^>]*xmlns(:\w+)?=\"http://www\.w3\.org/2002/07/owl#\"", text) and "rdf:RDF" not in text:
             return "owlxml"
         if "<rdf:RDF" in text or "rdf-syntax-ns#" in text:
             return "rdfxml"
         if re.search(r"<(\w+:)?Ontology\b", text):
             return "owlxml"
-        return "rdfxml"
+        return None if strict else "rdfxml"
     if text[0] in "{[":
         return "jsonld"
     if re.match(r"(format-version:|data-version:|ontology:|\[Term\]|\[Typedef\])", text):
@@ -96,11 +112,6 @@ def sniff(head: bytes) -> str | None:
         if re.search(r"^\s*(GRAPH\b|<[^>]*>\s*\{|\w*:\w*\s*\{)", text, re.MULTILINE):
             return "trig"
         return "turtle"
-    first = next((ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
-    if re.match(r"^(<[^>]*>|_:\S+)\s+<[^>]*>\s+.+\s+(<[^>]*>|_:\S+)\s*\.\s*$", first):
-        return "nquads"
-    if re.match(r"^(<[^>]*>|_:\S+)\s+<[^>]*>\s+.+\.\s*$", first):
-        return "ntriples"
     if re.match(r"^[\w-]*:\w*\s", first) or re.match(r"^<[^>]*>\s", first):
         return "turtle"
     return None
@@ -112,7 +123,7 @@ def detect_format(path: Path, head: bytes, override: str | None = None) -> Forma
         return get_format(override)
     suffix = path.suffix.lower()
     sniffed = sniff(head)
-    if suffix in (".owl", ".xml", ".rdf") and sniffed in ("owlxml", "turtle", "ntriples", "jsonld"):
+    if suffix in (".owl", ".xml", ".rdf") and sniffed in ("owlxml", "turtle", "ntriples", "nquads", "jsonld"):
         # .owl files come as RDF/XML, OWL/XML or Turtle in the wild: trust what the bytes say.
         return FORMATS[sniffed]
     for fmt in FORMATS.values():
@@ -127,11 +138,21 @@ def detect_format(path: Path, head: bytes, override: str | None = None) -> Forma
     )
 
 
-def xml_error_position(data: bytes) -> tuple[int, int, str] | None:
-    """Line, column (1-based) and message of the first XML well-formedness error, if any."""
+def xml_error_position(data: bytes | Path) -> tuple[int, int, str] | None:
+    """Line, column (1-based) and message of the first XML well-formedness error, if any.
+
+    ``data`` is the document or the path of a file (read as a stream).
+
+    >>> xml_error_position(b"<a>\\n  <b>")
+    (2, 6, 'no element found')
+    """
     parser = xml.parsers.expat.ParserCreate()
     try:
-        parser.Parse(data, True)
+        if isinstance(data, Path):
+            with open(data, "rb") as f:
+                parser.ParseFile(f)
+        else:
+            parser.Parse(data, True)
     except xml.parsers.expat.ExpatError as e:
         return e.lineno, e.offset + 1, xml.parsers.expat.ErrorString(e.code)
     return None
@@ -140,6 +161,8 @@ def xml_error_position(data: bytes) -> tuple[int, int, str] | None:
 # -- OBO 1.4 ---------------------------------------------------------------------------------
 
 _OBO_QUOTED = re.compile(r'^"((?:[^"\\]|\\.)*)"\s*(.*)$')
+_OBO_ESCAPES = {"n": "\n", "t": "\t", "W": " ", "r": "\r"}
+_IRI_BAD = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
 
 def _nt_escape(s: str) -> str:
@@ -148,9 +171,25 @@ def _nt_escape(s: str) -> str:
     )
 
 
+def obo_unescape(s: str) -> str:
+    r"""The text of an OBO quoted string: ``\"`` is ``"``, ``\n`` a newline, ``\W`` a space.
+
+    >>> obo_unescape(r'a \"quoted\" word\nand café')
+    'a "quoted" word\nand café'
+    """
+    return re.sub(r"\\(.)", lambda m: _OBO_ESCAPES.get(m.group(1), m.group(1)), s)
+
+
 def _obo_iri(curie: str, idspace: dict[str, str]) -> str:
+    """The IRI of an OBO identifier, as the OBO-to-OWL mapping builds it.
+
+    >>> _obo_iri("GO:0008150", {})
+    'http://purl.obolibrary.org/obo/GO_0008150'
+    >>> _obo_iri("part_of", {})
+    'http://purl.obolibrary.org/obo/part_of'
+    """
     curie = curie.strip()
-    if curie.startswith("http://") or curie.startswith("https://"):
+    if curie.startswith(("http://", "https://", "urn:")):
         return curie
     if ":" in curie:
         prefix, local = curie.split(":", 1)
@@ -159,16 +198,44 @@ def _obo_iri(curie: str, idspace: dict[str, str]) -> str:
     return f"http://purl.obolibrary.org/obo/{curie}"
 
 
+#: OBO tags whose value is a plain string, and the annotation property it becomes.
+_OBO_LITERAL_TAGS = {
+    "name": "http://www.w3.org/2000/01/rdf-schema#label",
+    "comment": "http://www.w3.org/2000/01/rdf-schema#comment",
+    "namespace": "http://www.geneontology.org/formats/oboInOwl#hasOBONamespace",
+    "alt_id": "http://www.geneontology.org/formats/oboInOwl#hasAlternativeId",
+    "xref": "http://www.geneontology.org/formats/oboInOwl#hasDbXref",
+    "subset": "http://www.geneontology.org/formats/oboInOwl#inSubset",
+}
+_OBO_SYNONYM_SCOPES = {
+    "EXACT": "hasExactSynonym",
+    "NARROW": "hasNarrowSynonym",
+    "BROAD": "hasBroadSynonym",
+    "RELATED": "hasRelatedSynonym",
+}
+
+
 def obo_to_ntriples(data: bytes, path: str) -> bytes:
-    """Convert an OBO 1.4 flat file to N-Triples the way the OBO-to-OWL mapping does
-    for the common tags (id, name, def, synonym, is_a, relationship, is_obsolete, comment).
+    """Convert an OBO 1.4 flat file to N-Triples the way the OBO-to-OWL mapping does for the
+    common tags: id, name, def, synonym (and the OBO 1.0 ``exact_synonym``... forms), is_a,
+    relationship, instance_of, disjoint_from, is_obsolete, comment, namespace, alt_id, xref,
+    subset. ``relationship: R T`` becomes the plain triple ``S R T`` (not an existential
+    restriction) and ``idspace`` header lines map prefixes to namespaces. Other tags and
+    stanza kinds are skipped.
 
     Errors name the file, line and column.
+
+    >>> print(obo_to_ntriples(b"[Term]\\nid: X:1\\nname: one\\nis_a: X:0 ! zero\\n", "x.obo").decode())
+    <http://purl.obolibrary.org/obo/X_1> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2002/07/owl#Class> .
+    <http://purl.obolibrary.org/obo/X_1> <http://www.geneontology.org/formats/oboInOwl#id> "X:1" .
+    <http://purl.obolibrary.org/obo/X_1> <http://www.w3.org/2000/01/rdf-schema#label> "one" .
+    <http://purl.obolibrary.org/obo/X_1> <http://www.w3.org/2000/01/rdf-schema#subClassOf> <http://purl.obolibrary.org/obo/X_0> .
+    <BLANKLINE>
     """
     from kgalign.symbolic.vocab import IAO_DEFINITION, OBOINOWL, OWL, RDF, RDFS
 
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
@@ -180,77 +247,91 @@ def obo_to_ntriples(data: bytes, path: str) -> bytes:
     stanza_line = 0
     saw_stanza = False
 
+    def iri(value: str, lineno: int, col: int) -> str:
+        found = _obo_iri(value, idspace)
+        bad = _IRI_BAD.search(found)
+        if not value or bad:
+            raise LoadError(f"{value!r} is not a usable identifier", path=path, line=lineno, column=col)
+        return found
+
     def triple(s: str, p: str, o: str, literal: bool = False) -> None:
         obj = f'"{_nt_escape(o)}"' if literal else f"<{o}>"
         out.append(f"<{s}> <{p}> {obj} .")
 
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    def close_stanza() -> None:
+        if stanza in ("Term", "Typedef", "Instance") and subject is None:
+            raise LoadError(f"[{stanza}] stanza has no id", path=path, line=stanza_line, column=1)
+
+    lines = text.splitlines()
+    for lineno, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or line.startswith("!"):
             continue
+        indent = len(raw) - len(raw.lstrip())
         if line.startswith("["):
             if not line.endswith("]"):
-                raise LoadError("stanza header must end with ']'", path=path, line=lineno, column=len(raw) + 1)
-            if stanza in ("Term", "Typedef") and subject is None:
-                raise LoadError(f"[{stanza}] stanza has no id", path=path, line=stanza_line, column=1)
+                raise LoadError("stanza header must end with ']'", path=path, line=lineno, column=len(raw.rstrip()) + 1)
+            close_stanza()
             stanza = line[1:-1].strip()
             stanza_line = lineno
             subject = None
             saw_stanza = True
             continue
         if ":" not in line:
-            raise LoadError("expected 'tag: value'", path=path, line=lineno, column=1)
+            raise LoadError("expected 'tag: value'", path=path, line=lineno, column=indent + 1)
         tag, value = line.split(":", 1)
         tag = tag.strip()
-        value = re.sub(r"\s+!.*$", "", value.strip()) if not value.strip().startswith('"') else value.strip()
+        vcol = indent + len(tag) + 2 + (len(value) - len(value.lstrip()))  # 1-based column of the value
+        value = value.strip()
+        if not value.startswith('"'):
+            value = re.sub(r"\s+!.*$", "", value)  # trailing comment
+            value = re.sub(r"\s*\{[^}]*\}\s*$", "", value)  # trailing modifiers
         if stanza is None:
             if tag == "idspace":
                 parts = value.split()
                 if len(parts) < 2:
-                    raise LoadError("idspace needs a prefix and an IRI", path=path, line=lineno, column=len(tag) + 3)
+                    raise LoadError("idspace needs a prefix and an IRI", path=path, line=lineno, column=vcol)
                 idspace[parts[0]] = parts[1]
             continue
         if stanza not in ("Term", "Typedef", "Instance"):
             continue
         if tag == "id":
-            subject = _obo_iri(value, idspace)
+            subject = iri(value, lineno, vcol)
             kind = {"Term": OWL + "Class", "Typedef": OWL + "ObjectProperty", "Instance": OWL + "NamedIndividual"}[stanza]
             triple(subject, RDF + "type", kind)
             triple(subject, OBOINOWL + "id", value, literal=True)
             continue
         if subject is None:
-            raise LoadError(f"tag {tag!r} before the stanza's id", path=path, line=lineno, column=1)
-        if tag == "name":
-            triple(subject, RDFS + "label", value, literal=True)
+            raise LoadError(f"tag {tag!r} before the stanza's id", path=path, line=lineno, column=indent + 1)
+        if tag in _OBO_LITERAL_TAGS:
+            if tag == "xref":
+                value = value.split()[0] if value else value
+            triple(subject, _OBO_LITERAL_TAGS[tag], value, literal=True)
         elif tag in ("def", "synonym", "exact_synonym", "narrow_synonym", "broad_synonym", "related_synonym"):
             m = _OBO_QUOTED.match(value)
             if not m:
-                col = raw.index(":") + 2
-                raise LoadError(f"{tag} value must start with a quoted string", path=path, line=lineno, column=col)
-            literal = m.group(1).encode("utf-8").decode("unicode_escape", errors="ignore") if "\\" in m.group(1) else m.group(1)
-            rest = m.group(2)
+                raise LoadError(f"{tag} value must start with a quoted string", path=path, line=lineno, column=vcol)
+            text_value, rest = obo_unescape(m.group(1)), m.group(2)
             if tag == "def":
-                triple(subject, IAO_DEFINITION, literal, literal=True)
+                triple(subject, IAO_DEFINITION, text_value, literal=True)
             else:
                 scope = tag.split("_")[0].upper() if tag != "synonym" else (rest.split() or ["RELATED"])[0].upper()
-                pred = {
-                    "EXACT": "hasExactSynonym",
-                    "NARROW": "hasNarrowSynonym",
-                    "BROAD": "hasBroadSynonym",
-                }.get(scope, "hasRelatedSynonym")
-                triple(subject, OBOINOWL + pred, literal, literal=True)
+                triple(subject, OBOINOWL + _OBO_SYNONYM_SCOPES.get(scope, "hasRelatedSynonym"), text_value, literal=True)
         elif tag == "is_a":
-            target = _obo_iri(value.split()[0], idspace)
-            triple(subject, RDFS + ("subClassOf" if stanza == "Term" else "subPropertyOf"), target)
+            target = iri(value.split()[0] if value else "", lineno, vcol)
+            triple(subject, RDFS + ("subPropertyOf" if stanza == "Typedef" else "subClassOf"), target)
+        elif tag == "instance_of":
+            triple(subject, RDF + "type", iri(value.split()[0] if value else "", lineno, vcol))
+        elif tag == "disjoint_from":
+            triple(subject, OWL + "disjointWith", iri(value.split()[0] if value else "", lineno, vcol))
         elif tag == "relationship":
             parts = value.split()
             if len(parts) < 2:
-                raise LoadError("relationship needs a relation and a target", path=path, line=lineno, column=1)
-            triple(subject, _obo_iri(parts[0], idspace), _obo_iri(parts[1], idspace))
-        elif tag == "comment":
-            triple(subject, RDFS + "comment", value, literal=True)
+                raise LoadError("relationship needs a relation and a target", path=path, line=lineno, column=vcol)
+            triple(subject, iri(parts[0], lineno, vcol), iri(parts[1], lineno, vcol))
         elif tag == "is_obsolete" and value.lower() == "true":
             out.append(f'<{subject}> <{OWL}deprecated> "true"^^<http://www.w3.org/2001/XMLSchema#boolean> .')
+    close_stanza()
     if not saw_stanza:
         raise LoadError("no [Term], [Typedef] or [Instance] stanza found", path=path, line=1, column=1)
     return ("\n".join(out) + "\n").encode("utf-8")
@@ -259,25 +340,67 @@ def obo_to_ntriples(data: bytes, path: str) -> bytes:
 # -- OWL/XML ---------------------------------------------------------------------------------
 
 def owlxml_to_ntriples(data: bytes, path: str) -> bytes:
-    """Convert OWL/XML to N-Triples with owlready2, in a throw-away in-memory world."""
+    """Convert OWL/XML to N-Triples with owlready2, in a throw-away in-memory world.
+
+    The document must be well-formed XML whose root is ``owl:Ontology``; errors carry the
+    position expat or owlready2 reports.
+    """
+    import contextlib
+    import io
+
     pos = xml_error_position(data)
     if pos:
         raise LoadError(f"not well-formed XML: {pos[2]}", path=path, line=pos[0], column=pos[1])
-    import io
-
+    root = _xml_root(data)
+    if root is not None and root[0] != OWL_NS + " Ontology":
+        ns, _, local = root[0].rpartition(" ")
+        shown = f"<{local}> in namespace {ns}" if ns else f"<{local}> in no namespace"
+        raise LoadError(
+            f"not OWL/XML: the root element is {shown}, expected <Ontology> in the OWL namespace",
+            path=path, line=root[1], column=root[2],
+        )
     import owlready2
 
     world = owlready2.World()
-    try:
-        onto = world.get_ontology("http://kgalign.invalid/owlxml-import#")
-        onto.load(fileobj=io.BytesIO(data), format="owlxml")
-        buf = io.BytesIO()
-        world.save(buf, format="ntriples")
-    except Exception as e:  # owlready2 raises many kinds; report them as one load error
-        raise LoadError(f"invalid OWL/XML: {e}", path=path) from None
-    finally:
-        world.close()
+    buf = io.BytesIO()
+    # owlready2 prints tracebacks of parse errors to stderr before raising: keep them quiet.
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            onto = world.get_ontology("http://kgalign.invalid/owlxml-import#")
+            onto.load(fileobj=io.BytesIO(data), format="owlxml")
+            onto.save(file=buf, format="ntriples")
+        except Exception as e:  # owlready2 raises many kinds; report them as one load error
+            text = " ".join(str(a) for a in getattr(e, "args", ()) if a) or str(e)
+            m = re.search(r"line (\d+), column (\d+)", text)
+            if m:
+                raise LoadError(
+                    "invalid OWL/XML (owlready2 cannot read this element)", path=path,
+                    line=int(m.group(1)), column=int(m.group(2)) + 1,
+                ) from None
+            raise LoadError(f"invalid OWL/XML: {e}", path=path) from None
+        finally:
+            world.close()
     return buf.getvalue()
+
+
+OWL_NS = "http://www.w3.org/2002/07/owl#"
+
+
+def _xml_root(data: bytes) -> tuple[str, int, int] | None:
+    """The root element's name (``namespace local``), line and column, or None."""
+    found: list[tuple[str, int, int]] = []
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+
+    def start(tag: str, attrs: object) -> None:
+        if not found:
+            found.append((tag, parser.CurrentLineNumber, parser.CurrentColumnNumber + 1))
+
+    parser.StartElementHandler = start
+    try:
+        parser.Parse(data, True)
+    except xml.parsers.expat.ExpatError:
+        pass
+    return found[0] if found else None
 
 
 CONVERTERS = {"obo": obo_to_ntriples, "owlxml": owlxml_to_ntriples}

@@ -2,10 +2,28 @@
 
 :class:`OxigraphStore` is the default: pyoxigraph on disk, one named graph per
 artefact, a provenance graph, and (added by later stages) the neural and mapping
-graphs. Writes that replace a graph are atomic: a load goes into a staging graph
-first and is switched in with one SPARQL ``MOVE`` (one transaction), so a reader or a
-crash sees the old graph or the new one, never a mix. A pending-load journal in the
-provenance graph lets :meth:`OxigraphStore.recover` clear what a killed load left.
+graphs.
+
+Writing a whole graph (:meth:`OxigraphStore.write_graph`, used by every load) is
+atomic and survives ``kill -9``:
+
+1. A *pending-write* journal entry is committed to the provenance graph first. It
+   names the graph being written; every read through this class hides that graph
+   until the entry is closed, and :meth:`OxigraphStore.recover` (run whenever the
+   store is opened for writing) drops it if the writer died.
+2. A **first** write of a graph bulk-loads straight into it (as fast as pyoxigraph's
+   own ``bulk_load``); one small transaction then records the provenance and closes
+   the journal entry, which makes the graph visible.
+3. A **replacement** bulk-loads into a hidden staging graph, then one transaction
+   deletes the old quads the new version lacks, inserts the new quads the old one
+   lacks, rewrites the provenance and closes the journal entry: readers and crashes
+   see the old graph or the new one, never a mix. The staging graph is dropped after
+   the commit (a leftover is dropped by :meth:`OxigraphStore.recover`).
+
+The trade-off: a replacement costs a bulk load plus a transaction whose size is the
+*difference* between the versions (pyoxigraph's transactional writes run at roughly a
+tenth of bulk-load speed) plus dropping the staging graph; a first load costs a bulk
+load and two tiny transactions.
 """
 
 from __future__ import annotations
@@ -14,7 +32,7 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -34,10 +52,16 @@ from kgalign.symbolic.vocab import (
 
 _PROV = ox.NamedNode(PROVENANCE_GRAPH)
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+#: How many source graph names of an N-Quads/TriG/JSON-LD file the provenance keeps.
+MAX_SOURCE_GRAPHS = 100
 
 
 def _k(local: str) -> ox.NamedNode:
     return ox.NamedNode(KGA + local)
+
+
+_WRITE_GRAPH = _k("writeGraph")
+_TARGET_GRAPH = _k("targetGraph")
 
 
 @dataclass(frozen=True)
@@ -51,16 +75,49 @@ class GraphInfo:
     sha256: str
     loaded_at: str
     triples: int
+    #: The base IRI relative IRIs were resolved against.
+    base_iri: str | None = None
+    #: For N-Quads/TriG/JSON-LD: the named graphs of the file, merged into the artefact's graph.
+    source_graphs: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        d["source_graphs"] = list(self.source_graphs)
+        return d
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """Every quad and every named graph (empty ones too), as text; equal when nothing changed."""
+
+    quads: frozenset[tuple[str, str, str, str]]
+    graphs: frozenset[str] = field(default_factory=frozenset)
+
+    def __len__(self) -> int:
+        return len(self.quads)
 
 
 def sparql_error(e: SyntaxError, text: str) -> QuerySyntaxError:
-    """Turn pyoxigraph's SPARQL syntax error into ours, keeping its position."""
-    msg = str(e)
+    """Turn pyoxigraph's SPARQL syntax error into ours, keeping its position.
+
+    pyoxigraph puts the position in the message (``error at 3:2: expected ...``), 1-based.
+
+    >>> err = sparql_error(SyntaxError("error at 2:7: expected [_]"), "SELECT\\n  ?s { }")
+    >>> (err.line, err.column, err.message)
+    (2, 7, 'SPARQL: expected [_]')
+    """
+    import re
+
+    msg = str(e.args[0]) if e.args else str(e)
     line = getattr(e, "lineno", None)
     col = getattr(e, "offset", None)
+    m = re.match(r"\s*error at (\d+):(\d+):\s*", msg)
+    if m:
+        line, col = int(m.group(1)), int(m.group(2))
+        msg = msg[m.end():]
+    msg = " ".join(msg.split())
+    if len(msg) > 200:
+        msg = msg[:199] + "…"
     return QuerySyntaxError(f"SPARQL: {msg}", text=text, line=line, column=col)
 
 
@@ -78,56 +135,129 @@ def escape_iri(iri: str) -> str:
 
 
 def literal(value: str) -> str:
-    """A string as a SPARQL string literal, escaped."""
+    """A string as a SPARQL string literal, escaped.
+
+    >>> print(literal('say "hi"\\n'))
+    "say \\"hi\\"\\n"
+    """
     esc = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{esc}"'
 
 
+class _Handle:
+    """One open pyoxigraph store shared by every :class:`OxigraphStore` of a process on one path."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store: ox.Store | None = store
+        self.users = 0
+        self.lock = threading.RLock()
+
+
 class OxigraphStore:
-    """The embedded store: pyoxigraph on disk at ``path`` (or in memory when ``path`` is None)."""
+    """The embedded store: pyoxigraph on disk at ``path`` (or in memory when ``path`` is None).
+
+    Opening the same path twice in one process shares one handle (RocksDB allows one writer
+    per directory); other processes can open it read-only at the same time.
+
+    >>> store = OxigraphStore(None)
+    >>> store.write_graph("urn:kgalign:graph:demo", lambda g: store.raw.add(
+    ...     ox.Quad(ox.NamedNode("http://e/a"), ox.NamedNode("http://e/p"), ox.Literal("x"), g)))
+    1
+    >>> store.count("urn:kgalign:graph:demo")
+    1
+    """
 
     backend = "oxigraph"
 
-    _open_rw: dict[str, ox.Store] = {}
-    _lock = threading.Lock()
+    _handles: dict[str, _Handle] = {}
+    _registry_lock = threading.Lock()
 
     def __init__(self, path: str | Path | None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else None
         self.read_only = read_only
+        self._key: str | None = None
+        self._closed = False
         if self.path is None:
-            self._store = ox.Store()
+            self._handle = _Handle(ox.Store())
+            self._ensure_layout()
             return
         key = str(self.path.resolve())
-        with OxigraphStore._lock:
-            shared = OxigraphStore._open_rw.get(key)
-            if shared is not None:
-                # One read-write handle per process and path; opening twice shares it.
-                self._store = shared
-            elif read_only:
-                if not (self.path / "CURRENT").exists():
-                    raise WorkspaceError(f"no store at {self.path}: run 'kgalign load' first")
-                try:
-                    self._store = ox.Store.read_only(str(self.path))
-                except OSError as e:
-                    raise WorkspaceError(f"cannot open the store at {self.path} for reading: {e}") from None
+        with OxigraphStore._registry_lock:
+            shared = OxigraphStore._handles.get(key)
+            if shared is None:
+                shared = _Handle(self._open(read_only))
+                if not read_only:
+                    OxigraphStore._handles[key] = shared
+                    self._key = key
             else:
-                self.path.mkdir(parents=True, exist_ok=True)
-                try:
-                    self._store = ox.Store(str(self.path))
-                except OSError as e:
-                    raise WorkspaceError(
-                        f"cannot open the store at {self.path} for writing (is another kgalign process "
-                        f"writing to it?): {e}"
-                    ) from None
-                OxigraphStore._open_rw[key] = self._store
+                # One read-write handle per process and path; opening twice shares it.
+                self._key = key
+            shared.users += 1
+        self._handle = shared
         if not read_only:
+            self._ensure_layout()
             self.recover()
+
+    def _open(self, read_only: bool) -> ox.Store:
+        assert self.path is not None
+        if read_only:
+            if not (self.path / "CURRENT").exists():
+                raise WorkspaceError(f"no store at {self.path}: run 'kgalign load' first")
+            try:
+                return ox.Store.read_only(str(self.path))
+            except OSError as e:
+                raise WorkspaceError(f"cannot open the store at {self.path} for reading: {e}") from None
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            return ox.Store(str(self.path))
+        except OSError as e:
+            raise WorkspaceError(
+                f"cannot open the store at {self.path} for writing (is another kgalign process "
+                f"writing to it?): {e}"
+            ) from None
+
+    def _ensure_layout(self) -> None:
+        # The provenance graph always exists, so that a failed first load (whose journal entry
+        # comes and goes) leaves the list of named graphs exactly as it was.
+        if not self._store.contains_named_graph(_PROV):
+            self._store.add_graph(_PROV)
+
+    @property
+    def _store(self) -> ox.Store:
+        store = self._handle.store
+        if store is None or self._closed:
+            raise WorkspaceError("the store is closed")
+        return store
+
+    # -- visibility ------------------------------------------------------------------------
+
+    def hidden_graphs(self) -> set[str]:
+        """Graphs that are being written or dropped (or were, by a killed process): never shown."""
+        hidden = {q.object.value for q in self._store.quads_for_pattern(None, _WRITE_GRAPH, None, _PROV)}
+        for g in self._store.named_graphs():
+            if isinstance(g, ox.NamedNode) and g.value.startswith(STAGING_PREFIX):
+                hidden.add(g.value)
+        return hidden
+
+    def _dataset(self, union_default_graph: bool) -> dict[str, Any]:
+        """The query dataset: every graph but the hidden ones."""
+        hidden = self.hidden_graphs()
+        if not hidden:
+            return {"use_default_graph_as_union": union_default_graph}
+        visible = [g for g in self._store.named_graphs() if not (isinstance(g, ox.NamedNode) and g.value in hidden)]
+        kw: dict[str, Any] = {"named_graphs": visible}
+        if union_default_graph:
+            kw["default_graph"] = [ox.DefaultGraph(), *visible]
+        return kw
 
     # -- reading ---------------------------------------------------------------------------
 
     @property
     def raw(self) -> ox.Store:
-        """The underlying pyoxigraph store (for the index and query layers)."""
+        """The underlying pyoxigraph store (for the index and query layers).
+
+        Reads through it see graphs that are still being written; prefer :meth:`query`.
+        """
         return self._store
 
     def query(
@@ -138,14 +268,18 @@ class OxigraphStore:
         custom_functions: dict[ox.NamedNode, Callable[..., Any]] | None = None,
         union_default_graph: bool = True,
     ) -> Any:
-        """Run a SPARQL query; syntax errors become :class:`QuerySyntaxError` with the position."""
+        """Run a SPARQL query; syntax errors become :class:`QuerySyntaxError` with the position.
+
+        The default graph is the union of every graph (unless ``union_default_graph`` is
+        False); graphs still being written are invisible.
+        """
         merged = {**STANDARD_PREFIXES, **(prefixes or {})}
         try:
             return self._store.query(
                 sparql,
                 prefixes=merged,
-                use_default_graph_as_union=union_default_graph,
                 custom_functions=custom_functions,
+                **self._dataset(union_default_graph),
             )
         except SyntaxError as e:
             raise sparql_error(e, sparql) from None
@@ -159,30 +293,48 @@ class OxigraphStore:
         return [{n: row[n] for n in names} for row in res]
 
     def quads(self, s=None, p=None, o=None, graph: str | None = None) -> Iterator[ox.Quad]:
-        g = ox.NamedNode(graph) if graph else None
-        return self._store.quads_for_pattern(s, p, o, g)
+        """Quads matching a pattern (``None`` matches anything), hidden graphs left out."""
+        hidden = self.hidden_graphs()
+        if graph is not None:
+            if graph in hidden:
+                return iter(())
+            return self._store.quads_for_pattern(s, p, o, ox.NamedNode(graph))
+        it = self._store.quads_for_pattern(s, p, o, None)
+        if not hidden:
+            return it
+        return (q for q in it if not (isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value in hidden))
 
-    def count(self, graph: str) -> int:
-        res = self.query(f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{escape_iri(graph)}> {{ ?s ?p ?o }} }}")
+    def _raw_count(self, graph: str) -> int:
+        res = self._store.query(f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{escape_iri(graph)}> {{ ?s ?p ?o }} }}")
         return int(next(iter(res))["n"].value)
 
+    def count(self, graph: str) -> int:
+        """How many triples the graph ``graph`` (an IRI) holds; 0 for a hidden or absent graph."""
+        if graph in self.hidden_graphs():
+            return 0
+        return self._raw_count(graph)
+
     def prefixes(self, name: str) -> dict[str, str]:
-        """The prefixes the artefact ``name`` declared in its source file."""
+        """The prefixes the artefact ``name`` declared in its source file ('' is the default prefix)."""
         out: dict[str, str] = {}
-        for q in self.quads(ox.NamedNode(graph_iri(name)), _k("prefixDeclaration"), None, PROVENANCE_GRAPH):
+        for q in self._store.quads_for_pattern(ox.NamedNode(graph_iri(name)), _k("prefixDeclaration"), None, _PROV):
             p, _, ns = q.object.value.partition(" ")
             out[p] = ns
         return out
 
     def has_graph(self, iri: str) -> bool:
-        return self._store.contains_named_graph(ox.NamedNode(iri))
+        """Whether the named graph ``iri`` exists and is not hidden."""
+        return self._store.contains_named_graph(ox.NamedNode(iri)) and iri not in self.hidden_graphs()
 
     def graphs(self) -> list[GraphInfo]:
         """Every loaded artefact with its provenance, by name."""
         rows = self.select(
-            f"""SELECT ?g ?name ?source ?format ?sha ?at ?n WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{
+            f"""SELECT ?g ?name ?source ?format ?sha ?at ?n ?base
+                (GROUP_CONCAT(STR(?sg); separator="\\n") AS ?sgs) WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{
                 ?g a kga:Artefact ; kga:name ?name ; kga:source ?source ; kga:format ?format ;
-                   kga:sha256 ?sha ; kga:loadedAt ?at ; kga:tripleCount ?n }} }} ORDER BY ?name"""
+                   kga:sha256 ?sha ; kga:loadedAt ?at ; kga:tripleCount ?n .
+                OPTIONAL {{ ?g kga:baseIri ?base }} OPTIONAL {{ ?g kga:sourceGraph ?sg }} }} }}
+                GROUP BY ?g ?name ?source ?format ?sha ?at ?n ?base ORDER BY ?name"""
         )
         return [
             GraphInfo(
@@ -193,45 +345,110 @@ class OxigraphStore:
                 sha256=r["sha"].value,
                 loaded_at=r["at"].value,
                 triples=int(r["n"].value),
+                base_iri=r["base"].value if r["base"] is not None else None,
+                source_graphs=tuple(sorted(x for x in r["sgs"].value.split("\n") if x)) if r["sgs"] else (),
             )
             for r in rows
         ]
+
+    def graph_info(self, name: str) -> GraphInfo | None:
+        """The provenance of the artefact ``name``, or None when it is not loaded."""
+        return next((g for g in self.graphs() if g.name == name), None)
 
     # -- writing ---------------------------------------------------------------------------
 
     def _require_writable(self) -> None:
         if self.read_only:
             raise WorkspaceError("the workspace is open read-only")
+        if self._closed:
+            raise WorkspaceError("the store is closed")
 
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
         """Run a SPARQL UPDATE (one transaction)."""
         self._require_writable()
         try:
-            self._store.update(sparql, prefixes={**STANDARD_PREFIXES, **(prefixes or {})})
+            with self._handle.lock:
+                self._store.update(sparql, prefixes={**STANDARD_PREFIXES, **(prefixes or {})})
         except SyntaxError as e:
             raise sparql_error(e, sparql) from None
         except OSError as e:
             raise KgalignError(f"SPARQL update failed: {e}") from None
 
-    def replace_graph_quads(self, graph: str, quads: Iterable[ox.Quad]) -> None:
-        """Replace a graph's content with ``quads`` (all in graph ``graph``) atomically."""
-        self._require_writable()
-        staging = STAGING_PREFIX + uuid.uuid4().hex
-        sg = ox.NamedNode(staging)
-        self._store.extend(ox.Quad(q.subject, q.predicate, q.object, sg) for q in quads)
-        self._switch(staging, graph)
+    def write_graph(
+        self,
+        target: str,
+        fill: Callable[[ox.NamedNode], object],
+        *,
+        check: Callable[[int], None] | None = None,
+        commit_update: Callable[[int], str] | None = None,
+    ) -> int:
+        """Replace (or create) the graph ``target`` with what ``fill`` writes, atomically.
 
-    def _switch(self, staging: str, graph: str) -> None:
-        if self.has_graph(staging):
-            self._store.update(f"MOVE SILENT GRAPH <{staging}> TO GRAPH <{graph}>")
-        else:  # an empty staging graph means an empty result
-            self._store.update(f"DROP SILENT GRAPH <{graph}>")
+        ``fill(graph)`` writes quads into ``graph`` (the target itself on a first write, a
+        hidden staging graph on a replacement), typically with ``bulk_load``. ``check(n)``
+        may reject the result (``n`` triples) by raising; ``commit_update(n)`` returns SPARQL
+        UPDATE text run in the commit transaction (e.g. provenance). Returns ``n``. On any
+        exception nothing visible changes; a kill at any point is undone or completed by
+        :meth:`recover`.
+        """
+        self._require_writable()
+        with self._handle.lock:
+            direct = not self._store.contains_named_graph(ox.NamedNode(target))
+            token = uuid.uuid4().hex
+            write = target if direct else STAGING_PREFIX + token
+            entry = ox.NamedNode(KGA + "pending/" + token)
+            self._store.extend([
+                ox.Quad(entry, _RDF_TYPE, _k("PendingWrite"), _PROV),
+                ox.Quad(entry, _WRITE_GRAPH, ox.NamedNode(write), _PROV),
+                ox.Quad(entry, _TARGET_GRAPH, ox.NamedNode(target), _PROV),
+            ])
+            self._store.flush()
+            try:
+                fill(ox.NamedNode(write))
+                n = self._raw_count(write)
+                if check is not None:
+                    check(n)
+                t = f"<{escape_iri(target)}>"
+                ops: list[str] = []
+                if not direct:
+                    s = f"<{write}>"
+                    ops.append(
+                        f"DELETE {{ GRAPH {t} {{ ?s ?p ?o }} }} WHERE {{ GRAPH {t} {{ ?s ?p ?o }} "
+                        f"FILTER NOT EXISTS {{ GRAPH {s} {{ ?s ?p ?o }} }} }}"
+                    )
+                    ops.append(
+                        f"INSERT {{ GRAPH {t} {{ ?s ?p ?o }} }} WHERE {{ GRAPH {s} {{ ?s ?p ?o }} "
+                        f"FILTER NOT EXISTS {{ GRAPH {t} {{ ?s ?p ?o }} }} }}"
+                    )
+                if n == 0:
+                    ops.append(f"DROP SILENT GRAPH {t}")
+                if commit_update is not None:
+                    ops.append(commit_update(n))
+                ops.append(f"DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
+                # The commit: one transaction.
+                self._store.update(" ;\n".join(ops))
+            except BaseException:
+                self._discard(write, entry)
+                raise
+            self._store.flush()
+            if not direct:
+                # The staging graph is hidden by its name; a kill here leaves it to recover().
+                self._drop_quads(write)
+                self._store.flush()
+            return n
+
+    def replace_graph_quads(self, graph: str, quads: Iterable[ox.Quad]) -> None:
+        """Replace a graph's content with ``quads`` (whatever their graph) atomically."""
+        self.write_graph(
+            graph, lambda g: self._store.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, g) for q in quads)
+        )
 
     def load_artefact(
         self,
         name: str,
-        data: bytes | IO[bytes],
+        data: bytes | IO[bytes] | None = None,
         *,
+        path: str | Path | None = None,
         rdf_format: ox.RdfFormat,
         source: str,
         format_name: str,
@@ -239,108 +456,183 @@ class OxigraphStore:
         base_iri: str | None = None,
         prefixes: dict[str, str] | None = None,
     ) -> GraphInfo:
-        """Parse ``data`` into the artefact graph ``name``, replacing any earlier version atomically.
+        """Parse ``data`` (or the file at ``path``) into the artefact graph ``name``, replacing any
+        earlier version atomically (see the module docstring).
+
+        N-Quads, TriG and JSON-LD may hold several graphs: every quad, from the default graph
+        and from each named graph, goes into the artefact's one graph; the names of the file's
+        graphs are kept in the provenance (``kga:sourceGraph``, :attr:`GraphInfo.source_graphs`).
 
         On any parse error nothing visible changes and :class:`LoadError` carries the position.
         """
-        self._require_writable()
+        if (data is None) == (path is None):
+            raise ValueError("give either data or path")
         target = graph_iri(name)
-        staging = STAGING_PREFIX + uuid.uuid4().hex
-        pending = ox.NamedNode(KGA + "pending/" + staging.rsplit(":", 1)[1])
-        journal = [
-            ox.Quad(pending, _RDF_TYPE, _k("PendingLoad"), _PROV),
-            ox.Quad(pending, _k("stagingGraph"), ox.NamedNode(staging), _PROV),
-            ox.Quad(pending, _k("targetGraph"), ox.NamedNode(target), _PROV),
-        ]
-        self._store.extend(journal)
-        self._store.flush()
-        try:
+        source_graphs: set[str] = set()
+
+        def fill(g: ox.NamedNode) -> None:
+            src: dict[str, Any] = {"path": str(path)} if path is not None else {"input": data}
             try:
-                self._store.bulk_load(
-                    data,
-                    format=rdf_format,
-                    base_iri=base_iri,
-                    to_graph=ox.NamedNode(staging),
-                    **({} if rdf_format.supports_datasets else {}),
-                )
+                if rdf_format.supports_datasets:
+                    self._store.bulk_extend(_merge_graphs(
+                        ox.parse(**src, format=rdf_format, base_iri=base_iri), g, source_graphs
+                    ))
+                else:
+                    self._store.bulk_load(**src, format=rdf_format, base_iri=base_iri, to_graph=g)
             except SyntaxError as e:
-                raise LoadError(_clean_parser_message(str(e)), path=source, line=e.lineno, column=e.offset) from None
-            except (OSError, ValueError, UnicodeDecodeError) as e:
+                raise LoadError(_clean_parser_message(e), path=source, line=e.lineno, column=e.offset) from None
+            except UnicodeDecodeError as e:
+                raise LoadError(f"not UTF-8 text: {e.reason}", path=source) from None
+            except ValueError as e:
                 raise LoadError(f"cannot parse as {format_name}: {e}", path=source) from None
-            n = self.count(staging)
+            except OSError as e:
+                raise LoadError(f"cannot load: {e}", path=source) from None
+
+        def check(n: int) -> None:
             if n == 0:
                 raise LoadError(f"no triples: the {format_name} file parsed but holds nothing to load", path=source)
-            info = GraphInfo(
-                name=name,
-                iri=target,
-                source=source,
-                format=format_name,
-                sha256=sha256,
-                loaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                triples=n,
-            )
-            prefix_data = "".join(
-                f" ; <{KGA}prefixDeclaration> {literal(p + ' ' + ns)}" for p, ns in sorted((prefixes or {}).items())
-            )
-            # One transaction: swap the graph in, rewrite its provenance, close the journal entry.
-            g = f"<{target}>"
-            self._store.update(
-                f"""MOVE SILENT GRAPH <{staging}> TO GRAPH {g} ;
-                DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ {g} ?p ?o }} }} ;
-                DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{pending.value}> ?p ?o }} }} ;
-                INSERT DATA {{ GRAPH <{PROVENANCE_GRAPH}> {{
-                    {g} a <{KGA}Artefact> ; <{KGA}name> {literal(info.name)} ;
-                       <{KGA}source> {literal(info.source)} ; <{KGA}format> {literal(info.format)} ;
-                       <{KGA}sha256> {literal(info.sha256)} ;
-                       <{KGA}loadedAt> "{info.loaded_at}"^^<{XSD}dateTime> ;
-                       <{KGA}tripleCount> {info.triples} {prefix_data} }} }}"""
-            )
-            self._store.flush()
-            return info
-        except BaseException:
-            self._discard(staging, pending)
-            raise
 
-    def _discard(self, staging: str, pending: ox.NamedNode) -> None:
-        self._store.update(
-            f"DROP SILENT GRAPH <{staging}> ; DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{pending.value}> ?p ?o }} }}"
+        loaded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+        def provenance(n: int) -> str:
+            return self._provenance_update(
+                GraphInfo(
+                    name=name, iri=target, source=source, format=format_name, sha256=sha256,
+                    loaded_at=loaded_at, triples=n, base_iri=base_iri,
+                    source_graphs=tuple(sorted(source_graphs)[:MAX_SOURCE_GRAPHS]),
+                ),
+                prefixes or {},
+            )
+
+        n = self.write_graph(target, fill, check=check, commit_update=provenance)
+        return GraphInfo(
+            name=name, iri=target, source=source, format=format_name, sha256=sha256, loaded_at=loaded_at,
+            triples=n, base_iri=base_iri, source_graphs=tuple(sorted(source_graphs)[:MAX_SOURCE_GRAPHS]),
         )
+
+    @staticmethod
+    def _provenance_update(info: GraphInfo, prefixes: dict[str, str]) -> str:
+        g = f"<{escape_iri(info.iri)}>"
+        extra = "".join(f" ; <{KGA}prefixDeclaration> {literal(p + ' ' + ns)}" for p, ns in sorted(prefixes.items()))
+        if info.base_iri:
+            extra += f" ; <{KGA}baseIri> {literal(info.base_iri)}"
+        extra += "".join(f" ; <{KGA}sourceGraph> {literal(sg)}" for sg in info.source_graphs)
+        return f"""DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ {g} ?p ?o }} }} ;
+            INSERT DATA {{ GRAPH <{PROVENANCE_GRAPH}> {{
+                {g} a <{KGA}Artefact> ; <{KGA}name> {literal(info.name)} ;
+                   <{KGA}source> {literal(info.source)} ; <{KGA}format> {literal(info.format)} ;
+                   <{KGA}sha256> {literal(info.sha256)} ;
+                   <{KGA}loadedAt> "{info.loaded_at}"^^<{XSD}dateTime> ;
+                   <{KGA}tripleCount> {info.triples} {extra} }} }}"""
+
+    def _drop_quads(self, graph: str) -> None:
+        """Remove a graph quad by quad, then its name.
+
+        Many small transactions: several times faster than one ``DROP GRAPH`` transaction in
+        pyoxigraph, and safe here because the graph is hidden (or already unreferenced).
+        """
+        g = ox.NamedNode(graph)
+        for q in self._store.quads_for_pattern(None, None, None, g):
+            self._store.remove(q)
+        self._store.remove_graph(g)
+
+    def _discard(self, write: str, entry: ox.NamedNode) -> None:
+        self._drop_quads(write)
+        self._store.update(f"DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
         self._store.flush()
 
     def drop_artefact(self, name: str) -> None:
-        """Remove an artefact's graph and provenance in one transaction."""
+        """Remove an artefact's graph and provenance: one small transaction hides it, then it is deleted."""
         self._require_writable()
         g = graph_iri(name)
-        self.update(
-            f"DROP SILENT GRAPH <{g}> ; DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{g}> ?p ?o }} }}"
-        )
+        with self._handle.lock:
+            entry = KGA + "pending/" + uuid.uuid4().hex
+            self._store.update(
+                f"""DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{escape_iri(g)}> ?p ?o }} }} ;
+                INSERT DATA {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{entry}> a <{KGA}PendingWrite> ;
+                    <{KGA}writeGraph> <{escape_iri(g)}> ; <{KGA}targetGraph> <{escape_iri(g)}> }} }}"""
+            )
+            self._discard(g, ox.NamedNode(entry))
 
     def recover(self) -> list[str]:
-        """Clear what interrupted loads left behind: staging graphs and their journal entries."""
+        """Finish what interrupted writes left: drop the graphs they were writing, close their entries.
+
+        Returns the graphs dropped.
+        """
         if self.read_only:
             return []
         cleared: list[str] = []
-        live = {q.object.value for q in self.quads(None, _k("stagingGraph"), None, PROVENANCE_GRAPH)}
-        for g in self._store.named_graphs():
-            if isinstance(g, ox.NamedNode) and g.value.startswith(STAGING_PREFIX):
-                live.add(g.value)
-        for staging in sorted(live):
-            pending = ox.NamedNode(KGA + "pending/" + staging.rsplit(":", 1)[1])
-            self._discard(staging, pending)
-            cleared.append(staging)
-        return cleared
+        with self._handle.lock:
+            for entry in {q.subject for q in self._store.quads_for_pattern(None, _RDF_TYPE, _k("PendingWrite"), _PROV)}:
+                for q in list(self._store.quads_for_pattern(entry, _WRITE_GRAPH, None, _PROV)):
+                    self._drop_quads(q.object.value)
+                    cleared.append(q.object.value)
+                self._store.update(f"DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
+            for g in list(self._store.named_graphs()):
+                if isinstance(g, ox.NamedNode) and g.value.startswith(STAGING_PREFIX):
+                    self._drop_quads(g.value)
+                    cleared.append(g.value)
+            if cleared:
+                self._store.flush()
+        return sorted(set(cleared))
 
-    def snapshot(self) -> set[tuple[str, str, str, str]]:
-        """Every quad as text, for tests that check a failed operation changed nothing."""
-        return {(str(q.subject), str(q.predicate), str(q.object), str(q.graph_name)) for q in self._store}
+    def snapshot(self) -> StoreSnapshot:
+        """Every quad and named graph as text, for tests that check a failed operation changed nothing."""
+        return StoreSnapshot(
+            quads=frozenset(
+                (str(q.subject), str(q.predicate), str(q.object), str(q.graph_name)) for q in self._store
+            ),
+            graphs=frozenset(str(g) for g in self._store.named_graphs()),
+        )
 
-    def close(self) -> None:
-        if self.path is not None and not self.read_only:
+    def flush(self) -> None:
+        if not self.read_only and not self._closed:
             self._store.flush()
 
+    def __enter__(self) -> OxigraphStore:
+        return self
 
-def _clean_parser_message(msg: str) -> str:
-    return msg.replace("Parser error ", "syntax error ").strip()
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush and let go of the handle; the last user of a path closes the store."""
+        if self._closed:
+            return
+        if self.path is not None and not self.read_only:
+            self._store.flush()
+        self._closed = True
+        with OxigraphStore._registry_lock:
+            self._handle.users -= 1
+            if self._handle.users <= 0:
+                if self._key is not None:
+                    OxigraphStore._handles.pop(self._key, None)
+                # The last reference goes: pyoxigraph closes the store and frees its lock.
+                self._handle.store = None
+
+
+def _merge_graphs(quads: Iterable[ox.Quad], g: ox.NamedNode, seen: set[str]) -> Iterator[ox.Quad]:
+    """Every quad into graph ``g``, noting the names of the graphs it came from."""
+    for q in quads:
+        gn = q.graph_name
+        if not isinstance(gn, ox.DefaultGraph) and len(seen) < MAX_SOURCE_GRAPHS:
+            seen.add(gn.value if isinstance(gn, ox.NamedNode) else str(gn))
+        yield ox.Quad(q.subject, q.predicate, q.object, g)
+
+
+def _clean_parser_message(e: SyntaxError) -> str:
+    """pyoxigraph's message without the position (kgalign prints it as file:line:column).
+
+    >>> _clean_parser_message(SyntaxError("Parser error at line 2 between columns 93 and 115: Quads must be followed by a dot"))
+    'Quads must be followed by a dot'
+    >>> _clean_parser_message(SyntaxError("Parser error between line 3 column 11 and line 4 column 1: Unexpected end of file"))
+    'Unexpected end of file'
+    """
+    import re
+
+    msg = str(e.args[0]) if e.args else str(e)
+    msg = re.sub(r"^Parser error (at|between) (line|lines) [^:]*:\s*", "", msg)
+    return msg.strip() or "syntax error"
 
 
 def sha256_of(path: Path) -> str:

@@ -8,6 +8,7 @@ readable label is derived from the local name.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -157,6 +158,23 @@ def normalise(text: str) -> str:
     return " ".join(w.lower() for w in split_words(text))
 
 
+def name_key(text: str) -> str:
+    """The loosest key names are matched on: case, spaces, underscores, hyphens, punctuation and
+    camelCase humps all ignored (Unicode-aware: any case variant of a name has the same key).
+
+    >>> name_key("Regular_author") == name_key("regularAuthor") == name_key("REGULAR AUTHOR")
+    True
+    >>> name_key("rEgUlAr-AuThOr")
+    'regularauthor'
+    """
+    def fold(t: str) -> str:
+        return unicodedata.normalize("NFKC", t).casefold()
+
+    folded = fold(fold(text).upper())
+    key = "".join(ch for ch in folded if ch.isalnum())
+    return key or " ".join(folded.split())
+
+
 def _pick_literal(values: list[ox.Literal]) -> list[str]:
     """Literal strings, English and untagged first, without repeats."""
     def rank(lit: ox.Literal) -> int:
@@ -183,12 +201,10 @@ def read_symbols(store: OxigraphStore, graph: str) -> list[Symbol]:
     g = graph_iri(graph)
     kinds: dict[str, str] = {}
     types: dict[str, list[str]] = defaultdict(list)
-    declared_classes: set[str] = set()
-    for r in store.query(f"SELECT ?s ?t WHERE {{ GRAPH <{escape_iri(g)}> {{ ?s a ?t . FILTER(isIRI(?s) && isIRI(?t)) }} }}"):
+    q = f"SELECT ?s ?t WHERE {{ GRAPH <{escape_iri(g)}> {{ ?s a ?t . FILTER(isIRI(?s) && isIRI(?t)) }} }}"
+    for r in store.query(q):
         s, t = r["s"].value, r["t"].value
         kind = _TYPE_KIND.get(t)
-        if kind == "class":
-            declared_classes.add(s)
         if kind is None:
             types[s].append(t)
             continue
@@ -197,9 +213,13 @@ def read_symbols(store: OxigraphStore, graph: str) -> list[Symbol]:
         prev = kinds.get(s)
         if prev is None or _KIND_RANK[kind] < _KIND_RANK[prev]:
             kinds[s] = kind
-    # Individuals: subjects typed with a class (declared here or not), unless they are already something else.
+    # Individuals: subjects typed with a class of their own vocabulary (declared here or not) or
+    # owl:Thing, unless they are already something else. Types from the standard vocabularies
+    # (owl:Ontology, rdfs:Datatype, skos:ConceptScheme...) do not make an individual.
     for s, ts in types.items():
-        if s not in kinds and not s.startswith(_STANDARD_NS) and ts:
+        if s not in kinds and not s.startswith(_STANDARD_NS) and any(
+            t == OWL + "Thing" or not t.startswith(_STANDARD_NS) for t in ts
+        ):
             kinds[s] = "individual"
     # Classes used in subClassOf without a declaration are still classes.
     for r in store.query(
@@ -272,6 +292,7 @@ __all__ = [
     "KINDS",
     "Symbol",
     "derive_label",
+    "name_key",
     "normalise",
     "read_symbols",
     "split_words",
