@@ -104,12 +104,13 @@ class QuerySyntaxError(KgalignError):
         """The offending line with a caret under the column (empty when unknown)."""
         if self.line is None or not self.text:
             return ""
-        lines = self.text.splitlines() or [""]
+        lines = self.text.split("\n") or [""]
         if not 1 <= self.line <= len(lines):
             return ""
-        src = lines[self.line - 1]
+        src = lines[self.line - 1].rstrip("\r")
         col = max(1, self.column or 1)
-        return f"  {src}\n  {' ' * (col - 1)}^"
+        pad = "".join("\t" if ch == "\t" else " " for ch in src[: col - 1])
+        return f"  {src}\n  {pad}^"
 
     def _render(self) -> str:
         head = self.message
