@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "symbolic",
     "neural",
+    "report",
     "query",
     "server",
 )

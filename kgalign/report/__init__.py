@@ -1,0 +1,70 @@
+"""The ontology-pruning report: build it from an embedded workspace, render it as HTML, JSON or Markdown.
+
+Stages::
+
+    build_report(ws, alignments=..., behaviour=True) -> Report      (kgalign.report.build)
+    to_html(report) / to_json(report) / to_markdown(report) -> str  (kgalign.report.render)
+    write_report(ws, out_dir, formats=("html", "json", "md")) -> {format: path}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kgalign.errors import UsageError
+from kgalign.report.build import build_report
+from kgalign.report.model import SECTIONS, Report, report_to_dict
+from kgalign.report.render import RENDERERS, to_html, to_json, to_markdown
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kgalign.api import Workspace
+
+#: Report formats and the file each is written to.
+FORMATS: dict[str, str] = {"html": "report.html", "json": "report.json", "md": "report.md"}
+
+
+def write_report(
+    ws: Workspace,
+    out_dir: str | os.PathLike[str],
+    formats: Sequence[str] = ("html", "json", "md"),
+    *,
+    alignments: Sequence[Any] | None = None,
+    behaviour: bool = True,
+    report: Report | None = None,
+    **build_options: Any,
+) -> dict[str, Path]:
+    """Build the report (unless ``report`` is given) and write it to ``out_dir`` in each of ``formats``.
+
+    Each file is written to a temporary name and renamed into place. Returns ``{format: path}``.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise UsageError(f"unknown report format(s) {', '.join(unknown)}; known formats: {', '.join(FORMATS)}")
+    if report is None:
+        report = build_report(ws, alignments=alignments, behaviour=behaviour, **build_options)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for fmt in dict.fromkeys(formats):
+        path = out / FORMATS[fmt]
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(RENDERERS[fmt](report), encoding="utf-8")
+        os.replace(tmp, path)
+        paths[fmt] = path
+    return paths
+
+
+__all__ = [
+    "FORMATS",
+    "SECTIONS",
+    "Report",
+    "build_report",
+    "report_to_dict",
+    "to_html",
+    "to_json",
+    "to_markdown",
+    "write_report",
+]

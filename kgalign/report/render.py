@@ -1,0 +1,495 @@
+"""Renderers of a :class:`~kgalign.report.model.Report`: JSON, Markdown, and one self-contained HTML page.
+
+The HTML page has inline CSS, inline SVG plots (:mod:`kgalign.report.svg`) and a few lines of inline
+JavaScript that sort tables when a header is clicked (the page reads fine without it). It loads nothing:
+no external stylesheet, script, font or image, and a Content-Security-Policy that forbids any. Every string
+from the ontologies is escaped (:func:`kgalign.report.svg.esc` in HTML, :func:`md` in Markdown).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from kgalign.report.model import FeatureRef, Report, Snippet, report_to_dict
+from kgalign.report.svg import colours, coverage_svg, density_svg, esc, histogram_svg, scatter_svg
+
+# --------------------------------------------------------------------------------------------------- JSON
+
+
+def to_json(report: Report, indent: int | None = 2) -> str:
+    """The report as JSON (``format: kgalign-report/1``); non-finite numbers are ``null``."""
+    return json.dumps(report_to_dict(report), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+# ------------------------------------------------------------------------------------------------ numbers
+
+
+def _num(v: float | int | None, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.{digits}f}"
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1%}"
+
+
+# ----------------------------------------------------------------------------------------------- Markdown
+
+
+def md(text: object) -> str:
+    """Escape text for a Markdown table cell: HTML specials as entities, Markdown specials with ``\\``,
+    newlines as spaces.
+
+    >>> md("a|b <script>*x*</script>")
+    'a\\\\|b &lt;script&gt;\\\\*x\\\\*&lt;/script&gt;'
+    """
+    s = re.sub(r"\s+", " ", str(text)).strip()
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|#])", r"\\\1", s)
+
+
+def _md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def _md_features(fs: Sequence[FeatureRef]) -> str:
+    return ", ".join(f"{f.index} ({md(f.label)})" for f in fs)
+
+
+def _md_sym(label: str, graph: str) -> str:
+    return f"{md(label)} ({md(graph)})"
+
+
+def to_markdown(report: Report) -> str:
+    """The report as Markdown (GitHub-flavoured tables)."""
+    s = report.summary
+    L: list[str] = ["# kgalign pruning report", ""]
+    L.append(f"Workspace `{md(s.workspace)}` · model {md(s.model)} layer {s.layer} · SAE {md(s.sae)} "
+             f"({s.d_sae} features) · {md(s.generated_at)}")
+    L += ["", "## Summary", ""]
+    L += _md_table(["figure", "value"], [
+        ["graphs", str(s.n_graphs)], ["symbols", str(s.n_symbols)], ["embedded symbols", str(s.n_embedded)],
+        ["merge candidates", str(s.n_merge_candidates)], ["bridges", str(s.n_bridges)],
+        ["pruning candidates", str(s.n_pruning_candidates)], ["blind spots", str(s.n_blind_spots)],
+        ["unstable symbols", str(s.n_unstable)],
+        ["SAE features claimed", f"{s.n_features_claimed} of {s.d_sae}"],
+        ["mean support stability", _num(s.mean_stability)],
+        ["behavioural checks passed", f"{s.n_behavioural_passed} of {s.n_behavioural_checks}"],
+    ])
+    L += [""]
+    L += _md_table(["graph", "symbols", "embedded", "mean stability", "features", "only here"], [
+        [md(g.name), str(g.n_symbols), str(g.n_embedded), _num(g.mean_stability), str(g.n_features),
+         str(g.n_exclusive_features)] for g in s.graphs
+    ])
+    if report.notes:
+        L += ["", "Notes:", ""] + [f"- {md(n)}" for n in report.notes]
+
+    L += ["", "## Merge candidates", ""]
+    if report.merge_candidates:
+        L += _md_table(["source", "relation", "target", "confidence", "concept similarity", "evidence"], [
+            [_md_sym(m.source_label, m.source_graph), md(m.relation_name), _md_sym(m.target_label, m.target_graph),
+             _num(m.confidence), _num(m.concept_similarity),
+             "; ".join(f"{md(e.kind)} {e.score:.2f}" for e in m.evidence)]
+            for m in report.merge_candidates
+        ])
+    else:
+        L.append("None (no alignments were given and the matcher found none).")
+
+    L += ["", "## Bridges", ""]
+    if report.bridges:
+        L += _md_table(["source", "relation", "target", "similarity", "why"], [
+            [_md_sym(b.source_label, b.source_graph), md(b.relation_name), _md_sym(b.target_label, b.target_graph),
+             _num(b.similarity), md(b.reason)] for b in report.bridges
+        ])
+    else:
+        L.append("None.")
+
+    L += ["", "## Pruning candidates", ""]
+    if report.pruning_candidates:
+        L += _md_table(["symbol", "kind", "reasons", "strength", "stability", "nearest in another graph"], [
+            [_md_sym(p.label, p.graph), md(p.kind), "; ".join(md(r) for r in p.reasons), _num(p.strength),
+             _num(p.stability),
+             f"{md(p.nearest_elsewhere.label)} ({_num(p.nearest_elsewhere.score, 2)})" if p.nearest_elsewhere else "–"]
+            for p in report.pruning_candidates
+        ])
+    else:
+        L.append("None.")
+
+    L += ["", "## Blind spots", ""]
+    if report.blind_spots:
+        for b in report.blind_spots:
+            L.append(f"- **feature {b.feature}** ({md(b.label)}) — suggested label: *{md(b.suggested_label) or '–'}*; "
+                     f"density {b.density:.4f}, mean activation {b.mean_activation:.3f}")
+            for sn in b.snippets[:3]:
+                L.append(f"  - “{md(sn.text)}” (on *{md(sn.token)}*, {sn.activation:.2f})")
+            if b.near_symbols:
+                L.append("  - nearest symbols: " + ", ".join(_md_sym(r.label, r.graph) for r in b.near_symbols))
+    else:
+        L.append("None.")
+
+    L += ["", "## Unstable symbols", ""]
+    if report.unstable:
+        L += _md_table(["symbol", "stability", "contexts", "top features"], [
+            [_md_sym(u.label, u.graph), _num(u.stability), str(u.n_contexts), _md_features(u.top_features)]
+            for u in report.unstable
+        ])
+    else:
+        L.append("None.")
+
+    L += ["", "## Feature coverage", ""]
+    c = report.coverage
+    L.append(f"{c.claimed} of {c.d_sae} SAE features are loaded on by some symbol.")
+    L += [""] + _md_table(["graphs", "shared features", "Jaccard"], [
+        [f"{md(o.a)} ∩ {md(o.b)}", str(o.shared), _num(o.jaccard)] for o in c.overlaps
+    ])
+
+    L += ["", "## Behavioural checks", ""]
+    beh = report.behaviour
+    if beh.checks:
+        L.append(f"{beh.summary.get('n_passed', 0)} of {len(beh.checks)} feature–symbol links beat their "
+                 f"random-feature controls (median z {_num(beh.summary.get('median_z'), 2)}).")
+        L += [""] + _md_table(
+            ["symbol", "feature", "mode", "measure", "effect", "controls (mean ± sd)", "z", "passed"],
+            [[_md_sym(ch.label, ch.graph), f"{ch.feature} ({md(ch.feature_label)})", ch.mode, ch.measure,
+              f"{ch.effect:+.4f}", f"{ch.control_mean:+.4f} ± {ch.control_std:.4f}", _num(ch.z, 2),
+              "yes" if ch.passed else "no"] for ch in beh.checks],
+        )
+    else:
+        L.append(md(beh.note) or "No checks.")
+
+    L += ["", "## SAE quality", ""]
+    q = report.sae
+    L.append(f"`{md(q.path)}` — {md(q.architecture or '?')}, d_in {q.d_in}, d_sae {q.d_sae}, k {q.k}")
+    if q.headline:
+        L += [""] + _md_table(["metric", "value"], [[md(k), md(v)] for k, v in q.headline.items()])
+    if q.feature_stats_corpus:
+        L.append("")
+        L.append(f"Feature statistics over {md(q.feature_stats_corpus)} ({q.feature_stats_tokens} tokens); "
+                 f"{q.silent_features} features never fired there.")
+    return "\n".join(L) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------- HTML
+
+CSS = """
+:root { --fg: #1d1d1f; --muted: #666; --line: #ddd; --accent: #0072B2; --bad: #b00020; --good: #1b7f3b; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); margin: 0;
+       background: #fff; }
+header { padding: 20px 32px 8px; border-bottom: 1px solid var(--line); }
+header h1 { margin: 0 0 4px; font-size: 24px; }
+header p { margin: 0; color: var(--muted); }
+nav { padding: 8px 32px; border-bottom: 1px solid var(--line); position: sticky; top: 0; background: #fff;
+      z-index: 1; }
+nav a { margin-right: 14px; color: var(--accent); text-decoration: none; white-space: nowrap; }
+main { padding: 8px 32px 40px; max-width: 1280px; }
+section { margin-top: 28px; }
+h2 { font-size: 19px; border-bottom: 2px solid var(--accent); padding-bottom: 3px; }
+.cards { display: flex; flex-wrap: wrap; gap: 10px; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px; min-width: 130px; }
+.card b { display: block; font-size: 22px; }
+.card span { color: var(--muted); font-size: 12px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0; font-size: 13px; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f6f8; position: relative; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th::after { content: " \\2195"; color: #aaa; font-size: 11px; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.g { color: var(--muted); font-size: 12px; }
+.iri { color: var(--muted); font-size: 11px; word-break: break-all; }
+.feat { display: inline-block; background: #eef4fa; border-radius: 3px; padding: 0 4px; margin: 1px 2px;
+        font-size: 12px; }
+.pass { color: var(--good); font-weight: 600; }
+.fail { color: var(--bad); font-weight: 600; }
+mark { background: #ffe58f; padding: 0 1px; }
+ul.reasons { margin: 0; padding-left: 16px; }
+.snip { margin: 2px 0; }
+.note { background: #fff8e1; border-left: 3px solid #f0b400; padding: 6px 10px; margin: 6px 0; }
+.plot { max-width: 100%; height: auto; display: block; }
+details pre { white-space: pre-wrap; background: #f7f7f7; padding: 10px; border-radius: 4px; }
+p.lead { color: var(--muted); max-width: 900px; }
+"""
+
+SORT_JS = """
+(function () {
+  function key(td) {
+    var v = td.getAttribute("data-v");
+    if (v !== null && v !== "" && !isNaN(Number(v))) { return Number(v); }
+    return td.textContent.trim().toLowerCase();
+  }
+  var heads = document.querySelectorAll("table.sortable th");
+  Array.prototype.forEach.call(heads, function (th) {
+    th.addEventListener("click", function () {
+      var row = th.parentNode, table = row.closest("table"), body = table.tBodies[0];
+      if (!body) { return; }
+      var i = Array.prototype.indexOf.call(row.children, th);
+      var asc = th.getAttribute("aria-sort") !== "ascending";
+      Array.prototype.forEach.call(row.children, function (h) { h.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = key(a.cells[i]), y = key(b.cells[i]);
+        if (typeof x !== typeof y) { x = String(x); y = String(y); }
+        return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+})();
+"""
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+
+def _sym(label: str, graph: str, iri: str | None = None) -> str:
+    title = f' title="{esc(iri)}"' if iri else ""
+    return f"<span{title}>{esc(label)}</span> <span class=\"g\">{esc(graph)}</span>"
+
+
+def _feats(fs: Sequence[FeatureRef]) -> str:
+    return "".join(
+        f'<span class="feat" title="{esc(f.label)}">#{f.index} {esc(f.label)}</span>' for f in fs
+    )
+
+
+def _td_num(v: float | int | None, digits: int = 3) -> str:
+    data = "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f' data-v="{v}"'
+    return f'<td class="n"{data}>{esc(_num(v, digits))}</td>'
+
+
+def _table(headers: Sequence[str], rows: Sequence[str], empty: str) -> str:
+    if not rows:
+        return f"<p>{esc(empty)}</p>"
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _snippet(sn: Snippet) -> str:
+    t = sn.text
+    s, e = sn.start, sn.end
+    if isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(t):
+        body = f"{esc(t[:s])}<mark>{esc(t[s:e])}</mark>{esc(t[e:])}"
+    else:
+        body = esc(t)
+    return f'<div class="snip">“{body}” <span class="g">{sn.activation:.2f}</span></div>'
+
+
+def _section(sid: str, title: str, body: str, lead: str = "") -> str:
+    lead_html = f'<p class="lead">{esc(lead)}</p>' if lead else ""
+    return f'<section id="{sid}"><h2>{esc(title)}</h2>{lead_html}{body}</section>'
+
+
+def _summary_html(report: Report) -> str:
+    s = report.summary
+    cards = [
+        (s.n_embedded, "symbols embedded"), (s.n_graphs, "graphs"), (s.n_merge_candidates, "merge candidates"),
+        (s.n_bridges, "bridges"), (s.n_pruning_candidates, "pruning candidates"), (s.n_blind_spots, "blind spots"),
+        (s.n_unstable, "unstable symbols"), (f"{s.n_features_claimed}/{s.d_sae}", "SAE features claimed"),
+        (_num(s.mean_stability, 2), "mean support stability"),
+        (f"{s.n_behavioural_passed}/{s.n_behavioural_checks}", "behavioural checks passed"),
+    ]
+    body = '<div class="cards">' + "".join(
+        f'<div class="card"><b>{esc(v)}</b><span>{esc(label)}</span></div>' for v, label in cards
+    ) + "</div>"
+    rows = [
+        f"<tr><td>{esc(g.name)}</td>{_td_num(g.n_symbols)}{_td_num(g.n_embedded)}{_td_num(g.mean_stability)}"
+        f"{_td_num(g.n_features)}{_td_num(g.n_exclusive_features)}</tr>" for g in s.graphs
+    ]
+    body += _table(["graph", "symbols", "embedded", "mean stability", "features", "only here"], rows, "No graphs.")
+    body += "".join(f'<div class="note">{esc(n)}</div>' for n in report.notes)
+    return _section("summary", "Summary", body)
+
+
+def _merge_html(report: Report) -> str:
+    rows = []
+    for m in report.merge_candidates:
+        ev = "".join(f"<li>{esc(e.kind)} {e.score:.2f}: {esc(e.detail)}</li>" for e in m.evidence)
+        rows.append(
+            f"<tr><td>{_sym(m.source_label, m.source_graph, m.source)}</td><td>{esc(m.relation_name)}</td>"
+            f"<td>{_sym(m.target_label, m.target_graph, m.target)}</td>{_td_num(m.confidence)}"
+            f"{_td_num(m.concept_similarity)}<td>{_feats(m.shared_features)}</td>"
+            f"<td><details><summary>{len(m.evidence)} items</summary><ul class=\"reasons\">{ev}</ul>"
+            "</details></td></tr>"
+        )
+    body = _table(["source", "relation", "target", "confidence", "concept similarity", "shared features",
+                   "evidence"], rows, "No merge candidates (no alignments were given and the matcher found none).")
+    return _section("merge", "Merge candidates", body,
+                    "Mappings the matcher kept between pairs of graphs, with the concept-space similarity of the "
+                    "two symbols and the SAE features both load on.")
+
+
+def _bridges_html(report: Report) -> str:
+    rows = [
+        f"<tr><td>{_sym(b.source_label, b.source_graph, b.source)}</td><td>{esc(b.relation_name)}</td>"
+        f"<td>{_sym(b.target_label, b.target_graph, b.target)}</td>{_td_num(b.similarity)}"
+        f"<td>{esc(b.reason)}</td><td>{_feats(b.shared_features)}</td></tr>"
+        for b in report.bridges
+    ]
+    body = _table(["source", "suggested relation", "target", "similarity", "why", "shared features"], rows,
+                  "No bridges.")
+    return _section("bridges", "Bridges", body,
+                    "Symbols of different graphs that are each other's nearest neighbour in concept space, well "
+                    "above the typical similarity between the two graphs, and that no mapping links yet.")
+
+
+def _pruning_html(report: Report) -> str:
+    rows = []
+    for p in report.pruning_candidates:
+        reasons = "".join(f"<li>{esc(r)}</li>" for r in p.reasons)
+        near = p.nearest_elsewhere
+        near_html = f"{_sym(near.label, near.graph, near.iri)} ({_num(near.score, 2)})" if near else "–"
+        rows.append(
+            f"<tr><td>{_sym(p.label, p.graph, p.iri)}<div class=\"iri\">{esc(p.iri)}</div></td>"
+            f"<td>{esc(p.kind)}</td><td data-v=\"{len(p.reasons)}\"><ul class=\"reasons\">{reasons}</ul></td>"
+            f"{_td_num(p.strength)}{_td_num(p.stability)}{_td_num(p.informativeness)}"
+            f"<td>{near_html}</td><td>{_feats(p.top_features[:3])}</td><td>{esc(p.definition)}</td></tr>"
+        )
+    body = _table(["symbol", "kind", "reasons", "strength", "stability", "informativeness",
+                   "nearest in another graph", "top features", "definition"], rows, "No pruning candidates.")
+    return _section("pruning", "Pruning candidates", body,
+                    "Symbols with no clear neural counterpart: weak activation (below the 5th percentile), "
+                    "unstable support (the features change with the wording around the symbol), or support "
+                    "mostly on features that many symbols share.")
+
+
+def _blind_html(report: Report) -> str:
+    rows = []
+    for b in report.blind_spots:
+        rows.append(
+            f"<tr><td data-v=\"{b.feature}\">#{b.feature}</td><td>{esc(b.label)}</td>"
+            f"<td><b>{esc(b.suggested_label or '–')}</b></td>{_td_num(b.density, 4)}{_td_num(b.mean_activation)}"
+            f"<td>{''.join(_snippet(s) for s in b.snippets)}</td>"
+            f"<td>{', '.join(_sym(r.label, r.graph, r.iri) for r in b.near_symbols) or '–'}</td></tr>"
+        )
+    body = _table(["feature", "automatic label", "suggested label", "density", "mean activation", "evidence",
+                   "nearest symbols"], rows, "No blind spots.")
+    return _section("blind", "Blind spots", body,
+                    "SAE features that fire often and strongly but that no symbol loads on: concepts the model "
+                    "uses that the ontologies do not name. The suggested label is the phrase the feature fires "
+                    "on most; the nearest symbols have some weight on it.")
+
+
+def _unstable_html(report: Report) -> str:
+    rows = [
+        f"<tr><td>{_sym(u.label, u.graph, u.iri)}</td>{_td_num(u.stability)}{_td_num(u.n_contexts)}"
+        f"<td>{_feats(u.top_features)}</td></tr>" for u in report.unstable
+    ]
+    body = _table(["symbol", "support stability", "contexts", "top features"], rows, "No unstable symbols.")
+    return _section("unstable", "Unstable symbols", body,
+                    "Support stability is the mean Jaccard overlap of the features that fire for the symbol's "
+                    "label in different neutral sentences; below the threshold the symbol has no stable neural "
+                    "counterpart.")
+
+
+def _behaviour_html(report: Report) -> str:
+    beh = report.behaviour
+    if not beh.checks:
+        return _section("behaviour", "Behavioural checks", f"<p>{esc(beh.note or 'No checks.')}</p>")
+    sm = beh.summary
+    head = (f"<p><b>{sm.get('n_passed', 0)} of {len(beh.checks)}</b> feature–symbol links beat their "
+            f"same-strength random-feature controls (median z {esc(_num(sm.get('median_z'), 2))}).</p>")
+    rows = []
+    for c in beh.checks:
+        verdict = '<span class="pass">yes</span>' if c.passed else '<span class="fail">no</span>'
+        rows.append(
+            f"<tr><td>{_sym(c.label, c.graph, c.iri)}</td><td data-v=\"{c.feature}\">"
+            f"{_feats([FeatureRef(c.feature, c.feature_label)])}</td><td>{esc(c.mode)} · {esc(c.measure)}</td>"
+            f"{_td_num(c.baseline)}{_td_num(c.edited)}{_td_num(c.effect, 4)}{_td_num(c.control_mean, 4)}"
+            f"{_td_num(c.control_std, 4)}{_td_num(c.z, 2)}<td data-v=\"{int(c.passed)}\">{verdict}</td>"
+            f"{_td_num(c.code, 2)}<td title=\"{esc(c.note)}\">{c.n_controls}</td></tr>"
+        )
+    body = head + _table(["symbol", "feature", "test", "before", "after", "effect", "control mean",
+                          "control sd", "z", "passed", "code", "controls"], rows, "")
+    return _section("behaviour", "Behavioural checks", body,
+                    "Each link is tested by editing the feature in the model's forward pass at the SAE's layer "
+                    "(only that feature's code changes; the SAE's reconstruction error is added back) and "
+                    "measuring the output: for an encoder, the cosine between the sentence embeddings of the "
+                    "symbol's contexts and of its definition; for a causal LM, the log-probability of the "
+                    "symbol's tokens. The same edit along random features, scaled to the same strength, gives "
+                    "the controls; a link passes at z ≥ 2 and above the 90th percentile of its controls.")
+
+
+def _sae_html(report: Report) -> str:
+    q = report.sae
+    rows = [
+        f"<tr><td>{esc(k)}</td><td>{esc(_num(v, 4) if isinstance(v, float) else v)}</td></tr>"
+        for k, v in [("path", q.path), ("architecture", q.architecture), ("d_in", q.d_in), ("d_sae", q.d_sae),
+                     ("k", q.k), *q.headline.items(),
+                     ("features claimed by some symbol", q.features_claimed),
+                     ("feature statistics corpus", q.feature_stats_corpus),
+                     ("feature statistics tokens", q.feature_stats_tokens),
+                     ("features that never fired there", q.silent_features)]
+    ]
+    body = f"<table><tbody>{''.join(rows)}</tbody></table>"
+    if q.density_histogram:
+        body += density_svg(q.density_histogram["log10_bin_edges"], q.density_histogram["counts"])
+    if q.details:
+        more = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in q.details.items())
+        body += f"<details><summary>All figures of metrics.json</summary><table><tbody>{more}</tbody></table></details>"
+    if q.model_card:
+        body += f"<details><summary>MODEL_CARD.md</summary><pre>{esc(q.model_card)}</pre></details>"
+    return _section("sae", "SAE quality", body, "The figures of the SAE itself, read from the files beside it.")
+
+
+def to_html(report: Report) -> str:
+    """The report as one self-contained HTML page (inline CSS, inline SVG, a little inline JS)."""
+    s = report.summary
+    palette = colours([g.name for g in s.graphs])
+    cov = report.coverage
+    overlap_rows = [
+        f"<tr><td>{esc(o.a)}</td><td>{esc(o.b)}</td>{_td_num(o.shared)}{_td_num(o.jaccard)}</tr>"
+        for o in cov.overlaps
+    ]
+    sections: list[tuple[str, str, Callable[[], str]]] = [
+        ("summary", "Summary", lambda: _summary_html(report)),
+        ("map", "Map", lambda: _section(
+            "map", "Concept map", scatter_svg(report.map, palette),
+            "Every symbol's concept vector projected on its first two principal components; colour is the "
+            "graph, ringed dots are pruning candidates. Hover a dot for its label.")),
+        ("merge", "Merge candidates", lambda: _merge_html(report)),
+        ("bridges", "Bridges", lambda: _bridges_html(report)),
+        ("pruning", "Pruning", lambda: _pruning_html(report)),
+        ("blind", "Blind spots", lambda: _blind_html(report)),
+        ("unstable", "Unstable", lambda: _unstable_html(report)),
+        ("coverage", "Coverage", lambda: _section(
+            "coverage", "Feature coverage", coverage_svg(cov, palette) + _table(
+                ["graph", "graph", "shared features", "Jaccard"], overlap_rows, ""),
+            "How many SAE features each graph's symbols load on (pale: also loaded on by another graph), and "
+            "how many features two graphs share.")),
+        ("stability", "Stability", lambda: _section(
+            "stability", "Support stability", histogram_svg(report.stability, palette))),
+        ("behaviour", "Behaviour", lambda: _behaviour_html(report)),
+        ("sae", "SAE", lambda: _sae_html(report)),
+    ]
+    nav = "".join(f'<a href="#{sid}">{esc(name)}</a>' for sid, name, _ in sections)
+    body = "".join(render() for _, _, render in sections)
+    subtitle = (f"workspace {s.workspace} · model {s.model}, layer {s.layer} · SAE {s.sae} ({s.d_sae} features) · "
+                f"generated {s.generated_at}")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>kgalign pruning report</title>"
+        f"<style>{CSS}</style></head><body>"
+        f"<header><h1>kgalign pruning report</h1><p>{esc(subtitle)}</p></header>"
+        f"<nav>{nav}</nav><main>{body}</main>"
+        f"<script>{SORT_JS}</script></body></html>\n"
+    )
+
+
+def render(report: Report, fmt: str) -> str:
+    """``fmt`` is one of ``html``, ``json``, ``md``."""
+    return RENDERERS[fmt](report)
+
+
+RENDERERS: dict[str, Callable[[Report], str]] = {"html": to_html, "json": to_json, "md": to_markdown}
+
+__all__ = ["RENDERERS", "render", "to_html", "to_json", "to_markdown", "md"]
