@@ -36,12 +36,12 @@ from kgalign.server.match import match_endpoint
 from kgalign.server.openapi import build_document, ok, operation
 from kgalign.server.resources import (
     AlignmentCache,
+    ReportCache,
     feature_endpoint,
     features_endpoint,
     graph_endpoint,
     graphs_endpoint,
     mappings_endpoint,
-    report_asset_endpoint,
     report_endpoint,
     symbol_by_name_endpoint,
     symbol_endpoint,
@@ -127,7 +127,6 @@ ROUTES = [
     Route("/features/{n:int}", feature_endpoint, methods=["GET"]),
     Route("/mappings", mappings_endpoint, methods=["GET"]),
     Route("/report", report_endpoint, methods=["GET"]),
-    Route("/report/{path:path}", report_asset_endpoint, methods=["GET"]),
     Route("/match", match_endpoint, methods=["POST"]),
 ]
 
@@ -237,8 +236,7 @@ def create_app(config: ServerConfig | None = None, workspace: Any = None) -> Sta
     else:
         app.state.results_dir = Path(tempfile.mkdtemp(prefix="kgalign-alignments-"))
         owned.append(app.state.results_dir)
-    app.state.report_cache = Path(tempfile.mkdtemp(prefix="kgalign-report-"))
-    owned.append(app.state.report_cache)
+    app.state.report_cache = ReportCache()
     app.state.openapi = build_document(app.routes)
     return app
 

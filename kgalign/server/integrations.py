@@ -76,12 +76,18 @@ def neural_scorer_installed() -> bool:
         return False
 
 
-def report_html() -> Callable[..., Any]:
-    """The pruning report writer: ``kgalign.report.write_report(ws, out_dir, ...) -> {format: path}``."""
-    fn = _attr("kgalign.report", "write_report")
-    if fn is None:
-        raise NotAvailable("the pruning report", "kgalign.report.write_report")
-    return fn
+def report_html() -> Callable[..., str]:
+    """``html(ws, alignments=[...], behaviour=False) -> str``: the pruning report, built and rendered in memory
+    (``kgalign.report.build_report`` and ``to_html``)."""
+    build = _attr("kgalign.report", "build_report")
+    to_html = _attr("kgalign.report", "to_html")
+    if build is None or to_html is None:
+        raise NotAvailable("the pruning report", "kgalign.report.build_report and to_html")
+
+    def html(ws: Any, **kw: Any) -> str:
+        return to_html(build(ws, **kw))
+
+    return html
 
 
 def feature_record() -> Callable[..., dict]:

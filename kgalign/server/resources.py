@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 
-from kgalign.errors import UsageError, WorkspaceError
+from kgalign.errors import UsageError
 from kgalign.server import integrations
 from kgalign.server.errors import NotFound
 from kgalign.server.http import JSONResponse, int_param, negotiate_or_406, require_write
@@ -481,70 +481,47 @@ async def mappings_endpoint(request: Request) -> Response:
 # -- the pruning report -------------------------------------------------------------------------
 
 
-def _report_key(ws) -> str:
-    run = ws.path / "neural" / "run.json"
-    parts = [g.sha256 for g in ws.graphs()] + [run.read_text() if run.exists() else ""]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+class ReportCache:
+    """The report's HTML per workspace state (graphs, concept space, mappings): built once, served many times."""
+
+    def __init__(self) -> None:
+        self._html: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(ws, behaviour: bool) -> str:
+        run = ws.path / "neural" / "run.json"
+        parts = [g.sha256 for g in ws.graphs()] + [run.read_text() if run.exists() else "", behaviour]
+        if ws.store.has_graph(MAPPINGS_GRAPH):
+            parts.append(ws.store.count(MAPPINGS_GRAPH))
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def html(self, ws, behaviour: bool) -> str:
+        render = integrations.report_html()
+        k = self.key(ws, behaviour)
+        with self._lock:  # one build at a time; the others wait for it and reuse it
+            if k not in self._html:
+                self._html = {k: render(ws, alignments=stored(ws), behaviour=behaviour)}
+            return self._html[k]
 
 
-def build_report(ws, cache_root: Path) -> Path:
-    """The report's HTML file: written once per workspace state into the server's cache."""
-    out = cache_root / _report_key(ws)
-    marker = out / ".kgalign-report.json"
-    if marker.exists():
-        return Path(json.loads(marker.read_text())["html"])
-    write_report = integrations.report_html()
-    als = stored(ws)
-    tmp = cache_root / f".tmp-{uuid.uuid4().hex}"
-    paths = write_report(ws, tmp, alignments=als, behaviour=False)
-    html = {str(k).lower(): Path(v) for k, v in dict(paths).items()}.get("html")
-    if html is None:
-        raise WorkspaceError("the report writer produced no HTML")
-    if out.exists():
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        tmp.rename(out)
-    final = out / html.relative_to(tmp) if html.is_relative_to(tmp) else html
-    marker.write_text(json.dumps({"html": str(final)}))
-    return final
-
-
-def _report_file(request: Request) -> Path:
+def report_html(request: Request, behaviour: bool) -> str:
     cfg = request.app.state.config
     if cfg.report_dir is not None:
         root = Path(cfg.report_dir)
-        for name in ("index.html", "report.html"):
+        for name in ("report.html", "index.html"):
             if (root / name).is_file():
-                return root / name
-        htmls = sorted(root.glob("*.html"))
-        if htmls:
-            return htmls[0]
-        raise NotFound(f"no HTML report in {root}")
-    return build_report(request.app.state.ws, request.app.state.report_cache)
+                return (root / name).read_text(encoding="utf-8")
+        raise NotFound(f"no report.html in {root}")
+    return request.app.state.report_cache.html(request.app.state.ws, behaviour)
 
 
-@operation("GET", "The pruning report (HTML): symbols with no clear neural counterpart, blind spots, mappings",
+@operation("GET", "The pruning report (self-contained HTML): merge candidates, bridges, pruning candidates, "
+           "blind spots, unstable symbols, coverage",
+           parameters=[query("behaviour", "1 = also run the behavioural checks (slow: loads the model)")],
            responses={"200": {"description": "the report", "content": content("text/html")}},
            errors=(404, 409, 501), tags=["report"])
 async def report_endpoint(request: Request) -> Response:
-    path = await _run(request, _report_file, request, what="the report", long=True)
-    return FileResponse(path, media_type="text/html")
-
-
-@operation("GET", "A file the report refers to (plots, data), by its path inside the report directory",
-           parameters=[path_param("path", "file inside the report directory")],
-           responses={"200": {"description": "the file"}}, errors=(403, 404, 501), tags=["report"])
-async def report_asset_endpoint(request: Request) -> Response:
-    from kgalign.server.errors import Forbidden
-
-    html = await _run(request, _report_file, request, what="the report", long=True)
-    root = html.parent.resolve()
-    rel = request.path_params["path"]
-    target = (root / rel).resolve()
-    if not target.is_relative_to(root):
-        raise Forbidden(f"{rel!r} is outside the report directory")
-    if not target.is_file():
-        raise NotFound(f"no such report file: {rel!r}")
-    return FileResponse(target)
+    behaviour = request.query_params.get("behaviour") in ("1", "true")
+    html = await _run(request, report_html, request, behaviour, what="the report", long=True)
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
