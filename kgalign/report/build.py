@@ -212,7 +212,7 @@ def suggest_label(snippets: Sequence[dict]) -> str:
     words: Counter[str] = Counter()
     pairs: Counter[str] = Counter()
     for sn in snippets:
-        w = re.sub(r"^[^\w]+|[^\w]+$", "", str(sn.get("word") or sn.get("token") or "").lower())
+        w = re.sub(r"^[^\w]+|[^\w']+$", "", str(sn.get("word") or sn.get("token") or "").lower())
         if not w or w in _STOP or not re.search(r"[a-z]", w):
             continue
         act = float(sn.get("activation") or 1.0)

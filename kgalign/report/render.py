@@ -243,6 +243,7 @@ SORT_JS = """
       rows.forEach(function (r) { body.appendChild(r); });
     });
   });
+  document.documentElement.setAttribute("data-tables", "sortable");
 })();
 """
 
