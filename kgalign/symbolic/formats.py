@@ -90,12 +90,13 @@ def sniff(head: bytes, *, strict: bool = False) -> str | None:
         text = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#")).lstrip()
         if not text:
             return None
-    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    first = lines[0] if lines else ""
     term = r"(<[^<>\s]*>|_:\S+)"
-    if re.match(rf"^{term}\s+<[^<>\s]*>\s+.+\s+{term}\s*\.$", first) and not first.startswith("<?"):
-        return "nquads"
+    quad = re.compile(rf"^{term}\s+<[^<>\s]*>\s+.+\s+{term}\s*\.$")
     if re.match(rf"^{term}\s+<[^<>\s]*>\s+.+\.$", first):
-        return "ntriples"
+        # N-Triples or N-Quads: a graph name on any line of the head decides.
+        return "nquads" if any(quad.match(ln) for ln in lines[:200]) else "ntriples"
     if text.startswith(("<?xml", "<!DOCTYPE", "<!doctype", "<!--")) or re.match(r"<[A-Za-z][\w.:-]*[\s/>]", text):
         if re.search(r"<(\w+:)?Ontology\b[^>]*xmlns(:\w+)?=\"http://www\.w3\.org/2002/07/owl#\"", text) and "rdf:RDF" not in text:
             return "owlxml"

@@ -23,7 +23,7 @@ from kgalign.symbolic.vocab import graph_iri
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 #: How much of a file is read to sniff its format and its prefixes.
 HEAD_BYTES = 8192
-PREFIX_SCAN_BYTES = 1 << 20
+PREFIX_SCAN_BYTES = 256 << 10
 
 
 def default_graph_name(path: Path) -> str:
@@ -39,7 +39,7 @@ def default_graph_name(path: Path) -> str:
     return safe
 
 
-_TTL_PREFIX = re.compile(r"(?:@prefix|PREFIX)\s+([A-Za-z][\w.\-]*)?:\s*<([^>\s]*)>", re.IGNORECASE)
+_TTL_PREFIX = re.compile(r"^[ \t]*(?:@prefix|PREFIX)\s+([A-Za-z][\w.\-]*)?:\s*<([^>\s]*)>", re.I | re.M)
 _XMLNS = re.compile(r"xmlns(?::([A-Za-z][\w.\-]*))?\s*=\s*[\"']([^\"']+)[\"']")
 _OWLXML_PREFIX = re.compile(r"<(?:owl:)?Prefix\s+(?:name=\"([^\"]*)\"\s+IRI=\"([^\"]*)\"|IRI=\"([^\"]*)\"\s+name=\"([^\"]*)\")")
 _JSONLD_PREFIX = re.compile(r"\"([A-Za-z][\w.\-]*)\"\s*:\s*\"(https?://[^\"]*[/#:])\"")
