@@ -97,34 +97,3 @@ def unsatisfiable(ws: Workspace, graphs: Sequence[str], mappings: Sequence[Mappi
             if iri and iri != OWL + "Nothing":
                 out.add(iri)
         return out
-
-
-def culprit(
-    mappings: Sequence[MappingCandidate], unsat: set[str], ws: Workspace, source_graph: str, target_graph: str
-) -> MappingCandidate | None:
-    """The least confident mapping that touches an unsatisfiable class or one of its ancestors.
-
-    A mapping "touches" a class when one of its two members is the class, an ancestor of
-    it, or a property whose domain or range is among those (read from the symbols).
-    """
-    table = ws.symbol_table
-    touched: set[str] = set()
-    for iri in unsat:
-        stack = [iri]
-        while stack:
-            x = stack.pop()
-            if x in touched:
-                continue
-            touched.add(x)
-            s = table.get(x)
-            if s is not None:
-                stack.extend(s.parents)
-    ranked = sorted(mappings, key=lambda m: (m.confidence, m.subject, m.object))
-    for m in ranked:
-        if m.subject in touched or m.object in touched:
-            return m
-        for iri in (m.subject, m.object):
-            s = table.get(iri)
-            if s is not None and (set(s.domains) | set(s.ranges)) & touched:
-                return m
-    return ranked[0] if ranked else None

@@ -270,30 +270,48 @@ def hermit_repair(
     source_graph: str,
     target_graph: str,
     *,
-    max_rounds: int = 10,
+    max_rounds: int = 5,
 ) -> tuple[list[MappingCandidate], list[tuple[MappingCandidate, str]], dict[str, float]]:
     """Drop mappings until HermiT finds no class unsatisfiable that was satisfiable before.
 
-    Each round merges both ontologies (read from the store) with the mappings as
-    ``owl:equivalentClass``/``owl:equivalentProperty`` axioms, classifies with HermiT
-    (owlready2, needs Java), and drops the least confident mapping touching an
-    unsatisfiable class or its ancestors. Returns (kept, dropped, timings).
+    Each reasoner call merges both ontologies (read from the store) with a set of mappings
+    as ``owl:equivalentClass``/``owl:equivalentProperty`` axioms and classifies with
+    HermiT (owlready2, needs Java). When the merge is incoherent, a binary search over the
+    mappings in decreasing confidence finds the first one whose addition makes it so
+    — the same mapping the greedy cheap repair would drop — and drops it; then again, up
+    to ``max_rounds`` times. Returns (kept, dropped, timings).
     """
     from kgalign.align import reasoner
 
     t0 = time.perf_counter()
     kept = sorted(mappings, key=_rank_key)
     dropped: list[tuple[MappingCandidate, str]] = []
-    base_unsat = reasoner.unsatisfiable(ws, [source_graph, target_graph], [])
+    graphs = [source_graph, target_graph]
+    calls = 0
+
+    def new_unsat(ms: Sequence[MappingCandidate]) -> set[str]:
+        nonlocal calls
+        calls += 1
+        return reasoner.unsatisfiable(ws, graphs, ms) - base
+
+    base: set[str] = set()
+    base = new_unsat([])
     rounds = 0
-    while rounds < max_rounds:
-        rounds += 1
-        unsat = reasoner.unsatisfiable(ws, [source_graph, target_graph], kept) - base_unsat
+    while rounds < max_rounds and kept:
+        unsat = new_unsat(kept)
         if not unsat:
             break
-        culprit = reasoner.culprit(kept, unsat, ws, source_graph, target_graph)
-        if culprit is None:
-            break
-        kept = [m for m in kept if m is not culprit]
-        dropped.append((culprit, "hermit: with it, " + ", ".join(sorted(unsat)[:3]) + " would be unsatisfiable"))
-    return kept, dropped, {"hermit_seconds": time.perf_counter() - t0, "hermit_rounds": rounds}
+        rounds += 1
+        lo, hi = 1, len(kept)  # kept[:hi] is incoherent; find the shortest incoherent prefix
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if new_unsat(kept[:mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        culprit = kept[lo - 1]
+        kept = kept[: lo - 1] + kept[lo:]
+        names = ", ".join(sorted(u.rsplit("#", 1)[-1] for u in unsat)[:3])
+        dropped.append((culprit, f"hermit: with the more confident mappings, it makes {names} unsatisfiable"))
+    timings = {"hermit_seconds": time.perf_counter() - t0, "hermit_rounds": rounds, "hermit_calls": calls}
+    return kept, dropped, timings
