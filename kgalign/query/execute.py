@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import operator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyoxigraph as ox
 
-from kgalign.errors import QuerySyntaxError
+from kgalign.errors import KgalignError, QuerySyntaxError
+from kgalign.query import sources
 from kgalign.query.ast import SparqlFilter
 from kgalign.query.plan import QuestionOp, SetOpPlan, SparqlPlan
 from kgalign.query.result import DEFAULT_COLUMNS, FeatureHit, PairHit, Result, SymbolHit
+from kgalign.query.sources import Candidates
 from kgalign.symbolic.store import escape_iri
-from kgalign.symbolic.symbols import normalise
 
 if TYPE_CHECKING:
     from kgalign.api import Workspace
@@ -24,30 +26,36 @@ VALUES_PUSHDOWN_MAX = 2000
 
 
 def execute(ws: Workspace, node: Any) -> Result:
+    """Run a plan: a whole SPARQL query, a set operation or one question."""
     if isinstance(node, SparqlPlan):
-        return run_sparql(ws, node.text)
+        return run_sparql(ws, node.text, node.span)
     if isinstance(node, SetOpPlan):
-        left, right = execute(ws, node.left), execute(ws, node.right)
-        rk = {_key(r) for r in right.rows}
-        if node.op == "and":
-            rows = [r for r in left.rows if _key(r) in rk]
-        elif node.op == "except":
-            rows = [r for r in left.rows if _key(r) not in rk]
-        else:
-            seen = {_key(r) for r in left.rows}
-            rows = list(left.rows) + [r for r in right.rows if _key(r) not in seen]
-        return Result(left.kind, left.columns, rows)
+        result = _set_op(ws, node)
+        if node.limit is not None:
+            result.rows = result.rows[: node.limit]
+        return result
     assert isinstance(node, QuestionOp)
     rows, extra = _question(ws, node)
-    if node.where is not None and node.kind != "sparql_source":
-        rows = _semi_join(ws, rows, node)
-    for t in node.thresholds:
-        rows = [r for r in rows if (v := _field(r, t.field)) is not None and _OPS[t.op](v, t.value)]
-    for ob in reversed(node.order_by):
-        rows.sort(key=lambda r, f=ob.field: _sort_key(_field(r, f)), reverse=ob.descending)
-    if node.limit is not None:
-        rows = rows[: node.limit]
-    kind = node.returns
+    return Result(node.returns, _columns(node.returns, rows), rows, extra=extra)
+
+
+def _set_op(ws: Workspace, node: SetOpPlan) -> Result:
+    left = _set_op(ws, node.left) if isinstance(node.left, SetOpPlan) else execute(ws, node.left)
+    right = _set_op(ws, node.right) if isinstance(node.right, SetOpPlan) else execute(ws, node.right)
+    rk = {_key(r) for r in right.rows}
+    if node.op == "and":
+        rows = [r for r in left.rows if _key(r) in rk]
+    elif node.op == "except":
+        rows = [r for r in left.rows if _key(r) not in rk]
+    else:
+        seen = {_key(r) for r in left.rows}
+        rows = list(left.rows) + [r for r in right.rows if _key(r) not in seen]
+    columns = list(left.columns) + [c for c in right.columns if c not in left.columns and node.op == "or"]
+    return Result(left.kind, columns, rows)
+
+
+def _columns(kind: str, rows: list[Any]) -> list[str]:
+    """The kind's identity columns, then the first row's scalar fields, then its list fields."""
     columns = list(DEFAULT_COLUMNS.get(kind, []))
     for r in rows[:1]:
         for k in r.fields:
@@ -56,7 +64,7 @@ def execute(ws: Workspace, node: Any) -> Result:
         for k in r.fields:
             if k not in columns:
                 columns.append(k)
-    return Result(kind, columns, rows, extra=extra)
+    return columns
 
 
 def _key(row: Any) -> Any:
@@ -72,13 +80,12 @@ def _sort_key(v: Any) -> tuple:
 def _field(row: Any, name: str) -> Any:
     if name in row.fields:
         return row.fields[name]
-    alias = {"symbol": "label", "feature": "feature", "source": "source_label", "target": "target_label"}
-    attr = alias.get(name, name)
     if name == "symbol" and isinstance(row, SymbolHit):
         return row.label
     if name == "feature" and isinstance(row, FeatureHit):
         return row.feature
-    return getattr(row, attr, None)
+    alias = {"source": "source_label", "target": "target_label"}
+    return getattr(row, alias.get(name, name), None)
 
 
 def _hit(ws: Workspace, key: tuple[str, str], score: float | None, **fields: Any) -> SymbolHit:
@@ -95,93 +102,251 @@ def _feature(ws: Workspace, f: int, strength: float | None = None, **fields: Any
                       None if strength is None else round(float(strength), 6), fields)
 
 
+# -- questions over the concept space (vectorised: see kgalign.query.sources) --------------------
+
+#: Questions answered by an operator of :mod:`kgalign.query.sources`.
+NEURAL_QUESTIONS = ("sharing_features", "similar_to", "features_of", "symbols_activating", "explain_feature",
+                    "blind_spots", "pruning_candidates", "unstable_symbols")
+#: A filtered question first looks this many times its limit deep, and widens by this factor.
+FIRST_WINDOW, WIDEN = 4, 8
+
+
 def _question(ws: Workspace, op: QuestionOp) -> tuple[list[Any], dict]:
-    kind, a, graphs = op.kind, op.args, op.graphs
-    # How far to look before filters: a filtered or ordered question needs a wider window.
-    wide = bool(op.where or op.thresholds or op.order_by)
-    window = None if op.limit is None else (max(op.limit * 10, 200) if wide else op.limit)
-    if kind in ("align", "bridges"):
-        return _pairs(ws, op), {}
+    if op.kind in ("align", "bridges", "sparql_source"):
+        return _row_question(ws, op)
     space = ws.space
-    if kind == "sharing_features":
-        s = a["symbol"]
-        out = []
-        for sf in space.sharing_features((s.graph, s.iri), graphs, limit=window):
-            k = sf.key
-            out.append(_hit(ws, k, sf.overlap, overlap=round(sf.overlap, 6), shared=len(sf.shared),
-                            stability=round(space.stability(k), 4),
-                            shared_features=[f"{f}: {space.feature_label(f)}" for f, _, _ in sf.shared[:8]]))
-            if window is not None and len(out) >= window:
-                break
-        return out, {"query_symbol": s.to_dict()}
-    if kind == "similar_to":
-        s = a["symbol"]
-        hits = space.similar((s.graph, s.iri), window or len(space.keys), graphs)
-        return [_hit(ws, k, sim, similarity=round(sim, 6), stability=round(space.stability(k), 4)) for k, sim in hits], {}
-    if kind == "features_of":
-        s = a["symbol"]
-        return [_feature(ws, f, w, fired_in=round(q, 3)) for f, w, q in space.support_of((s.graph, s.iri))], {}
-    if kind == "symbols_activating":
-        best: dict[tuple[str, str], tuple[float, int]] = {}
-        for f in a["features"]:
-            for k, w in space.symbols_activating(f, window or len(space.keys), graphs):
-                if k not in best or w > best[k][0]:
-                    best[k] = (w, f)
-        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
-        return [_hit(ws, k, w, strength=round(w, 6), feature=f, stability=round(space.stability(k), 4))
-                for k, (w, f) in ranked], {}
-    if kind == "explain_feature":
+    if op.kind == "explain_feature":  # one report per feature, each with its own limit
         rows, info = [], []
-        for f in a["features"]:
-            stats = space.stats
+        stats = space.stats
+        for f in op.args["features"]:
             info.append({"feature": f, "label": space.feature_label(f), "density": space.feature_density(f),
                          "snippets": stats.snippets[f][:5] if stats else []})
-            for k, w in space.symbols_activating(f, window or 10, graphs):
-                h = _hit(ws, k, w, strength=round(w, 6), feature=f, feature_label=space.feature_label(f))
-                rows.append(h)
+            rows.extend(_materialise(ws, op, _answer(ws, op, [f]), {}))
         return rows, {"features": info}
-    if kind == "blind_spots":
-        return _blind_spots(ws, op, window), {}
-    if kind == "pruning_candidates":
-        return [
-            _hit(ws, p.key, p.strength, strength=round(p.strength, 6), stability=round(p.stability, 4),
-                 reasons="; ".join(p.reasons))
-            for p in space.pruning_candidates(graphs=graphs)
-        ], {}
-    if kind == "unstable_symbols":
-        return [_hit(ws, k, st, stability=round(st, 4)) for k, st in space.unstable(window or len(space.keys), graphs)], {}
-    if kind == "sparql_source":
-        iris = _sparql_bindings(ws, op.where, "symbol", None)
-        out = []
-        for iri in iris:
-            for s in ws.symbol_table.resolve(f"<{iri}>"):
-                if graphs is not None and s.graph not in graphs:
-                    continue
-                st = space.stability((s.graph, s.iri)) if ws.has_space() and space.has((s.graph, s.iri)) else None
-                out.append(_hit(ws, (s.graph, s.iri), st, stability=None if st is None else round(st, 4)))
-        return out, {}
-    raise AssertionError(kind)
+    extra: dict[str, Any] = {}
+    if op.kind == "pruning_candidates":
+        extra["min_strength"] = float(np.percentile(space.table.strength, 5)) if len(space.keys) else 0.0
+    cand = _answer(ws, op, op.args.get("features"))
+    rows = _materialise(ws, op, cand, extra)
+    if op.kind == "sharing_features":
+        return rows, {"query_symbol": op.args["symbol"].to_dict()}
+    return rows, {}
 
 
-def _blind_spots(ws: Workspace, op: QuestionOp, window: int | None) -> list[FeatureHit]:
-    space = ws.space
-    min_density = 1e-3
+def _source(ws: Workspace, op: QuestionOp, features: list[int] | None, k: int | None) -> Candidates:
+    """The question's candidates, the first ``k`` (or all) in natural order, with a stability column
+    for symbols."""
+    space, kind, g = ws.space, op.kind, op.graphs
+    sym = op.args.get("symbol")
+    key = (sym.graph, sym.iri) if sym is not None else None
+    if kind == "sharing_features":
+        cand = sources.sharing_features(space, key, g, k)
+    elif kind == "similar_to":
+        cand = sources.similar_to(space, key, g, k)
+    elif kind in ("symbols_activating", "explain_feature"):
+        cand = sources.symbols_activating(space, list(features or ()), g, k)
+    elif kind == "unstable_symbols":
+        cand = sources.unstable_symbols(space, g, k)
+    elif kind == "pruning_candidates":
+        cand = sources.pruning_candidates(space, g)[0]
+    elif kind == "features_of":
+        return sources.features_of(space, key)
+    elif kind == "blind_spots":
+        min_density = sources.BLIND_SPOT_MIN_DENSITY
+        for t in op.thresholds:  # a lower density threshold asks for rarer features than the default
+            if t.field == "density" and t.op in (">", ">="):
+                min_density = min(min_density, t.value)
+        return sources.blind_spots(space, g, min_density)
+    else:  # pragma: no cover - the plan only makes known kinds
+        raise AssertionError(kind)
+    if "stability" not in cand.cols:
+        cand.cols["stability"] = space.table.stability[cand.ids].astype(np.float64)
+    return cand
+
+
+def _answer(ws: Workspace, op: QuestionOp, features: list[int] | None) -> Candidates:
+    """Source → SPARQL semi-join and thresholds → order → limit, widening the source's window while
+    filters leave fewer rows than the limit and more candidates remain."""
+    natural = sources.NATURAL_ORDER[op.kind]
+    keys = [(o.field, o.descending) for o in op.order_by]
+    reordered = bool(keys) and keys != [natural]
+    filtered = op.where is not None or bool(op.thresholds)
+    limit = op.limit
+    if limit is None or reordered:
+        k = None  # every candidate: a new order may bring any of them to the top
+    else:
+        k = limit * FIRST_WINDOW if filtered else limit
+    while True:
+        cand = _source(ws, op, features, k)
+        kept = _filter(ws, op, cand)
+        if k is None or cand.complete or len(kept) >= limit or _past_threshold(op, cand, natural):
+            break
+        k = k * WIDEN
+    if reordered:
+        kept = kept.take(_order(ws, op, kept))
+    if limit is not None:
+        kept = kept.take(slice(0, limit))
+    return kept
+
+
+def _filter(ws: Workspace, op: QuestionOp, cand: Candidates) -> Candidates:
+    keep = np.ones(len(cand), bool)
     for t in op.thresholds:
-        if t.field == "density" and t.op in (">", ">="):
-            min_density = min(min_density, t.value)
-    if op.graphs is None:
-        found = space.blind_spots(min_density=min_density, limit=window or space.d_sae)
-    else:  # unclaimed by the symbols of these graphs
-        claimed = {f for f, rows in space.loads.items() if any(space.keys[r][0] in op.graphs for r, _ in rows)}
-        d, act = space.stats.density, space.stats.mean_activation
-        order = np.argsort(-(d * act), kind="stable")
-        found = [(int(f), float(d[f]), float(act[f])) for f in order if d[f] >= min_density and int(f) not in claimed]
-        found = found[: window or len(found)]
-    stats = space.stats
-    return [
-        _feature(ws, f, act, snippets=[s["text"] for s in stats.snippets[f][:3]] if stats else [])
-        for f, _, act in found
-    ]
+        col = cand.cols.get(t.field)
+        if col is None:
+            keep[:] = False
+            continue
+        with np.errstate(invalid="ignore"):
+            keep &= _OPS[t.op](col, t.value) & ~np.isnan(col)
+    cand = cand.take(keep)
+    if op.where is not None and len(cand):
+        iris = _candidate_iris(ws, op, cand)
+        found = set(_sparql_bindings(ws, op.where, _variable(op),
+                                     iris if len(set(iris)) <= VALUES_PUSHDOWN_MAX else None))
+        cand = cand.take(np.fromiter((i in found for i in iris), bool, count=len(iris)))
+    return cand
+
+
+def _past_threshold(op: QuestionOp, cand: Candidates, natural: tuple[str, bool] | None) -> bool:
+    """Whether a threshold on the natural order's field already fails at the window's last candidate
+    (then no later candidate can pass it, and widening is pointless)."""
+    if natural is None or not len(cand):
+        return False
+    field, descending = natural
+    last = cand.cols[field][-1]
+    for t in op.thresholds:
+        if t.field == field and t.op in ((">", ">=") if descending else ("<", "<=")) and not _OPS[t.op](last, t.value):
+            return True
+    return False
+
+
+def _order(ws: Workspace, op: QuestionOp, cand: Candidates) -> np.ndarray:
+    """Positions of ``cand`` sorted by the ``order by`` keys (missing values last), ties kept in
+    natural order."""
+    n = len(cand)
+    keys: list[np.ndarray] = [np.arange(n)]
+    for o in reversed(op.order_by):
+        if o.field in cand.cols:
+            v = cand.cols[o.field].astype(np.float64)
+            missing = np.isnan(v)
+            v = np.where(missing, 0.0, -v if o.descending else v)
+        else:  # textual: the symbol's label, or the feature's index
+            texts = _texts(ws, op, cand, o.field)
+            _, rank = np.unique(np.asarray([t.lower() if isinstance(t, str) else str(t) for t in texts], dtype=object),
+                                return_inverse=True)
+            v = -rank if o.descending else rank
+            missing = np.zeros(n, bool)
+        keys.extend([v, missing])
+    return np.lexsort(keys)
+
+
+def _texts(ws: Workspace, op: QuestionOp, cand: Candidates, field: str) -> list[Any]:
+    if op.returns == "features" or field == "feature":
+        return [f"{int(f):012d}" for f in (cand.ids if op.returns == "features" else cand.cols["feature"])]
+    table, keys = ws.symbol_table, ws.space.keys
+    out = []
+    for i in cand.ids:
+        g, iri = keys[int(i)]
+        s = table.get(iri, g)
+        out.append(s.label if s else iri)
+    return out
+
+
+def _variable(op: QuestionOp) -> str:
+    return "feature" if op.returns == "features" else "source" if op.returns == "pairs" else "symbol"
+
+
+def _candidate_iris(ws: Workspace, op: QuestionOp, cand: Candidates) -> list[str]:
+    if op.returns == "features":
+        return [f"urn:kgalign:feature:{int(f)}" for f in cand.ids]
+    keys = ws.space.keys
+    return [keys[int(i)][1] for i in cand.ids]
+
+
+def _r(x: Any, nd: int) -> float | None:
+    x = float(x)
+    return None if np.isnan(x) else round(x, nd)
+
+
+def _materialise(ws: Workspace, op: QuestionOp, cand: Candidates, extra: dict) -> list[Any]:
+    """Typed rows, with labels and the question's extra fields, for the candidates that survived."""
+    space, kind, c = ws.space, op.kind, cand.cols
+    if kind == "features_of":
+        return [_feature(ws, int(f), c["strength"][j], fired_in=_r(c["fired_in"][j], 3)) for j, f in enumerate(cand.ids)]
+    if kind == "blind_spots":
+        stats = space.stats
+        return [_feature(ws, int(f), c["strength"][j], snippets=[s["text"] for s in stats.snippets[int(f)][:3]])
+                for j, f in enumerate(cand.ids)]
+    keys = space.keys
+    rows = []
+    if kind == "sharing_features":
+        s = op.args["symbol"]
+        mine = {f: w for f, w, _ in space.support_of((s.graph, s.iri))}
+    for j, i in enumerate(cand.ids):
+        k = keys[int(i)]
+        st = _r(c["stability"][j], 4)
+        if kind == "sharing_features":
+            theirs = {f: w for f, w, _ in space.table.support(int(i))}
+            shared = sorted(set(mine) & set(theirs), key=lambda f: (-min(mine[f], theirs[f]), f))
+            ov = c["overlap"][j]
+            rows.append(_hit(ws, k, ov, overlap=_r(ov, 6), shared=int(c["shared"][j]), stability=st,
+                             shared_features=[f"{f}: {space.feature_label(f)}" for f in shared[:8]]))
+        elif kind == "similar_to":
+            sim = c["similarity"][j]
+            rows.append(_hit(ws, k, sim, similarity=_r(sim, 6), stability=st))
+        elif kind == "symbols_activating":
+            w = c["strength"][j]
+            rows.append(_hit(ws, k, w, strength=_r(w, 6), feature=int(c["feature"][j]), stability=st))
+        elif kind == "explain_feature":
+            w, f = c["strength"][j], int(c["feature"][j])
+            rows.append(_hit(ws, k, w, strength=_r(w, 6), feature=f, feature_label=space.feature_label(f)))
+        elif kind == "unstable_symbols":
+            rows.append(_hit(ws, k, c["stability"][j], stability=st))
+        elif kind == "pruning_candidates":
+            w = c["strength"][j]
+            reasons = sources.pruning_reasons(int(c["reasons"][j]), float(w), float(c["stability"][j]),
+                                              float(c["generic"][j]), extra["min_strength"])
+            rows.append(_hit(ws, k, w, strength=_r(w, 6), stability=st, reasons=reasons))
+        else:  # pragma: no cover
+            raise AssertionError(kind)
+    return rows
+
+
+# -- questions answered row by row: pairs and SPARQL sources ------------------------------------
+
+
+def _row_question(ws: Workspace, op: QuestionOp) -> tuple[list[Any], dict]:
+    if op.kind in ("align", "bridges"):
+        rows: list[Any] = _pairs(ws, op)
+    else:
+        rows = _sparql_source(ws, op)
+    if op.where is not None and op.kind != "sparql_source":
+        rows = _semi_join(ws, rows, op)
+    for t in op.thresholds:
+        rows = [r for r in rows if (v := _field(r, t.field)) is not None and _OPS[t.op](v, t.value)]
+    for ob in reversed(op.order_by):
+        rows.sort(key=lambda r, f=ob.field: _sort_key(_field(r, f)), reverse=ob.descending)
+        rows.sort(key=lambda r, f=ob.field: _field(r, f) is None)  # missing values last either way
+    if op.limit is not None:
+        rows = rows[: op.limit]
+    return rows, {}
+
+
+def _sparql_source(ws: Workspace, op: QuestionOp) -> list[SymbolHit]:
+    """The symbols a SPARQL pattern binds to ``?symbol`` (one row per graph declaring the IRI), by
+    graph and IRI."""
+    embedded = ws.has_space()
+    space = ws.space if embedded else None
+    out = []
+    for iri in dict.fromkeys(_sparql_bindings(ws, op.where, "symbol", None)):
+        for s in ws.symbol_table.resolve(f"<{iri}>"):
+            if op.graphs is not None and s.graph not in op.graphs:
+                continue
+            k = (s.graph, s.iri)
+            st = space.stability(k) if space is not None and space.has(k) else None
+            out.append(_hit(ws, k, st, stability=None if st is None else round(st, 4)))
+    out.sort(key=lambda h: (h.graph, h.iri))
+    return out
 
 
 def _pairs(ws: Workspace, op: QuestionOp) -> list[PairHit]:
@@ -190,68 +355,53 @@ def _pairs(ws: Workspace, op: QuestionOp) -> list[PairHit]:
         from kgalign.align.matcher import Matcher
 
         alignment = Matcher().match(ws, src, tgt)
+        space = ws.space if ws.has_space() else None
         out = []
         for c in alignment:
             ev = {e.kind: round(e.score, 4) for e in c.evidence if e.kind != "repair"}
+            a, b = (c.subject_graph, c.subject), (c.object_graph, c.object)
+            ov = _overlap(space, a, b) if space is not None and space.has(a) and space.has(b) else None
             out.append(PairHit(c.subject_graph, c.subject, c.subject_label, c.object_graph, c.object, c.object_label,
                                c.relation, round(c.confidence, 6),
-                               {"similarity": ev.get("neural"), "lexical": ev.get("lexical"),
+                               {"similarity": ev.get("neural"), "overlap": ov, "lexical": ev.get("lexical"),
                                 "structural": ev.get("structural"), "justification": c.justification}))
         out.sort(key=lambda p: -p.confidence)
         return out
-    return find_bridges(ws, src, tgt)
+    return _bridges(ws, src, tgt)
 
 
-def find_bridges(ws: Workspace, source: str, target: str, min_similarity: float = 0.0) -> list[PairHit]:
-    """Pairs close in feature space but unlinked by any shared label: each source symbol's nearest
-    target symbol, when that nearness is mutual, ranked by similarity."""
-    try:
-        from kgalign.align.bridges import find_bridges as external
-    except ImportError:
-        external = None
-    if external is not None:
-        try:
-            return [_bridge_hit(b) for b in external(ws, source, target)]
-        except TypeError:
-            pass
+def _overlap(space: Any, a: tuple[str, str], b: tuple[str, str]) -> float:
+    """Weighted Jaccard overlap of two symbols' supports."""
+    fa = {f: w for f, w, _ in space.support_of(a)}
+    fb = {f: w for f, w, _ in space.support_of(b)}
+    union = set(fa) | set(fb)
+    num = sum(min(fa.get(f, 0.0), fb.get(f, 0.0)) for f in union)
+    den = sum(max(fa.get(f, 0.0), fb.get(f, 0.0)) for f in union)
+    return round(num / den if den else 0.0, 6)
+
+
+def _bridges(ws: Workspace, source: str, target: str) -> list[PairHit]:
+    """:func:`kgalign.align.bridges.find_bridges` between the two graphs (mutual nearest neighbours
+    of one category, well above the pair's typical similarity), with the support overlap and the
+    weaker activation strength of each pair."""
+    from kgalign.align.bridges import find_bridges
+
     space = ws.space
-    src = [i for i, k in enumerate(space.keys) if k[0] == source]
-    tgt = [i for i, k in enumerate(space.keys) if k[0] == target]
-    if not src or not tgt:
-        return []
-    sims = space.pairwise_similarity(src, tgt)
-    best_t = sims.argmax(1)
-    best_s = sims.argmax(0)
     out = []
-    for i, j in enumerate(best_t):
-        if best_s[j] != i or sims[i, j] < min_similarity:
-            continue
-        a, b = space.keys[src[i]], space.keys[tgt[j]]
-        sa, sb = ws.symbol_table.get(a[1], a[0]), ws.symbol_table.get(b[1], b[0])
-        if sa is None or sb is None:
-            continue
-        if {normalise(n) for n in sa.names} & {normalise(n) for n in sb.names}:
-            continue  # same words: an alias, the matcher's business, not a bridge
-        fa = {f: w for f, w, _ in space.support_of(a)}
-        fb = {f: w for f, w, _ in space.support_of(b)}
-        union = set(fa) | set(fb)
-        overlap = sum(min(fa.get(f, 0), fb.get(f, 0)) for f in union) / max(
-            1e-9, sum(max(fa.get(f, 0), fb.get(f, 0)) for f in union))
-        out.append(PairHit(a[0], a[1], sa.label, b[0], b[1], sb.label, "~", round(float(sims[i, j]), 6),
-                           {"overlap": round(overlap, 6), "strength": round(float(min(space.table.strength[src[i]],
-                                                                                       space.table.strength[tgt[j]])), 6)}))
-    out.sort(key=lambda p: -p.confidence)
+    for b in find_bridges(ws, graphs=[source, target]):
+        if b.source[0] != source:  # the pair of graphs is taken in sorted order
+            b = replace(b, source=b.target, target=b.source, source_label=b.target_label,
+                        target_label=b.source_label, relation=_CONVERSE.get(b.relation, b.relation))
+        strength = min(space.table.strength[space.row_of(b.source)], space.table.strength[space.row_of(b.target)])
+        out.append(PairHit(b.source[0], b.source[1], b.source_label, b.target[0], b.target[1], b.target_label,
+                           b.relation, round(float(b.similarity), 6),
+                           {"similarity": round(float(b.similarity), 6), "overlap": _overlap(space, b.source, b.target),
+                            "strength": round(float(strength), 6), "reason": b.reason}))
+    out.sort(key=lambda p: (-p.confidence, p.source, p.target))
     return out
 
 
-def _bridge_hit(b: Any) -> PairHit:
-    if isinstance(b, PairHit):
-        return b
-    d = b.to_dict() if hasattr(b, "to_dict") else dict(b)
-    return PairHit(d.get("source_graph", ""), d.get("source", ""), d.get("source_label", ""), d.get("target_graph", ""),
-                   d.get("target", ""), d.get("target_label", ""), d.get("relation", "~"),
-                   float(d.get("confidence", d.get("similarity", 0.0))),
-                   {k: v for k, v in d.items() if k in ("overlap", "strength", "similarity", "suggested_relation")})
+_CONVERSE = {"<": ">", ">": "<"}
 
 
 # -- SPARQL -----------------------------------------------------------------------------------
@@ -264,62 +414,115 @@ def _all_prefixes(ws: Workspace) -> dict[str, str]:
     return merged
 
 
-_HEADER = "SELECT DISTINCT ?{var} WHERE {{ "
+def _run_pattern(ws: Workspace, where: SparqlFilter, header: str, tail: str) -> Any:
+    """Run ``header + pattern + tail + }`` and read its solutions; a SPARQL syntax error points into
+    the pattern as written in the DSL text (the engine attaches that text). The pattern is the
+    user's SPARQL by design; everything spliced around it (candidate IRIs) is escaped."""
+    text = header + where.pattern_text + tail + "\n}"
+    try:
+        return _solutions(ws.sparql(text, prefixes=_all_prefixes(ws)))
+    except QuerySyntaxError as e:
+        if e.line is None:
+            raise QuerySyntaxError(e.message) from None
+        offset = _offset(text, e.line, e.column or 1) - len(header)
+        line, column = _relocate(where.pattern_text, min(max(offset, 0), len(where.pattern_text)), where.span)
+        raise QuerySyntaxError(e.message, line=line, column=column) from None
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    """Character offset of pyoxigraph's 1-based (line, byte column) in ``text``."""
+    lines = text.split("\n")
+    line = min(max(line, 1), len(lines))
+    head = lines[line - 1].encode()[: max(column - 1, 0)].decode(errors="ignore")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + len(head)
+
+
+def _relocate(inner: str, offset: int, span: Any) -> tuple[int | None, int | None]:
+    """(line, column) in the DSL text of ``offset`` into ``inner``, text that starts at ``span``."""
+    if not span.start_line:
+        return None, None
+    before = inner[:offset]
+    newlines = before.count("\n")
+    if newlines == 0:
+        return span.start_line, span.start_column + offset
+    return span.start_line + newlines, offset - before.rfind("\n")
+
+
+def _solutions(res: Any) -> Any:
+    """Read a lazily evaluated result to the end, so evaluation errors surface here as one message."""
+    try:
+        if isinstance(res, ox.QuerySolutions):
+            names = [v.value for v in res.variables]
+            return _Solutions(names, [{n: sol[n] for n in names} for sol in res])
+        if isinstance(res, ox.QueryTriples):
+            return list(res)
+        return res
+    except (OSError, RuntimeError, ValueError) as e:
+        raise KgalignError(f"SPARQL evaluation failed: {e}") from None
+
+
+class _Solutions(list):
+    def __init__(self, names: list[str], rows: list[dict[str, Any]]) -> None:
+        super().__init__(rows)
+        self.names = names
 
 
 def _sparql_bindings(ws: Workspace, where: SparqlFilter, var: str, values: list[str] | None) -> list[str]:
-    """IRIs the pattern binds to ``?var`` (optionally only among ``values``); errors point into the DSL text."""
-    header = _HEADER.format(var=var)
+    """IRIs the pattern binds to ``?var`` (only among ``values`` when given), in the store's order."""
     tail = ""
     if values is not None:
-        tail = "\nVALUES ?" + var + " { " + " ".join(f"<{escape_iri(v)}>" for v in values) + " }"
-    text = header + where.pattern_text + tail + "\n}"
-    try:
-        res = ws.sparql(text, prefixes=_all_prefixes(ws))
-    except QuerySyntaxError as e:
-        line, col = e.line, e.column
-        span = where.span
-        if line is not None and span.start_line:
-            if line == 1:
-                line, col = span.start_line, span.start_column + max(0, (col or 1) - len(header) - 1)
-            else:
-                line = span.start_line + line - 1
-        raise QuerySyntaxError(e.message, text=getattr(e, "dsl_text", ""), line=line, column=col) from None
-    out = []
-    for row in res:
-        t = row[var]
-        if isinstance(t, ox.NamedNode):
-            out.append(t.value)
-    return out
+        tail = "\nVALUES ?" + var + " { " + " ".join(f"<{escape_iri(v)}>" for v in dict.fromkeys(values)) + " }"
+    res = _run_pattern(ws, where, f"SELECT DISTINCT ?{var} WHERE {{ ", tail)
+    return [t.value for row in res if isinstance(t := row[var], ox.NamedNode)]
+
+
+def _sparql_pair_bindings(ws: Workspace, where: SparqlFilter,
+                          values: list[tuple[str, str]] | None) -> set[tuple[str | None, str | None]]:
+    """``(source, target)`` IRI pairs the pattern binds (None where it leaves a variable unbound)."""
+    tail = ""
+    if values is not None:
+        rows = " ".join(f"(<{escape_iri(a)}> <{escape_iri(b)}>)" for a, b in values)
+        tail = "\nVALUES (?source ?target) { " + rows + " }"
+    res = _run_pattern(ws, where, "SELECT DISTINCT ?source ?target WHERE { ", tail)
+
+    def iri(t: Any) -> str | None:
+        return t.value if isinstance(t, ox.NamedNode) else None
+
+    return {(iri(row["source"]), iri(row["target"])) for row in res}
 
 
 def _semi_join(ws: Workspace, rows: list[Any], op: QuestionOp) -> list[Any]:
-    var = "feature" if op.returns == "features" else "source" if op.returns == "pairs" else "symbol"
-
-    def iri_of(r: Any) -> str:
-        if isinstance(r, FeatureHit):
-            return f"urn:kgalign:feature:{r.feature}"
-        if isinstance(r, PairHit):
-            return r.source
-        return r.iri
-
-    cands = list(dict.fromkeys(iri_of(r) for r in rows))
-    if not cands:
+    """Rows whose identity the ``where`` pattern binds: ``?source`` and ``?target`` for pairs."""
+    if not rows:
         return []
-    keep = set(_sparql_bindings(ws, op.where, var, cands if len(cands) <= VALUES_PUSHDOWN_MAX else None))
-    return [r for r in rows if iri_of(r) in keep]
+    if op.returns != "pairs":
+        iris = [r.iri for r in rows]
+        keep = set(_sparql_bindings(ws, op.where, "symbol", iris if len(set(iris)) <= VALUES_PUSHDOWN_MAX else None))
+        return [r for r in rows if r.iri in keep]
+    pairs = list(dict.fromkeys((r.source, r.target) for r in rows))
+    found = _sparql_pair_bindings(ws, op.where, pairs if len(pairs) <= VALUES_PUSHDOWN_MAX else None)
+    return [r for r in rows if (r.source, r.target) in found or (r.source, None) in found or (None, r.target) in found]
 
 
-def run_sparql(ws: Workspace, text: str) -> Result:
-    res = ws.sparql(text)
-    if isinstance(res, bool) or isinstance(res, ox.QueryBoolean):
+def run_sparql(ws: Workspace, text: str, span: Any = None) -> Result:
+    """A whole SPARQL query, with the artefacts' prefixes known (its own PREFIX lines win)."""
+    try:
+        res = _solutions(ws.sparql(text, prefixes=_all_prefixes(ws)))
+    except QuerySyntaxError as e:
+        if e.line is None or span is None:
+            raise QuerySyntaxError(e.message, line=e.line, column=e.column) from None
+        line, column = _relocate(text, _offset(text, e.line, e.column or 1), span)
+        raise QuerySyntaxError(e.message, line=line, column=column) from None
+    if isinstance(res, (bool, ox.QueryBoolean)):
         return Result("boolean", ["boolean"], [{"boolean": bool(res)}])
-    if isinstance(res, ox.QueryTriples):
+    if isinstance(res, list) and not isinstance(res, _Solutions):
         rows = [{"subject": str(t.subject), "predicate": str(t.predicate), "object": str(t.object)} for t in res]
         return Result("triples", ["subject", "predicate", "object"], rows)
-    names = [v.value for v in res.variables]
-    rows = []
-    for sol in res:
-        rows.append({n: (None if sol[n] is None else (sol[n].value if isinstance(sol[n], (ox.NamedNode, ox.Literal))
-                                                       else str(sol[n]))) for n in names})
-    return Result("sparql", names, rows)
+    rows = [{n: _plain(sol[n]) for n in res.names} for sol in res]
+    return Result("sparql", res.names, rows)
+
+
+def _plain(term: Any) -> Any:
+    if term is None:
+        return None
+    return term.value if isinstance(term, (ox.NamedNode, ox.Literal)) else str(term)

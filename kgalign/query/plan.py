@@ -29,6 +29,7 @@ from kgalign.query.ast import (
     Threshold,
 )
 from kgalign.query.resolve import Resolver
+from kgalign.query.sources import NATURAL_ORDER
 from kgalign.symbolic.symbols import Symbol
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ DEFAULT_LIMITS = {
 }
 #: Inside a set operation, operands without their own limit look this far.
 OPERAND_LIMIT = 200
+#: Operators that can return just the first k candidates (and widen the window when filters need more).
+WINDOWED = ("sharing_features", "similar_to", "symbols_activating", "explain_feature", "unstable_symbols")
 
 
 @dataclass
@@ -78,15 +81,20 @@ class QuestionOp:
             lines.append(f"{pad}Order by {keys}")
             depth += 1
             pad = "  " * depth
+        if self.where is not None and self.kind != "sparql_source":
+            lines.append(f"{pad}SPARQL semi-join {{ {self.where.pattern_text.strip()} }} (candidates pushed down as VALUES)")
+            depth += 1
+            pad = "  " * depth
         for t in self.thresholds:
             lines.append(f"{pad}Filter {t.field} {t.op} {t.value:g}")
             depth += 1
             pad = "  " * depth
-        if self.where is not None:
-            lines.append(f"{pad}SPARQL semi-join {{ {self.where.pattern_text.strip()} }} (candidates pushed down as VALUES)")
-            depth += 1
-            pad = "  " * depth
-        lines.append(f"{pad}{self._source()}")
+        source = self._source()
+        if self.limit is not None and self.kind in WINDOWED and (self.where is not None or self.thresholds):
+            keys = [(o.field, o.descending) for o in self.order_by]
+            if not keys or keys == [NATURAL_ORDER[self.kind]]:
+                source += f" (first {self.limit * 4} candidates, widened ×8 until {self.limit} pass)"
+        lines.append(f"{pad}{source}")
         return lines
 
     def _source(self) -> str:
@@ -96,7 +104,7 @@ class QuestionOp:
         name = f"{sym.label} <{sym.iri}> ({sym.graph})" if sym else ""
         return {
             "sharing_features": f"SupportOverlap {name} via inverted feature index{g}",
-            "similar_to": f"NearestConceptVectors {name} via FAISS{g}",
+            "similar_to": f"NearestConceptVectors {name} via FAISS (an exact scan over small graphs){g}",
             "features_of": f"Support {name}",
             "symbols_activating": f"FeatureColumn {a.get('features')}{g}",
             "explain_feature": f"ExplainFeature {a.get('features')}{g}",
@@ -111,20 +119,31 @@ class QuestionOp:
 
 @dataclass
 class SetOpPlan:
+    """``and`` / ``or`` / ``except`` by the rows' identity, in the left side's order. The outermost
+    one keeps as many rows as its leftmost question would alone (its ``limit`` or default), so
+    ``Q and Q``, ``Q or Q`` and ``Q`` give the same rows."""
+
     op: str
     left: Any
     right: Any
     returns: str
+    limit: int | None = None
 
     def describe(self, depth: int = 0) -> list[str]:
         name = {"and": "Intersect", "or": "Union", "except": "Difference"}[self.op]
-        return ["  " * depth + name, *self.left.describe(depth + 1), *self.right.describe(depth + 1)]
+        lines = []
+        if self.limit is not None:
+            lines.append("  " * depth + f"Limit {self.limit}")
+            depth += 1
+        return [*lines, "  " * depth + name, *self.left.describe(depth + 1), *self.right.describe(depth + 1)]
 
 
 @dataclass
 class SparqlPlan:
     text: str
     returns: str = "sparql"
+    #: where the query stands in the DSL text (SPARQL error positions are moved there)
+    span: Any = None
 
     def describe(self, depth: int = 0) -> list[str]:
         lines = self.text.strip().splitlines() or [""]
@@ -145,10 +164,11 @@ class Plan:
 def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
     """Resolve and plan one AST node (not an ``Explain``: see :func:`kgalign.query.engine.run`)."""
     if isinstance(node, SparqlQuery):
-        return SparqlPlan(node.text)
+        return SparqlPlan(node.text, span=node.span)
     if isinstance(node, SetOp):
         left = plan(ws, node.left, operand=True)
-        return SetOpPlan(node.op, left, plan(ws, node.right, operand=True), left.returns)
+        right = plan(ws, node.right, operand=True)
+        return SetOpPlan(node.op, left, right, left.returns, None if operand else _leftmost_limit(node))
     assert isinstance(node, Question)
     r = Resolver(ws)
     m: Modifiers = node.modifiers
@@ -165,3 +185,10 @@ def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
         limit = OPERAND_LIMIT if limit is not None else None
     where = node.pattern if isinstance(node, SparqlSource) else m.where
     return QuestionOp(node, node.kind, args, graphs, limit, m.thresholds, m.order_by, where, node.spec.returns)
+
+
+def _leftmost_limit(node: Any) -> int | None:
+    """The limit the leftmost question of a set operation would have on its own."""
+    while isinstance(node, SetOp):
+        node = node.left
+    return node.modifiers.limit if node.modifiers.limit is not None else DEFAULT_LIMITS[node.kind]

@@ -7,6 +7,7 @@ position in the query text, the closest names ("did you mean") or the candidates
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,16 +37,28 @@ def _relocate(e: KgalignError, span: Span) -> KgalignError:
     return out
 
 
+#: Graph names per symbol table: the workspace rebuilds its table on every load or drop, so a
+#: name list kept beside it is as fresh as the symbols (and saves a SPARQL query per name).
+_GRAPH_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 @dataclass
 class Resolver:
     ws: Workspace
 
+    def graph_names(self) -> list[str]:
+        table = self.ws.symbol_table
+        names = _GRAPH_NAMES.get(table)
+        if names is None:
+            names = _GRAPH_NAMES[table] = self.ws.graph_names()
+        return names
+
     def graph(self, ref: GraphRef) -> str:
         name = graph_name(ref.name) if ref.kind == "iri" else ref.name
-        try:
-            return self.ws.require_graph(name)
-        except KgalignError as e:
-            raise _relocate(e, ref.span) from None
+        names = self.graph_names()
+        if name not in names:
+            raise _relocate(UnknownNameError.among("graph", name, names), ref.span) from None
+        return name
 
     def symbol(self, ref: SymbolRef) -> Symbol:
         graph = self.graph(ref.graph) if ref.graph is not None else None

@@ -1,0 +1,310 @@
+"""The neural questions as vectorised operators over the concept space.
+
+Each operator answers one question as :class:`Candidates`: ids (rows of the concept space for
+symbol questions, feature indices for feature questions) in the question's *natural order*
+(:data:`NATURAL_ORDER`; ties by graph and IRI, or by feature index), with their numeric columns, and whether they are every candidate or
+only the first ``k``. Nothing here loops over all symbols in Python: per query the work is a
+few numpy passes (or one FAISS search), and labels are looked up only for the rows that
+survive filtering and the limit (see :mod:`kgalign.query.execute`).
+
+:class:`SpaceArrays` holds what the operators derive from a :class:`ConceptSpace` once (graph of
+each row, an inverted index of the supports, feature claims, promiscuity); it is cached per
+space object and so rebuilt after the next embed.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kgalign.index.space import LOAD_FRACTION
+
+if TYPE_CHECKING:
+    from kgalign.index.space import ConceptSpace, Key
+
+#: Each question's natural order: the column its rows are ranked by and whether descending.
+#: ``None`` for questions with a compound or external order (pruning candidates, pairs, SPARQL).
+NATURAL_ORDER: dict[str, tuple[str, bool] | None] = {
+    "sharing_features": ("overlap", True),
+    "similar_to": ("similarity", True),
+    "features_of": ("strength", True),
+    "symbols_activating": ("strength", True),
+    "explain_feature": ("strength", True),
+    "blind_spots": ("salience", True),
+    "pruning_candidates": None,
+    "unstable_symbols": ("stability", False),
+}
+#: Pruning thresholds (the defaults of :meth:`ConceptSpace.pruning_candidates`).
+PRUNING_MIN_STABILITY = 0.35
+PRUNING_MAX_PROMISCUITY = 0.15
+#: Blind spots: features firing on less than this fraction of corpus tokens are not reported.
+BLIND_SPOT_MIN_DENSITY = 1e-3
+
+
+@dataclass
+class Candidates:
+    """``ids [n]`` in natural order and ``cols`` (each ``[n]``); ``complete``: no candidate beyond these."""
+
+    ids: np.ndarray
+    cols: dict[str, np.ndarray] = field(default_factory=dict)
+    complete: bool = True
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, index: np.ndarray) -> Candidates:
+        """The candidates at ``index`` (a boolean mask or positions), columns alike."""
+        return Candidates(self.ids[index], {k: v[index] for k, v in self.cols.items()}, self.complete)
+
+
+class SpaceArrays:
+    """Arrays derived once from a concept space for the operators below."""
+
+    def __init__(self, space: ConceptSpace) -> None:
+        t = space.table
+        n = len(space.keys)
+        self.n = n
+        self.graphs = sorted({k[0] for k in space.keys})
+        code = {g: i for i, g in enumerate(self.graphs)}
+        self.graph_code = np.fromiter((code[k[0]] for k in space.keys), dtype=np.int32, count=n)
+        #: each row's place in (graph, iri) order: ties in a ranking are broken by it
+        self.key_rank = np.empty(n, np.int64)
+        self.key_rank[sorted(range(n), key=space.keys.__getitem__)] = np.arange(n)
+        self._graph_rows: dict[str, np.ndarray | slice] = {}
+        for g in self.graphs:
+            rows = np.flatnonzero(self.graph_code == code[g])
+            contiguous = len(rows) and rows[-1] - rows[0] + 1 == len(rows)
+            self._graph_rows[g] = slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows
+        # The supports as one CSR inverted index: feature -> (rows, weights).
+        ids, w = t.support_ids, t.support_weights.astype(np.float64)
+        valid = ids >= 0
+        self.row_total = np.where(valid, w, 0).sum(1).astype(np.float64) if n else np.zeros(0)
+        rows = np.broadcast_to(np.arange(n)[:, None], ids.shape)[valid]
+        feats, weights = ids[valid].astype(np.int64), w[valid].astype(np.float64)
+        order = np.argsort(feats, kind="stable")
+        self.inv_rows, self.inv_w = rows[order], weights[order]
+        self.inv_ptr = np.searchsorted(feats[order], np.arange(space.d_sae + 1))
+        # Loads: support entries at least LOAD_FRACTION of the row's strongest (what ConceptSpace.loads holds).
+        top = np.where(valid[:, :1], w[:, :1], 0) if n else np.zeros((0, 1))
+        loads = valid & (w >= LOAD_FRACTION * top)
+        load_f = ids[loads].astype(np.int64)
+        self.load_rows = np.broadcast_to(np.arange(n)[:, None], ids.shape)[loads]
+        self.load_f = load_f
+        self.promiscuity = np.bincount(load_f, minlength=space.d_sae).astype(np.float32) / max(1, n)
+        self.claimed = np.bincount(load_f, minlength=space.d_sae) > 0
+
+    def rows_of(self, graphs: set[str] | None) -> np.ndarray | slice | None:
+        """Rows of ``graphs`` (a slice when contiguous); None for every row."""
+        if graphs is None:
+            return None
+        parts = [self._graph_rows[g] for g in sorted(graphs) if g in self._graph_rows]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([np.arange(p.start, p.stop) if isinstance(p, slice) else p for p in parts] or
+                              [np.zeros(0, np.int64)])
+
+    def in_graphs(self, rows: np.ndarray, graphs: set[str] | None) -> np.ndarray:
+        """``[len(rows)]`` bool: whether each row belongs to ``graphs``."""
+        if graphs is None:
+            return np.ones(len(rows), bool)
+        codes = [self.graphs.index(g) for g in graphs if g in self.graphs]
+        return np.isin(self.graph_code[rows], codes)
+
+    def graph_count(self, graphs: set[str] | None) -> int:
+        r = self.rows_of(graphs)
+        if r is None:
+            return self.n
+        return r.stop - r.start if isinstance(r, slice) else len(r)
+
+
+_ARRAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def arrays(space: ConceptSpace) -> SpaceArrays:
+    """The :class:`SpaceArrays` of ``space``, built on first use."""
+    found = _ARRAYS.get(space)
+    if found is None:
+        found = _ARRAYS[space] = SpaceArrays(space)
+    return found
+
+
+def _top(values: np.ndarray, tie: np.ndarray, k: int | None, descending: bool) -> np.ndarray:
+    """Positions of the best ``k`` of ``values`` (all when None), best first; ties by ``tie`` ascending."""
+    key = -values if descending else values
+    if k is not None and k < len(values):
+        kth = np.partition(key, k - 1)[k - 1]
+        pos = np.flatnonzero(key <= kth)  # every tie at the boundary, so the order is deterministic
+    else:
+        pos = np.arange(len(values))
+    order = pos[np.lexsort((tie[pos], key[pos]))]
+    return order if k is None else order[:k]
+
+
+# ---- symbol questions ---------------------------------------------------------------------------
+
+
+def sharing_features(space: ConceptSpace, key: Key, graphs: set[str] | None, k: int | None) -> Candidates:
+    """Symbols sharing at least one support feature with ``key``, by weighted Jaccard overlap of the
+    supports; ``shared`` counts the shared features."""
+    a = arrays(space)
+    r = space.row_of(key)
+    fs, ws = space.table.support_ids[r], space.table.support_weights[r]
+    keep = fs >= 0
+    fs, ws = fs[keep].astype(np.int64), ws[keep].astype(np.float64)
+    seg_rows = [a.inv_rows[a.inv_ptr[f] : a.inv_ptr[f + 1]] for f in fs]
+    seg_min = [np.minimum(a.inv_w[a.inv_ptr[f] : a.inv_ptr[f + 1]], w) for f, w in zip(fs, ws, strict=True)]
+    if not seg_rows:
+        return Candidates(np.zeros(0, np.int64), {"overlap": np.zeros(0), "shared": np.zeros(0)})
+    rows = np.concatenate(seg_rows)
+    count = np.bincount(rows, minlength=a.n)
+    sum_min = np.bincount(rows, weights=np.concatenate(seg_min), minlength=a.n)
+    count[r] = 0
+    cand = np.flatnonzero(count)
+    cand = cand[a.in_graphs(cand, graphs)]
+    denom = ws.sum() + a.row_total[cand] - sum_min[cand]
+    overlap = np.where(denom > 0, sum_min[cand] / np.maximum(denom, 1e-12), 0.0)
+    order = _top(overlap, a.key_rank[cand], k, True)
+    complete = k is None or k >= len(cand)
+    return Candidates(cand[order], {"overlap": overlap[order], "shared": count[cand[order]].astype(np.float64)},
+                      complete)
+
+
+#: Above this many rows in the graphs asked for, ``similar to`` searches FAISS rather than scanning.
+EXACT_SCAN_MAX = 20_000
+
+
+def similar_to(space: ConceptSpace, key: Key, graphs: set[str] | None, k: int | None) -> Candidates:
+    """The nearest concept vectors by cosine similarity: FAISS for the first ``k``, an exact scan
+    for all of them or when the graphs asked for are small."""
+    a = arrays(space)
+    r = space.row_of(key)
+    unit = space._unit  # [n, d_sae] unit rows, what the FAISS index holds
+    q = unit[r]
+    n_sel = a.graph_count(graphs)
+    if k is None or n_sel <= EXACT_SCAN_MAX or k >= n_sel:
+        sel = a.rows_of(graphs)
+        if sel is None:
+            rows, sims = np.arange(a.n), unit @ q
+        elif isinstance(sel, slice):
+            rows, sims = np.arange(sel.start, sel.stop), unit[sel] @ q
+        else:
+            rows, sims = sel, unit[sel] @ q
+        keep = rows != r
+        rows, sims = rows[keep], sims[keep].astype(np.float64)
+        order = _top(sims, a.key_rank[rows], k, True)
+        return Candidates(rows[order], {"similarity": sims[order]}, k is None or k >= len(rows))
+    # Ask FAISS for enough neighbours that k of them are likely in the graphs asked for.
+    want = min(a.n, int((k + 1) * a.n / max(1, n_sel) * 1.25) + 1)
+    scores, ids = space.index.search(q[None, :], want)
+    ids, scores = ids[0], scores[0]
+    ok = (ids >= 0) & (ids != r)
+    ids, scores = ids[ok].astype(np.int64), scores[ok].astype(np.float64)
+    ok = a.in_graphs(ids, graphs)
+    ids, scores = ids[ok], scores[ok]
+    order = np.lexsort((a.key_rank[ids], -scores))[:k]
+    return Candidates(ids[order], {"similarity": scores[order]}, want >= a.n)
+
+
+def symbols_activating(space: ConceptSpace, features: list[int], graphs: set[str] | None,
+                       k: int | None) -> Candidates:
+    """Symbols whose concept vectors weigh any of ``features`` above zero, by that weight (the
+    largest, with the feature it belongs to)."""
+    a = arrays(space)
+    sel = a.rows_of(graphs)
+    vec = space.table.vectors
+    rows = np.arange(a.n) if sel is None else np.arange(sel.start, sel.stop) if isinstance(sel, slice) else sel
+    block = vec[:, features] if sel is None else vec[sel][:, features] if isinstance(sel, slice) else vec[np.ix_(sel, features)]
+    best = block.argmax(1)
+    strength = block[np.arange(len(rows)), best].astype(np.float64)
+    keep = strength > 0
+    rows, strength, feat = rows[keep], strength[keep], np.asarray(features, np.int64)[best[keep]]
+    order = _top(strength, a.key_rank[rows], k, True)
+    return Candidates(rows[order], {"strength": strength[order], "feature": feat[order].astype(np.float64)},
+                      k is None or k >= len(rows))
+
+
+def unstable_symbols(space: ConceptSpace, graphs: set[str] | None, k: int | None) -> Candidates:
+    """Every symbol, lowest support stability first."""
+    a = arrays(space)
+    sel = a.rows_of(graphs)
+    rows = np.arange(a.n) if sel is None else np.arange(sel.start, sel.stop) if isinstance(sel, slice) else sel
+    st = space.table.stability[rows].astype(np.float64)
+    order = _top(st, a.key_rank[rows], k, False)
+    return Candidates(rows[order], {"stability": st[order]}, k is None or k >= len(rows))
+
+
+def pruning_candidates(space: ConceptSpace, graphs: set[str] | None) -> tuple[Candidates, float]:
+    """Symbols with no clear neural counterpart, as :meth:`ConceptSpace.pruning_candidates` defines
+    them (weak activation, unstable support, uninformative support), most reasons first, then the
+    least stable, then the weakest; and the strength threshold used. Column ``reasons`` is a bit
+    mask: 1 weak, 2 unstable, 4 uninformative; ``generic`` the share of weight on promiscuous features."""
+    a = arrays(space)
+    t = space.table
+    strength = t.strength.astype(np.float64)
+    min_strength = float(np.percentile(t.strength, 5)) if len(strength) else 0.0
+    ids, w = t.support_ids, t.support_weights.astype(np.float64)
+    valid = ids >= 0
+    total = np.where(valid, w, 0).sum(1)
+    total = np.where(total > 0, total, 1.0)
+    prom = a.promiscuity[np.where(valid, ids, 0)]
+    generic = np.where(valid & (prom > PRUNING_MAX_PROMISCUITY), w, 0).sum(1) / total
+    stability = t.stability.astype(np.float64)
+    mask = ((strength < min_strength) * 1 + (stability < PRUNING_MIN_STABILITY) * 2 + (generic > 0.5) * 4)
+    rows = np.flatnonzero(mask)
+    rows = rows[a.in_graphs(rows, graphs)]
+    n_reasons = np.array([0, 1, 1, 2, 1, 2, 2, 3])[mask[rows]]
+    order = np.lexsort((a.key_rank[rows], strength[rows], stability[rows], -n_reasons))
+    rows = rows[order]
+    return Candidates(rows, {"strength": strength[rows], "stability": stability[rows],
+                             "reasons": mask[rows].astype(np.float64), "generic": generic[rows]}), min_strength
+
+
+def pruning_reasons(mask: int, strength: float, stability: float, generic: float, min_strength: float) -> str:
+    """The reasons of one pruning candidate, worded as :meth:`ConceptSpace.pruning_candidates` words them."""
+    out = []
+    if mask & 1:
+        out.append(f"weak activation ({strength:.3g} < {min_strength:.3g})")
+    if mask & 2:
+        out.append(f"unstable support (stability {stability:.2f} < {PRUNING_MIN_STABILITY})")
+    if mask & 4:
+        out.append(f"uninformative support ({generic:.0%} of its weight on features shared by many symbols)")
+    return "; ".join(out)
+
+
+# ---- feature questions --------------------------------------------------------------------------
+
+
+def features_of(space: ConceptSpace, key: Key) -> Candidates:
+    """The features of ``key``'s support, strongest first, with the fraction of contexts each fired in."""
+    r = space.row_of(key)
+    ids = space.table.support_ids[r]
+    keep = ids >= 0
+    cols = {"strength": space.table.support_weights[r][keep].astype(np.float64),
+            "fired_in": space.table.support_freq[r][keep].astype(np.float64)}
+    if space.stats is not None:
+        cols["density"] = space.stats.density[ids[keep]].astype(np.float64)
+    return Candidates(ids[keep].astype(np.int64), cols)
+
+
+def blind_spots(space: ConceptSpace, graphs: set[str] | None, min_density: float) -> Candidates:
+    """Features that fire often and strongly on the corpus but that no symbol (of ``graphs``) loads
+    on, most salient (density × mean activation) first."""
+    from kgalign.errors import WorkspaceError
+
+    if space.stats is None:
+        raise WorkspaceError("no feature statistics in this workspace: run 'kgalign embed --corpus ...'")
+    a = arrays(space)
+    if graphs is None:
+        claimed = a.claimed
+    else:
+        mine = a.in_graphs(a.load_rows, graphs)
+        claimed = np.bincount(a.load_f[mine], minlength=space.d_sae) > 0
+    d, act = space.stats.density, space.stats.mean_activation
+    salience = d * act  # in the statistics' own precision, as ConceptSpace.blind_spots ranks them
+    feats = np.flatnonzero((d >= min_density) & ~claimed)
+    feats = feats[np.lexsort((feats, -salience[feats]))]
+    return Candidates(feats, {"density": d[feats].astype(np.float64), "strength": act[feats].astype(np.float64),
+                              "salience": salience[feats].astype(np.float64)})
