@@ -42,8 +42,10 @@ function fmt(x, digits = 3) {
 
 function bar(value, max, cls) {
   const pct = max > 0 ? Math.max(0, Math.min(100, (100 * value) / max)) : 0;
-  return h("div", { class: "barcell" }, h("div", { class: "bar " + (cls || "") },
-    h("span", { style: `width:${pct.toFixed(1)}%` })), h("span", { class: "mono" }, fmt(value)));
+  const fill = h("span", {});
+  fill.style.width = `${pct.toFixed(1)}%`; // CSSOM, not a style attribute: the CSP forbids inline styles
+  return h("div", { class: "barcell" }, h("div", { class: "bar " + (cls || "") }, fill),
+    h("span", { class: "mono" }, fmt(value)));
 }
 
 function symbolHref(iri, graph) {
@@ -146,7 +148,12 @@ const EXAMPLES = {
     ["graphs", "SELECT ?g (COUNT(*) AS ?triples) WHERE {\n  GRAPH ?g { ?s ?p ?o }\n} GROUP BY ?g ORDER BY DESC(?triples)"],
     ["ask", "ASK { ?s a owl:Class }"],
   ],
-  dsl: [],
+  dsl: [
+    ["unstable", "unstable symbols limit 20"],
+    ["pruning", "symbols with no neural counterpart limit 20"],
+    ["blind spots", "features with no symbolic counterpart limit 20"],
+    ["align", "align cmt with confOf"],
+  ],
 };
 
 function renderSparqlResults(out, data, elapsed) {
@@ -182,11 +189,28 @@ function cellValue(v) {
   return fmt(v);
 }
 
+// Columns of DSL results that name a symbol or a feature become links to their pages.
+const LINKED = {
+  symbol: (r) => (r.iri ? symbolLink(r.iri, r.symbol, r.graph) : null),
+  source: (r) => (r.source_iri ? symbolLink(r.source_iri, r.source, r.source_graph) : null),
+  target: (r) => (r.target_iri ? symbolLink(r.target_iri, r.target, r.target_graph) : null),
+  feature: (r) => (Number.isInteger(r.feature) ? h("a", { href: "#/feature/" + r.feature, testid: "feature-link" }, "#" + r.feature) : null),
+};
+
 function renderDslResults(out, data, elapsed) {
   const cols = data.columns || [];
   const rows = data.rows || [];
-  out.append(h("div", { class: "meta", testid: "results-meta" }, `${rows.length} rows in ${elapsed} ms`));
-  out.append(table(cols.map((c) => ({ key: c })), rows, (c, r) => cellValue(r[c.key]), "results-table"));
+  const kind = data.kind ? `${data.kind}: ` : "";
+  out.append(h("div", { class: "meta", testid: "results-meta" }, `${kind}${rows.length} rows in ${elapsed} ms`));
+  if (data.kind === "boolean" && rows.length === 1) {
+    out.append(h("div", { class: "card", testid: "results-boolean" }, h("strong", {}, String(Object.values(rows[0])[0]))));
+    return;
+  }
+  out.append(table(cols.map((c) => ({ key: c })), rows, (c, r) => {
+    const link = LINKED[c.key] && LINKED[c.key](r);
+    return link || cellValue(r[c.key]);
+  }, "results-table"));
+  if (data.plan) out.append(h("details", {}, h("summary", { class: "meta" }, "plan"), h("pre", {}, data.plan)));
 }
 
 async function runQuery(lang, text, out) {
@@ -222,7 +246,7 @@ function viewQuery() {
   const { params } = currentRoute();
   const dsl = state.status && state.status.features && state.status.features.dsl;
   const lang = params.get("lang") || (dsl ? "dsl" : "sparql");
-  const text = params.get("q") || (lang === "sparql" ? EXAMPLES.sparql[0][1] : "");
+  const text = params.get("q") || (lang === "sparql" ? EXAMPLES.sparql[0][1] : EXAMPLES.dsl[0][1]);
   const input = h("textarea", { id: "query-input", testid: "query-input", spellcheck: "false",
     placeholder: lang === "sparql" ? "SELECT ..." : "a kgalign query" }, text);
   const select = h("select", { id: "query-lang", testid: "query-lang" },
@@ -237,7 +261,9 @@ function viewQuery() {
   };
   input.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); } });
   const examples = h("span", { class: "examples" }, "examples: ",
-    EXAMPLES.sparql.map(([name, q]) => h("a", { href: "#/query?" + new URLSearchParams({ lang: "sparql", q }) }, name)));
+    EXAMPLES[select.value === "sparql" ? "sparql" : "dsl"].map(([name, q]) =>
+      h("a", { href: "#/query?" + new URLSearchParams({ lang: select.value, q }) }, name)));
+  select.addEventListener("change", () => { location.hash = "#/query?lang=" + select.value; });
   const note = dsl ? null : h("div", { class: "note", testid: "dsl-note" },
     "The query language is not installed in this build; SPARQL works (with the kga: functions once embedded).");
   if (params.get("q")) setTimeout(run, 0);
