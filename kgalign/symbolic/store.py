@@ -7,7 +7,7 @@ graphs.
 Writing a whole graph (:meth:`OxigraphStore.write_graph`, used by every load) is
 atomic and survives ``kill -9``:
 
-1. A *pending-write* journal entry is committed to the provenance graph first. It
+1. A *pending-write* journal entry is committed to the journal graph first. It
    names the graph being written; every read through this class hides that graph
    until the entry is closed, and :meth:`OxigraphStore.recover` (run whenever the
    store is opened for writing) drops it if the writer died.
@@ -43,6 +43,7 @@ from kgalign.errors import KgalignError, LoadError, QuerySyntaxError, WorkspaceE
 from kgalign.symbolic.vocab import (
     GRAPH_PREFIX,
     KGA,
+    JOURNAL_GRAPH,
     PROVENANCE_GRAPH,
     STAGING_PREFIX,
     STANDARD_PREFIXES,
@@ -51,6 +52,7 @@ from kgalign.symbolic.vocab import (
 )
 
 _PROV = ox.NamedNode(PROVENANCE_GRAPH)
+_JOURNAL = ox.NamedNode(JOURNAL_GRAPH)
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 #: How many source graph names of an N-Quads/TriG/JSON-LD file the provenance keeps.
 MAX_SOURCE_GRAPHS = 100
@@ -221,8 +223,9 @@ class OxigraphStore:
     def _ensure_layout(self) -> None:
         # The provenance graph always exists, so that a failed first load (whose journal entry
         # comes and goes) leaves the list of named graphs exactly as it was.
-        if not self._store.contains_named_graph(_PROV):
-            self._store.add_graph(_PROV)
+        for g in (_PROV, _JOURNAL):
+            if not self._store.contains_named_graph(g):
+                self._store.add_graph(g)
 
     @property
     def _store(self) -> ox.Store:
@@ -235,7 +238,9 @@ class OxigraphStore:
 
     def hidden_graphs(self) -> set[str]:
         """Graphs that are being written or dropped (or were, by a killed process): never shown."""
-        hidden = {q.object.value for q in self._store.quads_for_pattern(None, _WRITE_GRAPH, None, _PROV)}
+        hidden = {q.object.value for q in self._store.quads_for_pattern(None, _WRITE_GRAPH, None, _JOURNAL)}
+        if hidden:
+            hidden.add(JOURNAL_GRAPH)
         for g in self._store.named_graphs():
             if isinstance(g, ox.NamedNode) and g.value.startswith(STAGING_PREFIX):
                 hidden.add(g.value)
@@ -400,9 +405,9 @@ class OxigraphStore:
             write = target if direct else STAGING_PREFIX + token
             entry = ox.NamedNode(KGA + "pending/" + token)
             self._store.extend([
-                ox.Quad(entry, _RDF_TYPE, _k("PendingWrite"), _PROV),
-                ox.Quad(entry, _WRITE_GRAPH, ox.NamedNode(write), _PROV),
-                ox.Quad(entry, _TARGET_GRAPH, ox.NamedNode(target), _PROV),
+                ox.Quad(entry, _RDF_TYPE, _k("PendingWrite"), _JOURNAL),
+                ox.Quad(entry, _WRITE_GRAPH, ox.NamedNode(write), _JOURNAL),
+                ox.Quad(entry, _TARGET_GRAPH, ox.NamedNode(target), _JOURNAL),
             ])
             # No flush needed: a committed transaction is in RocksDB's write-ahead log, which a
             # killed process does not lose (the next open replays it).
@@ -427,7 +432,7 @@ class OxigraphStore:
                     ops.append(f"DROP SILENT GRAPH {t}")
                 if commit_update is not None:
                     ops.append(commit_update(n))
-                ops.append(f"DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
+                ops.append(f"DELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
                 # The commit: one transaction.
                 self._store.update(" ;\n".join(ops))
             except BaseException:
@@ -548,7 +553,7 @@ class OxigraphStore:
 
     def _discard(self, write: str, entry: ox.NamedNode) -> None:
         self._drop_quads(write)
-        self._store.update(f"DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
+        self._store.update(f"DELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
 
     def drop_artefact(self, name: str) -> None:
         """Remove an artefact's graph and provenance: one small transaction hides it, then it is deleted."""
@@ -558,7 +563,7 @@ class OxigraphStore:
             entry = KGA + "pending/" + uuid.uuid4().hex
             self._store.update(
                 f"""DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{escape_iri(g)}> ?p ?o }} }} ;
-                INSERT DATA {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{entry}> a <{KGA}PendingWrite> ;
+                INSERT DATA {{ GRAPH <{JOURNAL_GRAPH}> {{ <{entry}> a <{KGA}PendingWrite> ;
                     <{KGA}writeGraph> <{escape_iri(g)}> ; <{KGA}targetGraph> <{escape_iri(g)}> }} }}"""
             )
             self._discard(g, ox.NamedNode(entry))
@@ -572,11 +577,12 @@ class OxigraphStore:
             return []
         cleared: list[str] = []
         with self._handle.lock:
-            for entry in {q.subject for q in self._store.quads_for_pattern(None, _RDF_TYPE, _k("PendingWrite"), _PROV)}:
-                for q in list(self._store.quads_for_pattern(entry, _WRITE_GRAPH, None, _PROV)):
+            entries = {q.subject for q in self._store.quads_for_pattern(None, _RDF_TYPE, _k("PendingWrite"), _JOURNAL)}
+            for entry in entries:
+                for q in list(self._store.quads_for_pattern(entry, _WRITE_GRAPH, None, _JOURNAL)):
                     self._drop_quads(q.object.value)
                     cleared.append(q.object.value)
-                self._store.update(f"DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
+                self._store.update(f"DELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
             for g in list(self._store.named_graphs()):
                 if isinstance(g, ox.NamedNode) and g.value.startswith(STAGING_PREFIX):
                     self._drop_quads(g.value)

@@ -2,7 +2,8 @@
 
 kgalign's vocabulary lives under ``https://w3id.org/kgalign/vocab#`` (prefix ``kga:``).
 Its named graphs have ``urn:kgalign:`` IRIs: one graph per artefact
-(``urn:kgalign:graph:<name>``), plus the provenance, neural and mapping graphs.
+(``urn:kgalign:graph:<name>``), plus the provenance, neural and mapping graphs, and the
+store's own journal and staging graphs (hidden from queries).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ KGA = "https://w3id.org/kgalign/vocab#"
 GRAPH_PREFIX = "urn:kgalign:graph:"
 STAGING_PREFIX = "urn:kgalign:staging:"
 PROVENANCE_GRAPH = "urn:kgalign:provenance"
+#: The pending-write journal of the store (never visible to queries while it holds entries).
+JOURNAL_GRAPH = "urn:kgalign:journal"
 NEURAL_GRAPH = "urn:kgalign:neural"
 MAPPINGS_GRAPH = "urn:kgalign:mappings"
 

@@ -16,9 +16,11 @@ from kgalign.errors import LoadError, UsageError
 from kgalign.symbolic.loaders import default_graph_name, load_file
 from kgalign.symbolic.store import OxigraphStore
 from kgalign.symbolic.symbols import read_symbols
-from kgalign.symbolic.vocab import PROVENANCE_GRAPH, STAGING_PREFIX, graph_iri
+from kgalign.symbolic.vocab import JOURNAL_GRAPH, PROVENANCE_GRAPH, STAGING_PREFIX, graph_iri
 
 from .conftest import BROKEN, DATA
+
+BASE_GRAPHS = {PROVENANCE_GRAPH, JOURNAL_GRAPH}
 
 ZOO_FORMATS = {"zoo.ttl": "turtle", "zoo.nt": "ntriples", "zoo.rdf": "rdfxml", "zoo.jsonld": "jsonld"}
 
@@ -49,7 +51,7 @@ def test_each_format_loads_into_its_own_graph_with_provenance(store: OxigraphSto
     assert before <= datetime.fromisoformat(info.loaded_at) <= datetime.now(timezone.utc)
     # What is stored is what the provenance graph says.
     assert store.graphs() == [info]
-    assert named_graphs(store) == {info.iri, PROVENANCE_GRAPH}
+    assert named_graphs(store) == {info.iri, *BASE_GRAPHS}
 
 
 def test_the_four_serialisations_of_one_ontology_give_the_same_graph_and_symbols(tmp_path: Path) -> None:
@@ -85,7 +87,7 @@ def test_dataset_formats_merge_every_graph_into_the_artefact_graph(store: Oxigra
     assert (f"<{kg}alice>", "<http://www.w3.org/2000/01/rdf-schema#label>", '"Alice"') in graph_triples(store, "people")
     assert (f"<{kg}alice>", f"<{kg}knows>", f"<{kg}bob>") in graph_triples(store, "people")
     # No graph of the file leaks into the store as a graph of its own...
-    assert named_graphs(store) == {info.iri, PROVENANCE_GRAPH}
+    assert named_graphs(store) == {info.iri, *BASE_GRAPHS}
     # ...but their names are kept in the provenance.
     assert info.source_graphs == (f"{kg}graph/names", f"{kg}graph/social")
     assert store.graphs()[0].source_graphs == info.source_graphs
@@ -136,7 +138,7 @@ def test_loading_again_replaces_the_graph_exactly(store: OxigraphStore, tmp_path
     assert graph_triples(store, "zoo") == file_triples(v2_path, ox.RdfFormat.N_TRIPLES)
     assert v2.triples == store.count(v2.iri) == len(kept) != v1.triples
     assert store.graphs() == [v2]
-    assert named_graphs(store) == {v2.iri, PROVENANCE_GRAPH}  # the staging graph is gone
+    assert named_graphs(store) == {v2.iri, *BASE_GRAPHS}  # the staging graph is gone
     labels = {s.local_name: s.label for s in read_symbols(store, "zoo")}
     assert labels["Mammal"] == "mammal (updated)" and "Reptile" in labels and "ZooKeeper" not in labels
 
@@ -161,7 +163,7 @@ def test_each_artefact_keeps_its_own_graph(store: OxigraphStore) -> None:
     assert [(g.name, g.triples) for g in store.graphs()] == [("a", 44), ("b", 33)]
     store.drop_artefact("a")
     assert [g.name for g in store.graphs()] == ["b"]
-    assert named_graphs(store) == {graph_iri("b"), PROVENANCE_GRAPH}
+    assert named_graphs(store) == {graph_iri("b"), *BASE_GRAPHS}
 
 
 # -- bad input ------------------------------------------------------------------------------
