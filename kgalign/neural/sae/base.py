@@ -106,7 +106,9 @@ class SAEConfig:
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{name} must be a string or None; got {value!r}")
         if not isinstance(self.apply_b_dec_to_input, bool):
-            raise ConfigError(f"apply_b_dec_to_input must be true or false; got {self.apply_b_dec_to_input!r}")
+            raise ConfigError(
+                f"apply_b_dec_to_input must be true or false; got {self.apply_b_dec_to_input!r}"
+            )
         if self.normalize_activations not in NORMALIZE_ACTIVATIONS:
             raise _allowed("normalize_activations", self.normalize_activations, NORMALIZE_ACTIVATIONS)
         factor = self.norm_scaling_factor
@@ -149,13 +151,29 @@ class SAEConfig:
 class TrainStepOutput:
     """What one training forward pass produced, on normalised activations.
 
-    ``loss`` is the sum of ``losses`` and the tensor to call ``backward`` on.
+    ``loss`` is the sum of ``losses`` and the tensor to call ``backward`` on; ``fired [d_sae]`` marks the
+    latents that fired on at least one row of the batch, ``l0`` is the mean number firing per row.
     """
 
     recon: torch.Tensor  # [n, d_in]
-    codes: torch.Tensor  # [n, d_sae]
     loss: torch.Tensor  # []
     losses: dict[str, torch.Tensor]
+    fired: torch.Tensor  # [d_sae] bool
+    l0: torch.Tensor  # []
+
+    @classmethod
+    def from_codes(
+        cls, recon: torch.Tensor, codes: torch.Tensor, loss: torch.Tensor, losses: dict[str, torch.Tensor]
+    ) -> TrainStepOutput:
+        with torch.no_grad():
+            active = codes > 0
+            return cls(
+                recon=recon,
+                loss=loss,
+                losses=losses,
+                fired=active.any(dim=0),
+                l0=active.sum(-1).float().mean(),
+            )
 
 
 class SparseAutoencoder(nn.Module, ABC):

@@ -56,7 +56,11 @@ _FLAT_METADATA_KEYS = frozenset(
     }
 )
 _VERSION_KEYS = frozenset({"sae_lens_version", "sae_lens_training_version"})
-_RENAMED_KEYS = {"hook_point": "hook_name", "hook_point_layer": "hook_layer", "hook_point_head_index": "hook_head_index"}
+_RENAMED_KEYS = {
+    "hook_point": "hook_name",
+    "hook_point_layer": "hook_layer",
+    "hook_point_head_index": "hook_head_index",
+}
 
 
 # -- cfg.json ---------------------------------------------------------------------------------------------
@@ -150,7 +154,11 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = CFG_FILENAME) -> S
 
     extra = {key: value for key, value in flat.items() if key in _FLAT_METADATA_KEYS}
     extra.update(
-        {key: value for key, value in metadata.items() if key not in _METADATA_FIELDS and key not in _VERSION_KEYS}
+        {
+            key: value
+            for key, value in metadata.items()
+            if key not in _METADATA_FIELDS and key not in _VERSION_KEYS
+        }
     )
     fields["metadata_extra"] = extra
 
@@ -166,7 +174,9 @@ def read_config(directory: str | os.PathLike[str]) -> SAEConfig:
     """The ``SAEConfig`` in ``directory/cfg.json``."""
     path = Path(directory) / CFG_FILENAME
     if not path.is_file():
-        raise ModelError(f"{Path(directory)}: no {CFG_FILENAME} (an SAE directory holds {CFG_FILENAME} and {WEIGHTS_FILENAME})")
+        raise ModelError(
+            f"{Path(directory)}: no {CFG_FILENAME} (an SAE directory holds {CFG_FILENAME} and {WEIGHTS_FILENAME})"
+        )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -211,7 +221,9 @@ def _shape(shape: tuple[int, ...] | torch.Size) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-def _state_dict_from_file(cfg: SAEConfig, tensors: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+def _state_dict_from_file(
+    cfg: SAEConfig, tensors: dict[str, torch.Tensor], path: Path
+) -> dict[str, torch.Tensor]:
     tensors = dict(tensors)
     if "threshold" not in tensors and "log_threshold" in tensors and cfg.architecture == "jumprelu":
         tensors["threshold"] = tensors.pop("log_threshold").float().exp()  # older SAELens checkpoints
@@ -237,7 +249,9 @@ def _state_dict_from_file(cfg: SAEConfig, tensors: dict[str, torch.Tensor], path
                 f"(d_in={cfg.d_in}, d_sae={cfg.d_sae}) needs {_shape(shape)}"
             )
         if not tensors[name].is_floating_point():
-            raise ModelError(f"{path}: tensor {name!r} has dtype {tensors[name].dtype}; a floating type is needed")
+            raise ModelError(
+                f"{path}: tensor {name!r} has dtype {tensors[name].dtype}; a floating type is needed"
+            )
     if scaling is not None:
         if tuple(scaling.shape) != (cfg.d_sae,):
             raise ModelError(
@@ -248,7 +262,8 @@ def _state_dict_from_file(cfg: SAEConfig, tensors: dict[str, torch.Tensor], path
 
 
 def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> SparseAutoencoder:
-    """The SAE stored in ``directory`` (``cfg.json`` + ``sae_weights.safetensors``), on ``device``, in eval mode."""
+    """The SAE stored in ``directory`` (``cfg.json`` + ``sae_weights.safetensors``) on ``device``, ready for
+    inference: eval mode, parameters not requiring gradients (call ``requires_grad_(True)`` to fine-tune)."""
     directory = Path(directory)
     if not directory.exists():
         raise ModelError(f"{directory}: no such SAE directory")
@@ -275,6 +290,7 @@ def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> SparseAu
     _, module_class = get_architecture(cfg.architecture)
     sae = module_class(cfg, seed=0)
     sae.load_state_dict(state)
+    sae.requires_grad_(False)
     if cfg.normalize_activations == "expected_average_only_in" and cfg.norm_scaling_factor is None:
         warnings.warn(
             f"{directory}: normalize_activations is 'expected_average_only_in' but cfg.json has no "
@@ -337,7 +353,9 @@ def save_sae(
         if feature_density is not None:
             density = feature_density.detach().to("cpu", torch.float32).flatten()
             if density.numel() != sae.cfg.d_sae:
-                raise ModelError(f"feature_density has {density.numel()} values; the SAE has d_sae={sae.cfg.d_sae}")
+                raise ModelError(
+                    f"feature_density has {density.numel()} values; the SAE has d_sae={sae.cfg.d_sae}"
+                )
             save_file({"sparsity": torch.log10(density + 1e-10)}, str(tmp / SPARSITY_FILENAME))
         (tmp / CFG_FILENAME).write_text(cfg_text + "\n", encoding="utf-8")
         for name in os.listdir(tmp):

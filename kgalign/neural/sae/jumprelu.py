@@ -86,7 +86,9 @@ class JumpReLUSAE(SparseAutoencoder):
 
     threshold: torch.nn.Parameter  # [d_sae]
 
-    def __init__(self, cfg: JumpReLUSAEConfig, *, seed: int | None = 0, init_threshold: float = 0.001) -> None:
+    def __init__(
+        self, cfg: JumpReLUSAEConfig, *, seed: int | None = 0, init_threshold: float = 0.001
+    ) -> None:
         self._init_threshold = init_threshold
         super().__init__(cfg, seed=seed)
 
@@ -118,9 +120,9 @@ class JumpReLUSAE(SparseAutoencoder):
         """
         bandwidth = float(coefficients.get("bandwidth", 0.05))
         x = x_normalized
-        hidden_pre = x @ self.W_enc + self.b_enc
-        if self.cfg.apply_b_dec_to_input:
-            hidden_pre = hidden_pre - self.b_dec @ self.W_enc
+        # b_dec enters as one [d_sae] vector, so its gradient costs a vector-matrix product, not a batch one.
+        bias = self.b_enc - self.b_dec @ self.W_enc if self.cfg.apply_b_dec_to_input else self.b_enc
+        hidden_pre = torch.addmm(bias, x, self.W_enc)
         codes = JumpReLUFunction.apply(hidden_pre, self.threshold, bandwidth)
         recon = codes @ self.W_dec + self.b_dec
         mse = self.reconstruction_loss(recon, x)
@@ -131,7 +133,7 @@ class JumpReLUSAE(SparseAutoencoder):
             gap = (self.threshold - hidden_pre).relu() * dead_mask.to(hidden_pre.dtype)
             losses["pre_act"] = pre_act_coefficient * gap.sum(dim=-1).mean()
         loss = sum(losses.values(), torch.zeros((), dtype=mse.dtype, device=mse.device))
-        return TrainStepOutput(recon=recon, codes=codes.detach(), loss=loss, losses=losses)
+        return TrainStepOutput.from_codes(recon, codes, loss, losses)
 
     @torch.no_grad()
     def post_optimizer_step(self) -> None:

@@ -36,9 +36,7 @@ def get_architecture(name: str) -> tuple[type[SAEConfig], type[SparseAutoencoder
         known = known_architectures()
         close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"unknown SAE architecture {name!r}{hint} (known: {', '.join(known)})"
-        ) from None
+        raise ConfigError(f"unknown SAE architecture {name!r}{hint} (known: {', '.join(known)})") from None
 
 
 def make_config(architecture: str, **fields: Any) -> SAEConfig:

@@ -37,12 +37,12 @@ class StandardSAE(SparseAutoencoder):
     ) -> TrainStepOutput:
         """MSE + ``l1`` * sum of codes weighted by their decoder row norms (Anthropic's April 2024 update)."""
         x = x_normalized
-        hidden_pre = x @ self.W_enc + self.b_enc
-        if self.cfg.apply_b_dec_to_input:
-            hidden_pre = hidden_pre - self.b_dec @ self.W_enc
+        # b_dec enters as one [d_sae] vector, so its gradient costs a vector-matrix product, not a batch one.
+        bias = self.b_enc - self.b_dec @ self.W_enc if self.cfg.apply_b_dec_to_input else self.b_enc
+        hidden_pre = torch.addmm(bias, x, self.W_enc)
         codes = hidden_pre.relu()
         recon = codes @ self.W_dec + self.b_dec
         mse = self.reconstruction_loss(recon, x)
         l1 = (codes * self.W_dec.norm(dim=-1)).sum(dim=-1).mean()
         losses = {"mse": mse, "l1": float(coefficients.get("l1", 0.0)) * l1}
-        return TrainStepOutput(recon=recon, codes=codes.detach(), loss=mse + losses["l1"], losses=losses)
+        return TrainStepOutput.from_codes(recon, codes, mse + losses["l1"], losses)
