@@ -80,6 +80,8 @@ class MatcherConfig:
     structural_rounds: int = 2
     structural_proposals: bool = True
     structural_proposal_floor: float = 0.9
+    #: divide a property pair's structural score by sqrt(n) when n properties share its domain and range
+    structural_specificity: bool = False
     # -- neural (concept vectors of the workspace's SAE; see kgalign.align.neural)
     neural_neighbours: int = 3
     neural_proposal_floor: float = 0.5
@@ -140,12 +142,19 @@ class Matcher:
     # -- entry points --------------------------------------------------------------------
 
     def match(
-        self, ws: Workspace, source_graph: str, target_graph: str, *, cache: dict[str, Any] | None = None
+        self,
+        ws: Workspace,
+        source_graph: str,
+        target_graph: str,
+        *,
+        cache: dict[str, Any] | None = None,
+        input_alignment: Alignment | None = None,
     ) -> Alignment:
         """Align the artefact graphs ``source_graph`` and ``target_graph`` of a workspace.
 
         ``cache`` seeds the scorers' shared cache (e.g. ``{"concept_space": space}`` to give
-        the neural scorer vectors from elsewhere).
+        the neural scorer vectors from elsewhere); ``input_alignment`` gives fixed anchors
+        (see :meth:`match_views`).
         """
         ws.require_graph(source_graph)
         ws.require_graph(target_graph)
@@ -153,7 +162,7 @@ class Matcher:
         source = OntologyView.from_workspace(ws, source_graph)
         target = OntologyView.from_workspace(ws, target_graph)
         t_read = time.perf_counter() - t0
-        al = self.match_views(source, target, workspace=ws, cache=cache)
+        al = self.match_views(source, target, workspace=ws, cache=cache, input_alignment=input_alignment)
         al.metadata["timings"]["read"] = round(t_read, 4)
         al.source_ontology = _ontology_iri(ws, source_graph)
         al.target_ontology = _ontology_iri(ws, target_graph)
@@ -184,6 +193,12 @@ class Matcher:
         return self.match_views(sv, tv, cache=cache)
 
     # -- the stages ------------------------------------------------------------------------
+
+    @staticmethod
+    def _anchors(
+        input_alignment: Alignment | None, source: OntologyView, target: OntologyView
+    ) -> list[MappingCandidate]:
+        return _anchor_list(input_alignment, source, target)
 
     def score(self, context: MatchContext) -> dict[Pair, dict[str, Evidence]]:
         """Run the scorers in order; pair -> scorer name -> evidence."""
@@ -239,21 +254,39 @@ class Matcher:
         *,
         workspace: Workspace | None = None,
         cache: dict[str, Any] | None = None,
+        input_alignment: Alignment | None = None,
     ) -> Alignment:
-        """The whole pipeline on two prepared views."""
+        """The whole pipeline on two prepared views.
+
+        ``input_alignment`` (MELT's input alignment): its "=" mappings between symbols of the
+        two views are kept as fixed anchors — in the output whatever their score, never
+        dropped by the repair, their symbols taken out of the one-to-one competition, and
+        counted as certain by the structural scorer.
+        """
         cfg = self.config
         t0 = time.perf_counter()
         context = MatchContext(source=source, target=target, config=cfg, workspace=workspace, cache=dict(cache or {}))
+        anchors = self._anchors(input_alignment, source, target)
+        context.cache["anchors"] = {m.pair for m in anchors}
         scored = self.candidates(context)
         t_score = time.perf_counter()
         above = [m for m in scored if m.confidence >= cfg.threshold(m.category) and m.category in cfg.categories]
+        taken_s = {m.subject for m in anchors}
+        taken_o = {m.object for m in anchors}
+        rejected: list[tuple[MappingCandidate, str]] = [
+            (m, "one-to-one: the input alignment maps this symbol")
+            for m in above
+            if (m.subject in taken_s or m.object in taken_o) and m.pair not in context.cache["anchors"]
+        ]
+        above = [m for m in above if m.subject not in taken_s and m.object not in taken_o]
         selected, dropped = select_one_to_one(above, cfg.selection)
         t_select = time.perf_counter()
-        rejected = list(dropped)
+        rejected += dropped
         timings: dict[str, float] = dict(context.cache.get("timings", {}))
         if cfg.repair:
-            selected, bad = repair(selected, source, target, cfg.repair_checks)
+            selected, bad = repair(selected, source, target, cfg.repair_checks, fixed=anchors)
             rejected += bad
+        selected = [*anchors, *selected]
         t_repair = time.perf_counter()
         if cfg.hermit:
             if workspace is None:
@@ -287,6 +320,20 @@ class Matcher:
                 },
             },
         )
+
+
+def _anchor_list(input_alignment: Alignment | None, source: OntologyView, target: OntologyView) -> list[MappingCandidate]:
+    if input_alignment is None:
+        return []
+    out = []
+    for m in input_alignment:
+        a, b = source.symbols.get(m.subject), target.symbols.get(m.object)
+        if m.relation != "=" or a is None or b is None:
+            continue
+        ev = m.evidence or (Evidence("external", m.confidence, "given in the input alignment"),)
+        out.append(replace(m, subject_graph=source.graph, object_graph=target.graph, evidence=ev,
+                           subject_label=a.label, object_label=b.label, category=category(a.kind)))
+    return out
 
 
 def _same_category(pair: Pair, context: MatchContext) -> bool:

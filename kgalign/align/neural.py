@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from kgalign.align.candidates import Evidence, Pair
-from kgalign.align.ontology import category
 from kgalign.align.scoring import MatchContext
 from kgalign.errors import WorkspaceError
 

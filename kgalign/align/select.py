@@ -172,11 +172,14 @@ def repair(
     source: OntologyView,
     target: OntologyView,
     checks: Iterable[str] = REPAIR_CHECKS,
+    *,
+    fixed: Sequence[MappingCandidate] = (),
 ) -> tuple[list[MappingCandidate], list[tuple[MappingCandidate, str]]]:
     """Drop mappings that make the merged ontologies incoherent; returns (kept, dropped with reason).
 
     Mappings are taken from the most confident down; each kept mapping gets a ``repair``
-    evidence naming the checks it passed.
+    evidence naming the checks it passed. ``fixed`` mappings (anchors) are added first and
+    never dropped; they are not in the returned lists.
     """
     checks = tuple(checks)
     unknown = set(checks) - set(REPAIR_CHECKS)
@@ -188,6 +191,8 @@ def repair(
     views = {"s": source, "t": target}
     # Classes already unsatisfiable in their own ontology are not the mappings' fault.
     baseline = {n for n in list(merged.graph.nodes) if merged.clash(n) is not None}
+    for m in fixed:
+        merged.add(m)
     kept: list[MappingCandidate] = []
     dropped: list[tuple[MappingCandidate, str]] = []
     for m in sorted(mappings, key=_rank_key):

@@ -29,6 +29,7 @@ same domain and range ("hasAuthor" on Paper→Author / "isWrittenBy" on Paper→
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ class Neighbourhood:
 
     by_symbol: dict[str, dict[str, tuple[str, ...]]]
     family: dict[str, tuple[str, ...]]
+    #: property -> how many properties of its ontology share its exact domain and range
+    signature_count: dict[str, int]
 
     @classmethod
     def of(cls, view: OntologyView) -> Neighbourhood:
@@ -103,9 +106,18 @@ class Neighbourhood:
                 anc = sorted(view.ancestors(iri))
                 if anc:
                     out[iri]["ancestor"] = anc
+        sigs = {
+            p: (frozenset(view.domain_of(p)), frozenset(view.range_of(p)))
+            for p, sym in view.symbols.items()
+            if category(sym.kind) == "property"
+        }
+        counts: dict[tuple, int] = defaultdict(int)
+        for sig in sigs.values():
+            counts[sig] += 1
         return cls(
             {s: {r: tuple(dict.fromkeys(ns)) for r, ns in rels.items()} for s, rels in out.items()},
             {s: tuple(dict.fromkeys(fs)) for s, fs in family.items()},
+            {p: counts[sig] for p, sig in sigs.items()},
         )
 
     def get(self, iri: str, rel: str) -> tuple[str, ...]:
@@ -163,6 +175,7 @@ class StructuralScorer:
         self.rounds = int(getattr(config, "structural_rounds", 2))
         self.propose_properties = bool(getattr(config, "structural_proposals", True))
         self.proposal_floor = float(getattr(config, "structural_proposal_floor", 0.9))
+        self.specificity = bool(getattr(config, "structural_specificity", False))
 
     # -- neighbourhoods --------------------------------------------------------------------
 
@@ -185,6 +198,8 @@ class StructuralScorer:
                 by_pair[pair][scorer] = e
         for pair, evs in by_pair.items():
             out[pair] = combine(evs, _weights(self.config, context.category_of(pair)))
+        for pair in context.cache.get("anchors", ()):
+            out[pair] = 1.0  # mappings given as input are certain
         return out
 
     # -- proposing -------------------------------------------------------------------------
@@ -250,6 +265,8 @@ class StructuralScorer:
                     by_pair[pair][scorer] = e
             for pair, evs in by_pair.items():
                 sim[pair] = combine(evs, _weights(self.config, context.category_of(pair)))
+            for pair in context.cache.get("anchors", ()):
+                sim[pair] = 1.0
         return out
 
     def _score_pair(
@@ -284,7 +301,13 @@ class StructuralScorer:
         if den == 0:
             return None
         score = num / den
-        return Evidence("structural", round(score, 4), "neighbours agree: " + ", ".join(parts), tuple(items))
+        detail = "neighbours agree: " + ", ".join(parts)
+        if self.specificity and category(sa.kind) == "property":
+            n = max(ha.signature_count.get(a, 1), hb.signature_count.get(b, 1))
+            if n > 1:
+                score /= math.sqrt(n)
+                detail += f"; {n} properties share that domain and range (score / sqrt({n}))"
+        return Evidence("structural", round(score, 4), detail, tuple(items))
 
 
 def _weights(config: object, cat: str) -> dict[str, float]:

@@ -366,3 +366,17 @@ def test_duty_of_care_is_left_to_the_neural_scorer(demo_align_ws):
     assert 0.3 < partial.score_of("lexical") < m.config.class_threshold  # seen, but too weak
     al_kg = m.match(demo_align_ws, "tort-owl", "liability-kg")
     assert (duty, kg) not in al_kg.pairs()
+
+
+def test_input_alignment_gives_fixed_anchors(oaei_ws):
+    anchor = MappingCandidate("http://cmt#Paper", "", "http://confOf#Contribution", "", confidence=1.0)
+    given = Alignment("cmt", "confOf", [anchor])
+    al = Matcher().match(oaei_ws, "cmt", "confOf", input_alignment=given)
+    (m,) = al.find(subject="http://cmt#Paper")
+    assert m.object == "http://confOf#Contribution" and m.evidence[0].kind == "external"
+    assert m.subject_graph == "cmt" and m.category == "class"
+    assert not al.find(object="http://confOf#Paper", subject="http://cmt#Paper")
+    assert any("input alignment" in r for _, r in al.rejected)
+    # with Paper = Contribution known, cmt:title (domain Paper) meets confOf:hasTitle (domain Contribution)
+    title = al.find("http://cmt#title", "http://confOf#hasTitle")
+    assert title and "domain 1.00" in next(e.detail for e in title[0].evidence if e.kind == "structural")
