@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kgalign.server.config import MATCH_NEURAL_POLICIES, MiB, WRITE_TOKEN_ENV, ServerConfig
+from kgalign.server.config import MATCH_NEURAL_POLICIES, WRITE_TOKEN_ENV, MiB, ServerConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -185,6 +185,15 @@ def run_match(tmp: Path, source: Fetched, target: Fetched, input_alignment: Fetc
     return MatchResult(write(alignment), len(alignment), neural, opts.ignored, ia_state)
 
 
+def header_value(text: str, limit: int = 500) -> str:
+    """Client-given text made safe for a response header: printable ASCII only, bounded.
+
+    >>> header_value("a\\r\\nSet-Cookie: x, clé")
+    'a  Set-Cookie: x, cl?'
+    """
+    return "".join(c if " " <= c <= "~" else ("?" if ord(c) > 127 else " ") for c in text)[:limit]
+
+
 def _write_result(cfg_dir: Path, rdf: str) -> Path:
     cfg_dir.mkdir(parents=True, exist_ok=True)
     out = cfg_dir / f"alignment-{uuid.uuid4().hex}.rdf"
@@ -254,7 +263,7 @@ async def match_endpoint(request: Request) -> Response:
         "X-Kgalign-Input-Alignment": result.input_alignment,
     }
     if result.ignored:
-        headers["X-Kgalign-Ignored-Parameters"] = ", ".join(result.ignored)[:500]
+        headers["X-Kgalign-Ignored-Parameters"] = header_value(", ".join(result.ignored))
     body = result.rdf.encode("utf-8")
     if url_mode:
         want = negotiate(request.headers.get("accept"), ["text/plain", "application/xml", "application/rdf+xml"])

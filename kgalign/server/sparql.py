@@ -100,6 +100,8 @@ async def parse_request(request: Request) -> SparqlRequest:
             raise UsageError("give the SPARQL query as the 'query' parameter")
         return req
     mt = media_type(request)
+    if mt not in QUERY_TYPES:  # refused before a byte of the body is read
+        raise UnsupportedMediaType(mt, list(QUERY_TYPES))
     body = await request.body()
     try:
         text = body.decode("utf-8")

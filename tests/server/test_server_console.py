@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import EMBEDDED_GRAPH
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -6,8 +6,8 @@ import importlib
 from dataclasses import dataclass, field
 
 import pytest
-
 from conftest import EMBEDDED_GRAPH
+
 from kgalign.errors import QuerySyntaxError
 
 

@@ -57,7 +57,7 @@ def test_multipart_files_in_alignment_out(client, oaei_files):
 def test_url_mode_answers_a_file_url_as_melt_does(client, file_root, http_ws):
     data = {"source": (file_root / "cmt.owl").as_uri(), "target": (file_root / "sub" / "confOf.owl").as_uri(),
             "parameters": '{"' + OAEI + 'matchingDataProperties": false, "' + OAEI + 'matchingObjectProperties": '
-                          'false, "unknownKey": 1}'}
+                          'false, "unknownKey": 1, "\\u00fcber\\r\\nX-Evil": 2}'}
     r = client.post("/match", data=data)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain")
@@ -68,7 +68,8 @@ def test_url_mode_answers_a_file_url_as_melt_does(client, file_root, http_ws):
     assert got, "no class mappings"
     for e1, e2, _, _ in got:  # properties were not asked for
         assert http_ws.symbol(e1, "cmt").kind == http_ws.symbol(e2, "confOf").kind == "class"
-    assert r.headers["x-kgalign-ignored-parameters"] == "unknownKey"
+    assert r.headers["x-kgalign-ignored-parameters"] == "unknownKey, ?ber  X-Evil"  # no header injection
+    assert "x-evil" not in r.headers
     # the same request asking for the alignment itself (YAML parameters this time)
     data["parameters"] = f"{OAEI}matchingDataProperties: false\n{OAEI}matchingObjectProperties: false\nunknownKey: 1\n"
     r2 = client.post("/match", data=data, headers={"Accept": "application/rdf+xml"})

@@ -7,7 +7,6 @@ import io
 
 import pytest
 import rdflib
-
 from conftest import EMBEDDED_GRAPH
 
 
@@ -132,7 +131,7 @@ def test_mappings_between_two_graphs(client):
     assert fresh.headers["x-kgalign-mappings-origin"] == "matcher"
     tsv = client.get("/mappings", params={"source": "cmt", "target": "confOf", "format": "sssom"})
     assert tsv.headers["content-type"].startswith("text/tab-separated-values")
-    rows = list(csv.DictReader(io.StringIO("\n".join(l for l in tsv.text.splitlines() if not l.startswith("#"))),
+    rows = list(csv.DictReader(io.StringIO("\n".join(ln for ln in tsv.text.splitlines() if not ln.startswith("#"))),
                                delimiter="\t"))
     assert len(rows) == len(pairs) and rows[0]["predicate_id"].startswith("skos:")
     rdf = client.get("/mappings", params={"source": "cmt", "target": "confOf"},

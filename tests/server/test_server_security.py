@@ -8,9 +8,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from starlette.routing import Route
-
 from conftest import ONTOLOGIES, ServerThread
+from starlette.routing import Route
 
 
 def _raw_get(live, path: str) -> tuple[int, bytes]:

@@ -220,8 +220,9 @@ def test_sparqlwrapper_against_the_endpoint(live):
     upd = SPARQLWrapper(f"{live.url}/sparql")
     upd.setMethod(POST)
     upd.setQuery("INSERT DATA { GRAPH <urn:test:sw> { <urn:test:x> <urn:test:p> 2 } }")
-    from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
     from urllib.error import HTTPError
+
+    from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
 
     with pytest.raises((SPARQLWrapperException, HTTPError)):
         upd.query()
