@@ -150,17 +150,28 @@ def _source(ws: Workspace, op: QuestionOp, features: list[int] | None, k: int | 
     elif kind == "pruning_candidates":
         cand = sources.pruning_candidates(space, g)[0]
     elif kind == "features_of":
-        return sources.features_of(space, key)
+        return _rounded(sources.features_of(space, key))
     elif kind == "blind_spots":
         min_density = sources.BLIND_SPOT_MIN_DENSITY
         for t in op.thresholds:  # a lower density threshold asks for rarer features than the default
             if t.field == "density" and t.op in (">", ">="):
                 min_density = min(min_density, t.value)
-        return sources.blind_spots(space, g, min_density)
+        return _rounded(sources.blind_spots(space, g, min_density))
     else:  # pragma: no cover - the plan only makes known kinds
         raise AssertionError(kind)
     if "stability" not in cand.cols:
         cand.cols["stability"] = space.table.stability[cand.ids].astype(np.float64)
+    return _rounded(cand)
+
+
+#: Decimals each number is shown with; thresholds and ``order by`` compare the numbers as shown.
+DECIMALS = {"stability": 4, "overlap": 6, "similarity": 6, "strength": 6, "density": 7, "fired_in": 3}
+
+
+def _rounded(cand: Candidates) -> Candidates:
+    for name, decimals in DECIMALS.items():
+        if name in cand.cols:
+            cand.cols[name] = np.round(cand.cols[name], decimals)
     return cand
 
 

@@ -119,9 +119,11 @@ class QuestionOp:
 
 @dataclass
 class SetOpPlan:
-    """``and`` / ``or`` / ``except`` by the rows' identity, in the left side's order. The outermost
-    one keeps as many rows as its leftmost question would alone (its ``limit`` or default), so
-    ``Q and Q``, ``Q or Q`` and ``Q`` give the same rows."""
+    """``and`` / ``or`` / ``except`` by the rows' identity, in the left side's order (``or`` appends
+    the right side's new rows). Operands without a ``limit`` look :data:`OPERAND_LIMIT` deep, and
+    then the outermost operation keeps as many rows as the largest of its questions would alone
+    (its ``limit`` or its default), so ``Q and Q``, ``Q or Q`` and ``Q`` give the same rows; when
+    every question has its own ``limit`` the result is already bounded and is kept whole."""
 
     op: str
     left: Any
@@ -168,7 +170,7 @@ def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
     if isinstance(node, SetOp):
         left = plan(ws, node.left, operand=True)
         right = plan(ws, node.right, operand=True)
-        return SetOpPlan(node.op, left, right, left.returns, None if operand else _leftmost_limit(node))
+        return SetOpPlan(node.op, left, right, left.returns, None if operand else _set_limit(node))
     assert isinstance(node, Question)
     r = Resolver(ws)
     m: Modifiers = node.modifiers
@@ -187,8 +189,16 @@ def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
     return QuestionOp(node, node.kind, args, graphs, limit, m.thresholds, m.order_by, where, node.spec.returns)
 
 
-def _leftmost_limit(node: Any) -> int | None:
-    """The limit the leftmost question of a set operation would have on its own."""
-    while isinstance(node, SetOp):
-        node = node.left
-    return node.modifiers.limit if node.modifiers.limit is not None else DEFAULT_LIMITS[node.kind]
+def _set_limit(node: SetOp) -> int | None:
+    """How many rows a set operation keeps (see :class:`SetOpPlan`)."""
+    questions, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, SetOp):
+            stack.extend((n.left, n.right))
+        else:
+            questions.append(n)
+    if all(q.modifiers.limit is not None for q in questions):
+        return None
+    limits = [q.modifiers.limit if q.modifiers.limit is not None else DEFAULT_LIMITS[q.kind] for q in questions]
+    return None if None in limits else max(limits)
