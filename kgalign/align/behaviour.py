@@ -224,46 +224,36 @@ def check_link(
     )
     n = len(probe.texts)
     conditions: list[int | None] = [None, feature, *controls]
+    n_cond = len(conditions)
+    # One forward pass, rows = conditions × contexts (the contexts are short and alike, so little padding);
+    # the definition, often much longer, goes through on its own.
+    target = model.sentence_embedding([probe.target])[0] if probe.target is not None else None
     texts = [t for _ in conditions for t in probe.texts]
-    spans: list[tuple[int, int] | None] = [
-        (None if probe.scope == "all" else s) for _ in conditions for s in probe.spans
-    ]
-    targets: list[int | None] = [c for c in conditions for _ in probe.texts]
-    if probe.target is not None:
-        texts.append(probe.target)
-        spans.append(None)
-        targets.append(None)
-    mask = token_mask(model, texts, spans)
-    if probe.scope == "all" and probe.target is not None:
-        mask[-1] = False
-    splice = MatchedSplice(sae, feature, intervention, targets, mask)
-
+    spans = [None if probe.scope == "all" else sp for _ in conditions for sp in probe.spans]
+    rows: list[int | None] = [c for c in conditions for _ in probe.texts]
+    splice = MatchedSplice(sae, feature, intervention, rows, token_mask(model, texts, spans))
     if model.is_causal:
-        scores = _mention_logprobs(model, texts, probe.spans * len(conditions), splice)
-        per_cond = scores.reshape(len(conditions), n)
-        values = per_cond.mean(axis=1)
+        measured = _mention_logprobs(model, texts, probe.spans * n_cond, splice).reshape(n_cond, n)
+    else:
+        emb = _unit(model.sentence_embedding(texts, batch_size=len(texts), replace=splice)).reshape(n_cond, n, -1)
+        if target is not None:
+            measured = emb @ _unit(target)  # [n_cond, n] cosine to the definition
+        else:
+            measured = 1.0 - (emb * emb[0][None]).sum(-1)  # [n_cond, n] drift from the unedited embedding
+    norms = splice.applied_norm.reshape(n_cond, n)
+    codes = splice.codes[n : 2 * n]
+    values = measured.mean(axis=1)
+    if probe.measure == "embedding-drift":
+        effects = values.copy()
+    else:
         sign = -1.0 if mode == "suppress" else 1.0
         effects = sign * (values - values[0])
-    else:
-        emb = model.sentence_embedding(texts, batch_size=len(texts), replace=splice)
-        ctx = emb[: n * len(conditions)].reshape(len(conditions), n, -1)
-        if probe.measure == "definition-cosine":
-            target = _unit(emb[-1])
-            cos = _unit(ctx) @ target  # [n_conditions, n]
-            values = cos.mean(axis=1)
-            sign = -1.0 if mode == "suppress" else 1.0
-            effects = sign * (values - values[0])
-        else:
-            drift = 1.0 - (_unit(ctx) * _unit(ctx[0])[None]).sum(-1)  # [n_conditions, n]
-            values = drift.mean(axis=1)
-            effects = values.copy()
 
     effect = float(effects[1])
     ctrl = np.asarray(effects[2:], dtype=np.float64)
     mean, std = float(ctrl.mean()), float(ctrl.std(ddof=1))
-    codes = splice.codes[n : 2 * n]
     code = float(np.concatenate(codes).mean()) if any(len(c) for c in codes) else 0.0
-    row_norm = splice.applied_norm.reshape(-1)[: n * len(conditions)].reshape(len(conditions), n).sum(1)
+    row_norm = norms.sum(axis=1)
     note = ""
     if row_norm[1] == 0.0:
         z = 0.0
