@@ -47,7 +47,7 @@ from kgalign.server.resources import (
     symbol_endpoint,
     symbols_endpoint,
 )
-from kgalign.server.sparql import sparql_endpoint
+from kgalign.server.sparql import ExtensionFunctions, sparql_endpoint
 
 log = logging.getLogger("kgalign.server")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -231,6 +231,7 @@ def create_app(config: ServerConfig | None = None, workspace: Any = None) -> Sta
     app.state.ws = ws
     app.state.runner = Runner(config.workers, config.max_pending)
     app.state.alignment_cache = AlignmentCache()
+    app.state.sparql_functions = ExtensionFunctions()
     if config.results_dir is not None:
         app.state.results_dir = Path(config.results_dir)
     else:

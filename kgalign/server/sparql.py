@@ -11,6 +11,7 @@ parameter (as SPARQLWrapper and Virtuoso clients send) names the format instead.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -163,13 +164,42 @@ def update(ws, text: str) -> None:
         raise with_position(e) from None
 
 
-def execute_query(ws, req: SparqlRequest, accept: str | None) -> tuple[bytes, str]:
+class ExtensionFunctions:
+    """The ``kga:`` functions over the workspace's concept space, held by the server.
+
+    :meth:`Workspace.sparql_functions` takes the workspace lock, which a load holds for
+    its whole parse; SPARQL readers use these instead and so never wait for a load.
+    Rebuilt when ``neural/run.json`` changes (a new embed).
+    """
+
+    def __init__(self) -> None:
+        self._stamp: int | None = None
+        self._functions: dict | None = None
+        self._lock = threading.Lock()
+
+    def get(self, ws) -> dict | None:
+        run = ws.path / "neural" / "run.json"
+        try:
+            stamp = run.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            if stamp != self._stamp:
+                from kgalign.index.space import ConceptSpace
+                from kgalign.query.functions import custom_functions
+
+                self._functions = custom_functions(ConceptSpace.open(ws.path))
+                self._stamp = stamp
+            return self._functions
+
+
+def execute_query(ws, req: SparqlRequest, accept: str | None, functions: dict | None = None) -> tuple[bytes, str]:
     """Run the query and serialise its results (both in the worker thread: results are lazy)."""
     try:
         if req.default_graphs or req.named_graphs:
-            res = _query_with_dataset(ws, req)
+            res = _query_with_dataset(ws, req, functions)
         else:
-            res = ws.sparql(req.query)
+            res = ws.sparql(req.query, custom_functions=functions or None)
     except QuerySyntaxError as e:
         raise with_position(e) from None
     # pyoxigraph results may only be dropped on the thread that made them: never let one
@@ -185,7 +215,7 @@ def execute_query(ws, req: SparqlRequest, accept: str | None) -> tuple[bytes, st
         raise
 
 
-def _query_with_dataset(ws, req: SparqlRequest):
+def _query_with_dataset(ws, req: SparqlRequest, functions: dict | None):
     """A query over the dataset the request names (``default-graph-uri``/``named-graph-uri``)."""
     from kgalign.errors import KgalignError
     from kgalign.symbolic.store import sparql_error
@@ -198,7 +228,7 @@ def _query_with_dataset(ws, req: SparqlRequest):
         kw["named_graphs"] = [ox.NamedNode(g) for g in req.named_graphs]
     try:
         return ws.store.raw.query(
-            req.query, prefixes=dict(STANDARD_PREFIXES), custom_functions=ws.sparql_functions() or None, **kw
+            req.query, prefixes=dict(STANDARD_PREFIXES), custom_functions=functions or None, **kw
         )
     except SyntaxError as e:
         raise sparql_error(e, req.query) from None
@@ -248,7 +278,7 @@ async def sparql_endpoint(request: Request) -> Response:
                                what="the SPARQL update")
         return Response(status_code=204)
     body, mt = await state.runner.run(
-        execute_query, state.ws, req, request.headers.get("accept"),
+        lambda: execute_query(state.ws, req, request.headers.get("accept"), state.sparql_functions.get(state.ws)),
         timeout=state.config.query_timeout, what="the SPARQL query",
     )
     ctype = mt + ("; charset=utf-8" if mt.startswith("text/") else "")

@@ -98,3 +98,24 @@ def test_deadline_is_504_and_a_full_server_503(tight):
                 break
             time.sleep(0.2)
         assert r.status_code == 200 and r.json()["boolean"] is True
+
+
+def test_sparql_readers_do_not_wait_for_a_load(live, tmp_path):
+    """A load holds the workspace lock while it parses; SPARQL answers all the same (from the old state)."""
+    big = tmp_path / "big.ttl"
+    big.write_text("".join(f"<urn:s:{i}> <urn:p> <urn:o:{i % 97}> .\n" for i in range(30_000)))
+    loader = threading.Thread(target=lambda: live.ws.load(big, name="big"))
+    answered_during_load = 0
+    with live.client() as c:
+        _count(c)  # warm
+        loader.start()
+        while loader.is_alive():
+            r = c.get("/sparql", params={"query": "ASK { GRAPH <urn:kgalign:graph:cmt> { ?s ?p ?o } }"})
+            assert r.status_code == 200
+            if loader.is_alive():
+                answered_during_load += 1
+        loader.join()
+        n = c.get("/sparql", params={"query": "SELECT (COUNT(*) AS ?n) { GRAPH <urn:kgalign:graph:big> { ?s ?p ?o } }"})
+        assert n.json()["results"]["bindings"][0]["n"]["value"] == "30000"
+    live.ws.drop("big")
+    assert answered_during_load >= 3
