@@ -101,13 +101,14 @@ class SymbolTable:
         hits = self._in(self._by_iri.get(text, ()), graph)
         if hits:
             return [hits]
-        if ":" in text and " " not in text and "://" not in text:
-            for iri in self.expand_curie(text, graph):
-                hits.extend(self._in(self._by_iri.get(iri, ()), graph))
-            if hits:
-                return [list(dict.fromkeys(hits))]
+        if ":" in text and "://" not in text:
+            if " " not in text:
+                for iri in self.expand_curie(text, graph):
+                    hits.extend(self._in(self._by_iri.get(iri, ()), graph))
+                if hits:
+                    return [list(dict.fromkeys(hits))]
             prefix, _, local = text.partition(":")
-            if prefix in self._by_graph and local and graph in (None, prefix):
+            if prefix in self._by_graph and local.strip() and graph in (None, prefix):
                 by_graph = self._tiers(local, prefix)
                 if any(by_graph):
                     return by_graph

@@ -42,8 +42,8 @@ import pyoxigraph as ox
 from kgalign.errors import KgalignError, LoadError, QuerySyntaxError, WorkspaceError
 from kgalign.symbolic.vocab import (
     GRAPH_PREFIX,
-    KGA,
     JOURNAL_GRAPH,
+    KGA,
     PROVENANCE_GRAPH,
     STAGING_PREFIX,
     STANDARD_PREFIXES,
