@@ -9,6 +9,7 @@ table. The reference files are read only here, to score; the matcher never sees 
     .venv/bin/python benchmarks/oaei_conference.py            # default + ablations
     .venv/bin/python benchmarks/oaei_conference.py --hermit   # also the HermiT repair row
     .venv/bin/python benchmarks/oaei_conference.py --errors   # list false positives / negatives
+    .venv/bin/python benchmarks/oaei_conference.py --neural [--sae DIR]   # embed, then the SAE rows
 
 Adding the neural scorer to the table is one line in ABLATIONS.
 """
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-default", action="store_true", help="skip the ablation rows")
     ap.add_argument("--neural", action="store_true",
                     help="embed the ontologies with the workspace's SAE first, to fill the SAE rows")
+    ap.add_argument("--sae", metavar="DIR", help="with --neural: the SAE directory (SAELens layout) to embed with")
     args = ap.parse_args(argv)
     if not DATA.exists():
         print(f"OAEI Conference data not found at {DATA}", file=sys.stderr)
@@ -178,16 +180,21 @@ def main(argv: list[str] | None = None) -> int:
         ws, by_lower = load_workspace(Path(tmp))
         refs = reference_pairs(by_lower)
         t_load = time.perf_counter() - t0
-        if args.neural:
-            t1 = time.perf_counter()
-            try:
-                ws.embed(quiet=True)
-                print(f"embedded the 7 ontologies in {time.perf_counter() - t1:.1f} s")
-            except KgalignError as e:
-                print(f"could not embed ({e}); the SAE rows stay empty")
         n_ref = sum(len(r.pairs('=')) for _, _, r in refs)
         print(f"OAEI Conference (ra1): {len(by_lower)} ontologies loaded in {t_load:.1f} s, "
-              f"{len(refs)} pairs, {n_ref} reference cells\n")
+              f"{len(refs)} pairs, {n_ref} reference cells")
+        if args.neural:
+            t1 = time.perf_counter()
+            if args.sae:
+                ws.config.sae = str(Path(args.sae).resolve())
+                ws.save_config()
+            try:
+                ws.embed(quiet=True)
+                print(f"embedded the 7 ontologies with {ws.config.sae or 'the shipped SAE'} "
+                      f"in {time.perf_counter() - t1:.1f} s")
+            except KgalignError as e:
+                print(f"could not embed ({e}); the SAE rows stay empty")
+        print()
 
         default = MatcherConfig()
         total, classes, props, secs, results = run(ws, refs, default)
