@@ -9,7 +9,7 @@ False
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from kgalign.errors import ConfigError
@@ -56,7 +56,6 @@ class ServerConfig:
     match_embed_max_symbols: int = 1000
     #: Where POST /match (form-encoded, MELT URL mode) writes result files; None = a temp dir.
     results_dir: str | Path | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.write_token is not None:

@@ -21,6 +21,7 @@ import pyoxigraph as ox
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kgalign.errors import UsageError
 from kgalign.server.errors import AuthenticationRequired, BadJSON, Forbidden, NotAcceptable
 
 
@@ -160,8 +161,6 @@ def require_write(request: Request) -> None:
 
 
 def int_param(request: Request, name: str, default: int, lo: int = 0, hi: int = 10_000) -> int:
-    from kgalign.errors import UsageError
-
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default

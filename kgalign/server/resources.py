@@ -16,14 +16,16 @@ import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from kgalign.errors import UsageError
 from kgalign.server import integrations
-from kgalign.server.errors import NotFound
-from kgalign.server.http import JSONResponse, int_param, negotiate_or_406, require_write
+from kgalign.server.errors import NotFound, UnsupportedMediaType
+from kgalign.server.http import JSONResponse, int_param, media_type, negotiate_or_406, require_write
 from kgalign.server.openapi import content, ok, operation, path_param, query
 from kgalign.server.sources import Fetched, fetch_url, safe_filename
 from kgalign.symbolic.store import escape_iri
@@ -71,13 +73,10 @@ async def graphs_endpoint(request: Request) -> Response:
     if request.method == "GET":
         return JSONResponse({"graphs": await _run(request, graph_summaries, ws, what="listing graphs")})
     require_write(request)
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        from kgalign.server.errors import UnsupportedMediaType
-
-        raise UnsupportedMediaType(request.headers.get("content-type", ""), ["multipart/form-data"])
+    if media_type(request) != "multipart/form-data":
+        raise UnsupportedMediaType(media_type(request), ["multipart/form-data"])
     async with request.form(max_files=1, max_fields=8) as form:
-        name = (form.get("name") or None) if isinstance(form.get("name"), str) else None
-        fmt = (form.get("format") or None) if isinstance(form.get("format"), str) else None
+        name, fmt = _form_text(form, "name"), _form_text(form, "format")
         with tempfile.TemporaryDirectory(prefix="kgalign-upload-") as tmp:
             fetched = await receive_file(request, form, "file", Path(tmp), url_field="url")
             if fetched is None:
@@ -85,6 +84,12 @@ async def graphs_endpoint(request: Request) -> Response:
             rep = await _run(request, functools.partial(ws.load, fetched.path, name=name, format=fmt),
                              what="the load", long=True)
     return JSONResponse({"graph": rep.info.to_dict(), "replaced": rep.replaced}, status_code=201)
+
+
+def _form_text(form, key: str) -> str | None:
+    """A non-empty text field of a form (None when absent, empty, or a file)."""
+    v = form.get(key)
+    return (v.strip() or None) if isinstance(v, str) else None
 
 
 async def receive_file(
@@ -95,10 +100,6 @@ async def receive_file(
     With ``inline_ok``, a text field that is not a ``file:``/``http(s):`` URL (URLs hold no white space)
     is taken as the content itself.
     """
-    from urllib.parse import urlsplit
-
-    from starlette.datastructures import UploadFile
-
     part = form.get(field)
     cfg = request.app.state.config
     if isinstance(part, UploadFile):
@@ -114,14 +115,10 @@ async def receive_file(
         if size == 0:
             raise UsageError(f"the {field!r} upload is empty")
         return Fetched(target, part.filename or field, name)
-    url = part if isinstance(part, str) and part.strip() else None
-    if url is None and url_field:
-        v = form.get(url_field)
-        url = v if isinstance(v, str) and v.strip() else None
+    url = _form_text(form, field) or (_form_text(form, url_field) if url_field else None)
     if url is None:
         return None
-    looks_like_url = not any(c.isspace() for c in url.strip()) and urlsplit(url.strip()).scheme.lower() in (
-        "file", "http", "https")
+    looks_like_url = not any(c.isspace() for c in url) and urlsplit(url).scheme.lower() in ("file", "http", "https")
     if inline_ok and not looks_like_url:
         target = dest / field
         target.write_text(url, encoding="utf-8")
@@ -136,14 +133,10 @@ def graph_detail(ws, name: str) -> dict:
     info = next(g for g in ws.graphs() if g.name == name)
     d = graph_summary(ws, info)
     d["prefixes"] = ws.store.prefixes(name)
-    d["embedded"] = bool(ws.has_space() and _embedded_count(ws, name))
-    d["embedded_symbols"] = _embedded_count(ws, name) if ws.has_space() else 0
+    d["embedded_symbols"] = sum(1 for g, _ in ws.space.keys if g == name) if ws.has_space() else 0
+    d["embedded"] = d["embedded_symbols"] > 0
     d["stale"] = name in ws.stale_graphs()
     return d
-
-
-def _embedded_count(ws, name: str) -> int:
-    return sum(1 for g, _ in ws.space.keys if g == name)
 
 
 GRAPH_RDF = {

@@ -18,6 +18,7 @@ a sanitised name, never at a path the client chose.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ def resolve_file_url(url: str, config: ServerConfig) -> Path:
         raise Forbidden(f"cannot read {raw!r}: {e}") from None
     # Containment is checked on the resolved path (after '..' and symlinks); a path
     # outside every root is refused the same whether or not it exists.
-    check = real if real is not None else Path(_normalise(str(candidate)))
+    check = real if real is not None else Path(os.path.normpath(candidate))
     if not any(_inside(check, root) for root in config.file_roots):
         raise Forbidden(f"file {raw!r} is outside the directories this server may read")
     if real is None:
@@ -79,12 +80,6 @@ def resolve_file_url(url: str, config: ServerConfig) -> Path:
     if not real.is_file():
         raise Forbidden(f"{raw!r} is not a regular file")
     return real
-
-
-def _normalise(path: str) -> str:
-    import os.path
-
-    return os.path.normpath(path)
 
 
 def _inside(path: Path, root: Path) -> bool:

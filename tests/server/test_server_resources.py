@@ -102,15 +102,11 @@ def test_feature_page(client, http_ws):
     assert page["feature"] == f and page["label"] == http_ws.space.feature_label(f)
     assert page["claimed"] is True and page["n_symbols_loading"] >= 1
     assert 0 < len(page["symbols"]) <= 5
-    assert sym.iri in {s["iri"] for s in http_ws_symbols_activating(http_ws, f)}
+    assert sym.iri in {iri for (_, iri), _ in http_ws.space.symbols_activating(f, 50)}
     assert all(s["stability"] is not None for s in page["symbols"])
     assert page["density"] is not None and len(page["snippets"]) <= 5
     assert client.get("/features/99999").status_code == 404
     assert client.get("/features/x").status_code == 404
-
-
-def http_ws_symbols_activating(ws, f):
-    return [{"iri": iri} for (_, iri), _ in ws.space.symbols_activating(f, 50)]
 
 
 def test_feature_list(client, http_ws):
