@@ -5,25 +5,49 @@ Stages::
     build_report(ws, alignments=..., behaviour=True) -> Report      (kgalign.report.build)
     to_html(report) / to_json(report) / to_markdown(report) -> str  (kgalign.report.render)
     write_report(ws, out_dir, formats=("html", "json", "md")) -> {format: path}
+
+The names are imported on first use, so that ``import kgalign.report`` (e.g. by the CLI, to list the
+formats) stays cheap.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgalign.errors import UsageError
-from kgalign.report.build import build_report
-from kgalign.report.model import SECTIONS, Report, report_to_dict
-from kgalign.report.render import RENDERERS, to_html, to_json, to_markdown
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgalign.api import Workspace
+    from kgalign.report.build import build_report
+    from kgalign.report.model import SECTIONS, Report, report_to_dict
+    from kgalign.report.render import to_html, to_json, to_markdown
 
 #: Report formats and the file each is written to.
 FORMATS: dict[str, str] = {"html": "report.html", "json": "report.json", "md": "report.md"}
+
+_LAZY = {
+    "build_report": "kgalign.report.build",
+    "SECTIONS": "kgalign.report.model",
+    "Report": "kgalign.report.model",
+    "report_to_dict": "kgalign.report.model",
+    "to_html": "kgalign.report.render",
+    "to_json": "kgalign.report.render",
+    "to_markdown": "kgalign.report.render",
+    "RENDERERS": "kgalign.report.render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kgalign.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def write_report(
@@ -40,6 +64,9 @@ def write_report(
 
     Each file is written to a temporary name and renamed into place. Returns ``{format: path}``.
     """
+    from kgalign.report.build import build_report
+    from kgalign.report.render import RENDERERS
+
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise UsageError(f"unknown report format(s) {', '.join(unknown)}; known formats: {', '.join(FORMATS)}")
@@ -59,6 +86,7 @@ def write_report(
 
 __all__ = [
     "FORMATS",
+    "RENDERERS",
     "SECTIONS",
     "Report",
     "build_report",
