@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "neural",
     "report",
     "query",
+    "align",
     "server",
 )
 

@@ -39,24 +39,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"embedded {emb.n_symbols} symbols with {emb.run['model']} layer {emb.run['layer']} "
         f"and SAE {emb.run['sae']} ({emb.run['d_sae']} features) in {emb.seconds:.1f}s"
     )
+    from kgalign.align.formats import export_to_store
+    from kgalign.commands.align import build_matcher
+    from kgalign.report import write_report
+
     alignments = []
-    try:
-        from kgalign.align.matcher import Matcher
-    except ImportError:  # the alignment engine is optional at this stage
-        Matcher = None  # type: ignore[assignment]
-    if Matcher is not None:
-        matcher = Matcher()
-        for a, b in itertools.combinations(ws.graph_names(), 2):
-            al = matcher.match(ws, a, b)
-            alignments.append(al)
-            print(f"aligned {a} with {b}: {len(al)} merge candidates")
-    try:
-        from kgalign.report import write_report
-    except ImportError:
-        write_report = None  # type: ignore[assignment]
-    if write_report is not None:
-        paths = write_report(ws, args.out, alignments=alignments, behaviour=not args.no_behaviour)
-        for fmt, path in paths.items():
-            print(f"report ({fmt}): {path}")
+    matcher = build_matcher(ws)
+    for a, b in itertools.combinations(ws.graph_names(), 2):
+        al = matcher.match(ws, a, b)
+        alignments.append(al)
+        print(f"aligned {a} with {b}: {len(al)} merge candidates")
+    export_to_store(ws, alignments)
+    paths = write_report(ws, args.out, alignments=alignments, behaviour=not args.no_behaviour)
+    for fmt, path in paths.items():
+        print(f"report ({fmt}): {path.resolve()}")
     print(f"done in {time.perf_counter() - t0:.1f}s")
     return 0
