@@ -174,7 +174,7 @@ class TrainConfig:
     seed: int = 0
     l1_coefficient: float = 1.0
     l0_coefficient: float = 0.1
-    jumprelu_bandwidth: float = 0.05
+    jumprelu_bandwidth: float = 0.1
     jumprelu_init_threshold: float = 0.1
     pre_act_loss_coefficient: float = 0.0
     sparsity_warmup_fraction: float = 0.05
@@ -312,7 +312,8 @@ def _batches(
     leftovers carry into the next buffer: a memory-mapped array is read sequentially in large slices.
     """
     n = source.shape[0]
-    block = max(batch_size, min(8192, buffer_tokens // 8))
+    # ~64 regions per buffer: batches mix many parts of the array even if it is stored in a meaningful order
+    block = min(4096, max(256, buffer_tokens // 64))
     n_blocks = math.ceil(n / block)
     blocks_per_buffer = max(1, buffer_tokens // block)
     carry: torch.Tensor | None = None
@@ -529,9 +530,9 @@ def train_sae(
         sae.eval()
         for parameter in sae.parameters():
             parameter.requires_grad_(False)
-    metrics = evaluate_sae(
-        sae, eval_set if eval_set is not None else source, max_tokens=cfg.eval_tokens or None
-    )
+    # with no held-out tokens (eval_tokens=0, tiny inputs) the metrics come from the first training tokens
+    held_out = eval_set if eval_set is not None else source
+    metrics = evaluate_sae(sae, held_out, max_tokens=cfg.eval_tokens or 65_536)
     return TrainResult(
         sae=sae,
         metrics=metrics,

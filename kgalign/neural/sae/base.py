@@ -265,7 +265,8 @@ class SparseAutoencoder(nn.Module, ABC):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Sparse codes ``[n, d_sae]`` of raw activations ``x [n, d_in]``."""
         x = self._as_input(x)
-        return self.activation(self.hidden_pre(x * self.cfg.input_scale))
+        scale = self.cfg.input_scale
+        return self.activation(self.hidden_pre(x if scale == 1.0 else x * scale))
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Raw-unit reconstruction ``[n, d_in]`` of codes ``[n, d_sae]``."""
