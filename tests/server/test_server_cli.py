@@ -11,7 +11,7 @@ import sys
 import time
 
 import httpx
-from conftest import ONTOLOGIES
+from server_support import ONTOLOGIES
 
 
 def _free_port() -> int:

@@ -6,7 +6,7 @@ import importlib
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import EMBEDDED_GRAPH
+from server_support import EMBEDDED_GRAPH
 
 from kgalign.errors import QuerySyntaxError
 

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from conftest import ServerThread
+from server_support import ServerThread
 
 SRJ = "application/sparql-results+json"
 SWAP = "urn:kgalign:graph:swap"

@@ -7,7 +7,7 @@ import io
 
 import pytest
 import rdflib
-from conftest import EMBEDDED_GRAPH
+from server_support import EMBEDDED_GRAPH
 
 
 def test_status_names_the_installed_parts(client, live):

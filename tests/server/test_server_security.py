@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import ONTOLOGIES, ServerThread
+from server_support import ONTOLOGIES, ServerThread
 from starlette.routing import Route
 
 
