@@ -92,7 +92,10 @@ class Workspace:
         self.read_only = read_only
         self._table: SymbolTable | None = None
         self._space: Any = None
+        #: Guards the cached symbol table and concept space; held only briefly.
         self._lock = threading.RLock()
+        #: Serialises writers (loads, drops, embeds, updates); readers never wait for it.
+        self._write_lock = threading.RLock()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -130,11 +133,12 @@ class Workspace:
 
     def load(self, path: str | Path, *, name: str | None = None, format: str | None = None) -> LoadReport:
         """Load one artefact into its own named graph (atomically replacing an earlier load)."""
-        with self._lock:
+        with self._write_lock:
             report = load_file(self.store, path, name=name, format=format)
-            self._table = None
             self._after_load(report.info.name)
-            return report
+        with self._lock:
+            self._table = None
+        return report
 
     def _after_load(self, graph: str) -> None:
         """Hook for later stages (the neural layer marks the graph's vectors stale)."""
@@ -148,8 +152,9 @@ class Workspace:
 
     def drop(self, graph: str) -> None:
         self.require_graph(graph)
-        with self._lock:
+        with self._write_lock:
             self.store.drop_artefact(graph)
+        with self._lock:
             self._table = None
 
     def graphs(self) -> list[GraphInfo]:
@@ -212,7 +217,7 @@ class Workspace:
 
         if self.read_only:
             raise WorkspaceError("the workspace is open read-only; embedding writes to it")
-        with self._lock:
+        with self._write_lock:
             return embed_workspace(self, graphs=graphs, **kw)
 
     @property
@@ -229,7 +234,8 @@ class Workspace:
         return (self.path / "neural" / "run.json").exists()
 
     def invalidate_space(self) -> None:
-        self._space = None
+        with self._lock:
+            self._space = None
 
     def stale_graphs(self) -> list[str]:
         """Graphs loaded or reloaded since the last embed."""
@@ -257,6 +263,7 @@ class Workspace:
         return self.store.query(query, **kw)
 
     def sparql_update(self, update: str) -> None:
-        with self._lock:
+        with self._write_lock:
             self.store.update(update)
+        with self._lock:
             self._table = None
