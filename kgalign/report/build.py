@@ -52,6 +52,8 @@ MAP_MAX_POINTS = 3000
 MIN_STABILITY = 0.35
 #: Rows shown per list section (the JSON carries the same lists).
 DEFAULT_LIMITS = {"unstable": 25, "blind_spots": 20, "bridges": 100, "merge_candidates": 500}
+#: Blind spots that fire on more of the corpus' tokens than this are left out as generic.
+MAX_BLIND_DENSITY = 0.1
 #: Metrics of ``metrics.json`` shown as the SAE's headline figures, in this order.
 HEADLINE_METRICS = ("fraction_of_variance_explained", "l0", "dead_fraction", "mse", "n_tokens")
 _STOP = {
@@ -232,11 +234,17 @@ def suggest_label(snippets: Sequence[dict]) -> str:
     return phrase[:1].upper() + phrase[1:]
 
 
-def blind_spots(ws: Workspace, space: ConceptSpace, limit: int) -> list[BlindSpot]:
+def blind_spots(ws: Workspace, space: ConceptSpace, limit: int, max_density: float = MAX_BLIND_DENSITY) -> list[BlindSpot]:
+    """``ConceptSpace.blind_spots`` without the features that fire on more than ``max_density`` of all tokens
+    (those track syntax or position, not a concept a symbol could name), with evidence and a suggested label."""
     if space.stats is None:
         return []
     out = []
-    for f, density, mean_act in space.blind_spots(limit=limit):
+    for f, density, mean_act in space.blind_spots(limit=limit * 4):
+        if density > max_density:
+            continue
+        if len(out) >= limit:
+            break
         raw = space.stats.snippets[f] if f < len(space.stats.snippets) else []
         snippets = [
             Snippet(str(sn.get("text", "")), str(sn.get("token", "")), sn.get("start"), sn.get("end"),
