@@ -29,6 +29,7 @@ load and two tiny transactions.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -58,6 +59,7 @@ _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 MAX_SOURCE_GRAPHS = 100
 #: Inputs smaller than this are loaded in one transaction instead of pyoxigraph's bulk loader.
 SMALL_LOAD_BYTES = 256 << 10
+SMALL_EXTEND_QUADS = 20_000
 
 
 def _k(local: str) -> ox.NamedNode:
@@ -445,9 +447,17 @@ class OxigraphStore:
 
     def replace_graph_quads(self, graph: str, quads: Iterable[ox.Quad]) -> None:
         """Replace a graph's content with ``quads`` (whatever their graph) atomically."""
-        self.write_graph(
-            graph, lambda g: self._store.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, g) for q in quads)
-        )
+
+        def fill(g: ox.NamedNode) -> None:
+            it = iter(quads)
+            head = list(itertools.islice(it, SMALL_EXTEND_QUADS))
+            moved = (ox.Quad(q.subject, q.predicate, q.object, g) for q in itertools.chain(head, it))
+            if len(head) < SMALL_EXTEND_QUADS:
+                self._store.extend(moved)  # one transaction: no bulk-loader files for a few quads
+            else:
+                self._store.bulk_extend(moved)
+
+        self.write_graph(graph, fill)
 
     def load_artefact(
         self,

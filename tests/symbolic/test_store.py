@@ -331,3 +331,13 @@ def test_sparql_update_errors_and_read_only_updates(tmp_path: Path) -> None:
     ro = OxigraphStore(tmp_path / "store", read_only=True)
     with pytest.raises(WorkspaceError, match="read-only"):
         ro.update("INSERT DATA { <http://a> <http://b> <http://c> }")
+
+
+def test_replace_graph_quads_in_bulk(store: OxigraphStore) -> None:
+    g = "urn:kgalign:neural"
+    store.replace_graph_quads(g, (q(i, g) for i in range(21_000)))  # above the one-transaction size
+    store.replace_graph_quads(g, (q(i, g) for i in range(1_000, 22_000)))
+    assert store.count(g) == 21_000
+    assert {x.subject.value for x in store.quads(ox.NamedNode(f"{EX}s21999"), None, None, g)} == {f"{EX}s21999"}
+    assert not list(store.quads(ox.NamedNode(f"{EX}s0"), None, None, g))
+    assert_clean(store)
