@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,13 @@ if TYPE_CHECKING:
     from kgalign.api import Workspace
 
 
+#: Parsed queries by text: the AST is immutable, and dashboards ask the same questions again.
+_parse = functools.lru_cache(maxsize=512)(parse)
+
+
 def make_plan(ws: Workspace, text: str) -> Plan:
     """Parse, resolve and plan ``text`` (an ``explain`` query plans what it wraps)."""
-    node = parse(text)
+    node = _parse(text)
     explain_only = isinstance(node, Explain)
     if explain_only:
         node = node.query

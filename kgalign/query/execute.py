@@ -88,8 +88,8 @@ def _field(row: Any, name: str) -> Any:
     return getattr(row, alias.get(name, name), None)
 
 
-def _hit(ws: Workspace, key: tuple[str, str], score: float | None, **fields: Any) -> SymbolHit:
-    s = ws.symbol_table.get(key[1], key[0])
+def _hit(ws: Workspace, key: tuple[str, str], score: float | None, table: Any = None, **fields: Any) -> SymbolHit:
+    s = (table or ws.symbol_table).get(key[1], key[0])
     label = s.label if s else key[1]
     kind = s.kind if s else ""
     return SymbolHit(key[0], key[1], label, kind, None if score is None else round(float(score), 6), fields)
@@ -288,7 +288,7 @@ def _materialise(ws: Workspace, op: QuestionOp, cand: Candidates, extra: dict) -
         stats = space.stats
         return [_feature(ws, int(f), c["strength"][j], snippets=[s["text"] for s in stats.snippets[int(f)][:3]])
                 for j, f in enumerate(cand.ids)]
-    keys = space.keys
+    keys, table = space.keys, ws.symbol_table
     rows = []
     if kind == "sharing_features":
         s = op.args["symbol"]
@@ -300,24 +300,24 @@ def _materialise(ws: Workspace, op: QuestionOp, cand: Candidates, extra: dict) -
             theirs = {f: w for f, w, _ in space.table.support(int(i))}
             shared = sorted(set(mine) & set(theirs), key=lambda f: (-min(mine[f], theirs[f]), f))
             ov = c["overlap"][j]
-            rows.append(_hit(ws, k, ov, overlap=_r(ov, 6), shared=int(c["shared"][j]), stability=st,
+            rows.append(_hit(ws, k, table=table, score=ov, overlap=_r(ov, 6), shared=int(c["shared"][j]), stability=st,
                              shared_features=[f"{f}: {space.feature_label(f)}" for f in shared[:8]]))
         elif kind == "similar_to":
             sim = c["similarity"][j]
-            rows.append(_hit(ws, k, sim, similarity=_r(sim, 6), stability=st))
+            rows.append(_hit(ws, k, table=table, score=sim, similarity=_r(sim, 6), stability=st))
         elif kind == "symbols_activating":
             w = c["strength"][j]
-            rows.append(_hit(ws, k, w, strength=_r(w, 6), feature=int(c["feature"][j]), stability=st))
+            rows.append(_hit(ws, k, table=table, score=w, strength=_r(w, 6), feature=int(c["feature"][j]), stability=st))
         elif kind == "explain_feature":
             w, f = c["strength"][j], int(c["feature"][j])
-            rows.append(_hit(ws, k, w, strength=_r(w, 6), feature=f, feature_label=space.feature_label(f)))
+            rows.append(_hit(ws, k, table=table, score=w, strength=_r(w, 6), feature=f, feature_label=space.feature_label(f)))
         elif kind == "unstable_symbols":
-            rows.append(_hit(ws, k, c["stability"][j], stability=st))
+            rows.append(_hit(ws, k, table=table, score=c["stability"][j], stability=st))
         elif kind == "pruning_candidates":
             w = c["strength"][j]
             reasons = sources.pruning_reasons(int(c["reasons"][j]), float(w), float(c["stability"][j]),
                                               float(c["generic"][j]), extra["min_strength"])
-            rows.append(_hit(ws, k, w, strength=_r(w, 6), stability=st, reasons=reasons))
+            rows.append(_hit(ws, k, table=table, score=w, strength=_r(w, 6), stability=st, reasons=reasons))
         else:  # pragma: no cover
             raise AssertionError(kind)
     return rows

@@ -177,33 +177,36 @@ EXACT_SCAN_MAX = 20_000
 
 
 def similar_to(space: ConceptSpace, key: Key, graphs: set[str] | None, k: int | None) -> Candidates:
-    """The nearest concept vectors by cosine similarity: FAISS for the first ``k``, an exact scan
-    for all of them or when the graphs asked for are small."""
+    """The nearest concept vectors by cosine similarity: FAISS for the first ``k``; an exact scan
+    for every candidate, or over the rows of small graphs."""
     a = arrays(space)
     r = space.row_of(key)
     unit = space._unit  # [n, d_sae] unit rows, what the FAISS index holds
     q = unit[r]
     n_sel = a.graph_count(graphs)
-    if k is None or n_sel <= EXACT_SCAN_MAX or k >= n_sel:
+    if k is None or (graphs is not None and (n_sel <= EXACT_SCAN_MAX or k >= n_sel)):
         sel = a.rows_of(graphs)
         if sel is None:
-            rows, sims = np.arange(a.n), unit @ q
+            rows, block = np.arange(a.n), unit
         elif isinstance(sel, slice):
-            rows, sims = np.arange(sel.start, sel.stop), unit[sel] @ q
+            rows, block = np.arange(sel.start, sel.stop), unit[sel]
         else:
-            rows, sims = sel, unit[sel] @ q
+            rows, block = sel, unit[sel]
+        # einsum, not BLAS: a threaded matrix-vector product stalls on a busy machine for small blocks
+        sims = np.einsum("ij,j->i", block, q).astype(np.float64)
         keep = rows != r
-        rows, sims = rows[keep], sims[keep].astype(np.float64)
+        rows, sims = rows[keep], sims[keep]
         order = _top(sims, a.key_rank[rows], k, True)
         return Candidates(rows[order], {"similarity": sims[order]}, k is None or k >= len(rows))
     # Ask FAISS for enough neighbours that k of them are likely in the graphs asked for.
-    want = min(a.n, int((k + 1) * a.n / max(1, n_sel) * 1.25) + 1)
+    want = min(a.n, int((k + 1) * a.n / max(1, n_sel) * (1.25 if graphs is not None else 1)) + (graphs is not None))
     scores, ids = space.index.search(q[None, :], want)
     ids, scores = ids[0], scores[0]
     ok = (ids >= 0) & (ids != r)
     ids, scores = ids[ok].astype(np.int64), scores[ok].astype(np.float64)
-    ok = a.in_graphs(ids, graphs)
-    ids, scores = ids[ok], scores[ok]
+    if graphs is not None:
+        ok = a.in_graphs(ids, graphs)
+        ids, scores = ids[ok], scores[ok]
     order = np.lexsort((a.key_rank[ids], -scores))[:k]
     return Candidates(ids[order], {"similarity": scores[order]}, want >= a.n)
 
