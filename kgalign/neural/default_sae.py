@@ -125,6 +125,13 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def _load_average() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min, at the end of the run)"
+    except OSError:  # pragma: no cover - not available on this platform
+        return "unknown"
+
+
 def _weights_small_enough(sae: Any, out: Path) -> bool:
     from kgalign.neural.sae.io import WEIGHTS_FILENAME
 
@@ -226,6 +233,7 @@ Feature density on the held-out tokens:
   ({info["train_tokens_per_second"]:,.0f} tokens/s){" (interrupted)" if info["interrupted"] else ""}.
 - Seed {info["seed"]}; built {info["date"]} with kgalign commit {info["commit"] or "unknown"}, torch
   {info["torch"]}, Python {info["python"]}, on {info["machine"]}; total time {info["total_seconds"] / 60:.1f} min.
+  Timings depend on what else the machine was running: load average {info["load_average"]}.
 
 ## Rebuild
 
@@ -360,6 +368,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         "command": command,
     }
     info["total_seconds"] = time.perf_counter() - started
+    info["load_average"] = _load_average()
     (out / "metrics.json").write_text(json.dumps(info, indent=2, default=float) + "\n", encoding="utf-8")
     (out / "MODEL_CARD.md").write_text(model_card(info, metrics), encoding="utf-8")
     m = info["metrics"]

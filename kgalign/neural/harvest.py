@@ -447,7 +447,7 @@ def _harvest_into(
     meta["tokens_per_second"] = round(new_tokens / elapsed, 1) if elapsed > 0 and new_tokens else None
     _write_meta(directory, meta)
     message = (
-        f"harvested {new_tokens} tokens from {len(texts) - resumed_from} texts in {elapsed:.1f}s "
+        f"harvested {new_tokens} tokens from {int(meta['texts_done']) - resumed_from} texts in {elapsed:.1f}s "
         f"({meta['tokens_per_second']} tokens/s) → {directory}"
     )
     log.info(message)
