@@ -8,7 +8,13 @@ metrics for any SAE on any activations.
 Recipe (defaults tuned on all-MiniLM-L6-v2 hidden states, d_in=384, d_sae=3072): inputs scaled to mean
 squared norm ``d_in`` (SAELens's ``expected_average_only_in``), ``b_dec`` at the geometric median,
 ``W_enc = W_dec.T`` with unit-norm decoder rows kept unit-norm throughout, Adam with a short warm-up and a
-linear decay over the last fifth of training, AuxK for dead TopK latents (Gao et al. 2024).
+linear decay over the last fifth of training, AuxK for dead TopK latents (Gao et al. 2024). With these
+defaults (TopK, k=32, 2 epochs of batches of 2048) 1M tokens of WordNet glosses at layer 4 gave, on
+held-out snippets, FVE 0.86 at L0 32 with no dead latent, in about 145 CPU-seconds (one thread).
+
+The TopK training step is sparse where it can be: decoding, and the gradients of the decoder and of the
+encoder, touch only the k active latents per token, so the one dense product left is the encoder's
+forward pass. Under CPU contention, ``torch.set_num_threads(1)`` is often faster than two threads.
 """
 
 from __future__ import annotations
@@ -161,6 +167,11 @@ class TrainConfig:
     Sparsity knobs per architecture: ``k`` (topk), ``l0_coefficient`` + ``jumprelu_*`` (jumprelu),
     ``l1_coefficient`` (standard). ``aux_k`` is how many dead latents AuxK uses (``None``: ``d_in // 2``;
     0 turns AuxK off); a latent is dead once it has not fired for ``dead_after_tokens`` training tokens.
+
+    JumpReLU thresholds live in normalised units, where a unit-norm encoder row's pre-activations have a
+    standard deviation near 1; the defaults start around L0 ≈ 50 on MiniLM activations, but JumpReLU needs
+    many more steps than TopK to reach the same FVE (about 0.68 vs 0.84 after 370k tokens), so TopK is the
+    default.
     """
 
     architecture: str = "topk"
@@ -173,9 +184,9 @@ class TrainConfig:
     epochs: float = 2.0
     seed: int = 0
     l1_coefficient: float = 1.0
-    l0_coefficient: float = 0.1
+    l0_coefficient: float = 0.03
     jumprelu_bandwidth: float = 0.1
-    jumprelu_init_threshold: float = 0.1
+    jumprelu_init_threshold: float = 1.0
     pre_act_loss_coefficient: float = 0.0
     sparsity_warmup_fraction: float = 0.05
     aux_k: int | None = None
