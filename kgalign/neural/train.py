@@ -106,7 +106,8 @@ def _as_2d_source(activations: Any, d_in: int | None = None) -> Any:
 
 
 def _rows(activations: Any, start: int, stop: int) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(activations[start:stop], dtype=np.float32))
+    # a copy (also for float32 input): a read-only memmap must never back a tensor that is later edited
+    return torch.from_numpy(np.array(activations[start:stop], dtype=np.float32, order="C", copy=True))
 
 
 @torch.no_grad()

@@ -176,6 +176,12 @@ def test_training_is_deterministic_for_a_seed_and_streams_memmaps(tmp_path, synt
     assert from_memmap.metrics == in_memory.metrics
     other_seed = train_sae(train_config(n_steps=30, log_every=10, seed=1), mapped, progress=False)
     assert not torch.equal(other_seed.sae.W_enc, in_memory.sae.W_enc)
+    # a float32 memmap is read, never written through
+    path32 = tmp_path / "acts32.npy"
+    np.save(path32, x)
+    before = path32.read_bytes()
+    train_sae(cfg, np.load(path32, mmap_mode="r"), progress=False)
+    assert path32.read_bytes() == before
 
 
 def test_keyboard_interrupt_returns_the_sae_so_far(synthetic):
