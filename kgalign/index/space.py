@@ -263,12 +263,29 @@ class ConceptSpace:
             out[f] = len(rows) / n
         return out
 
+    def nearest_neighbour_similarity(self) -> np.ndarray:
+        """``[n]``: each symbol's cosine to its nearest other symbol (computed once, via the index)."""
+        cached = getattr(self, "_nn", None)
+        if cached is not None:
+            return cached
+        n = len(self.keys)
+        out = np.full(n, -1.0, np.float32)
+        for start in range(0, n, 2048):
+            q = self._unit[start : start + 2048]
+            scores, ids = self.index.search(q, 2)
+            for j in range(len(q)):
+                others = [s for s, i in zip(scores[j], ids[j]) if i >= 0 and i != start + j]
+                out[start + j] = others[0] if others else -1.0
+        self._nn = out
+        return out
+
     def pruning_candidates(
         self,
         *,
         min_strength: float | None = None,
         min_stability: float = 0.35,
         max_promiscuity: float = 0.15,
+        isolation_percentile: float = 5.0,
         graphs: set[str] | None = None,
     ) -> list[PruningReason]:
         """Symbols with no clear neural counterpart, each with the reasons:
@@ -276,9 +293,14 @@ class ConceptSpace:
         - weak activation: strength below ``min_strength`` (default: the 5th percentile);
         - unstable support: stability below ``min_stability``;
         - uninformative support: over half its support weight sits on features that more
-          than ``max_promiscuity`` of all symbols load on.
+          than ``max_promiscuity`` of all symbols load on;
+        - isolated: its nearest other symbol (in any graph) is farther than the nearest
+          neighbour of all but ``isolation_percentile`` % of the symbols — nothing in any
+          loaded system means anything like it, to the model.
         """
         strength = self.table.strength
+        nn = self.nearest_neighbour_similarity()
+        isolated_below = float(np.percentile(nn, isolation_percentile)) if len(nn) > 20 else -np.inf
         if min_strength is None:
             min_strength = float(np.percentile(strength, 5)) if len(strength) else 0.0
         prom = self.promiscuity()
@@ -297,6 +319,8 @@ class ConceptSpace:
                 reasons.append(f"unstable support (stability {self.table.stability[i]:.2f} < {min_stability})")
             if generic > 0.5:
                 reasons.append(f"uninformative support ({generic:.0%} of its weight on features shared by many symbols)")
+            if nn[i] < isolated_below:
+                reasons.append(f"isolated: its nearest symbol in any graph is at cosine {nn[i]:.3f}, below the {isolation_percentile:g}th percentile ({isolated_below:.3f}); unique to its system, or dead weight")
             if reasons:
                 out.append(PruningReason(k, tuple(reasons), float(strength[i]), float(self.table.stability[i]), info))
         out.sort(key=lambda p: (-len(p.reasons), p.stability, p.strength))
