@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from kgalign.neural.sae.io import load_sae
 
     p = argparse.ArgumentParser(prog="python -m kgalign.neural.default_sae_stats", description=__doc__)
-    p.add_argument("--snippets", type=int, default=30_000, help="WordNet snippets to sample (default %(default)s)")
+    p.add_argument("--snippets", type=int, default=12_000, help="WordNet snippets to sample (default %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="default: beside the default SAE")
     args = p.parse_args(argv)
