@@ -88,6 +88,11 @@ def test_load_again_replaces_and_graphs_lists_provenance(capsys: pytest.CaptureF
     assert out.splitlines()[0].split() == ["name", "triples", "symbols", "format", "source", "loaded_at", "iri"]
 
 
+def test_load_of_a_dataset_says_its_graphs_were_merged(capsys: pytest.CaptureFixture[str], ws: str) -> None:
+    rc, out, _ = run(capsys, "-w", ws, "load", str(DATA / "people.trig"))
+    assert out.strip() == f"loaded people: 6 triples from {DATA / 'people.trig'} (trig; its 2 named graph(s) merged into one)"
+
+
 def test_load_with_format_override(capsys: pytest.CaptureFixture[str], ws: str) -> None:
     bad = str(DATA / "broken" / "turtle-in.nt")
     rc, _, err = run(capsys, "-w", ws, "load", bad)

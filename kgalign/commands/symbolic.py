@@ -63,7 +63,9 @@ def cmd_load(args: argparse.Namespace) -> int:
     for f in args.files:
         rep = ws.load(f, name=args.name, format=args.format)
         verb = "replaced" if rep.replaced else "loaded"
-        print(f"{verb} {rep.info.name}: {rep.info.triples} triples from {f} ({rep.info.format})")
+        merged = rep.info.source_graphs
+        note = f"; its {len(merged)} named graph(s) merged into one" if merged else ""
+        print(f"{verb} {rep.info.name}: {rep.info.triples} triples from {f} ({rep.info.format}{note})")
     return 0
 
 
