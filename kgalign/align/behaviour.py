@@ -415,11 +415,14 @@ def behavioural_checks(
 
 
 def summarise(checks: Sequence[BehaviouralCheck]) -> dict[str, Any]:
-    """Counts and the median effect size of a list of checks."""
+    """Counts (passed; moved the opposite way by ``z ≤ −2``) and the median effect size of a list of checks."""
     zs = [c.z for c in checks if np.isfinite(c.z)]
     return {
         "n_checks": len(checks),
         "n_passed": sum(c.passed for c in checks),
+        # the edit moved the measure the *other* way by at least two control sd: the feature matters, but
+        # not as the report reads it
+        "n_opposite": sum(c.z <= -Z_THRESHOLD for c in checks),
         "median_z": float(np.median(zs)) if zs else None,
         "mean_z": float(np.mean(zs)) if zs else None,
         "modes": sorted({c.mode for c in checks}),

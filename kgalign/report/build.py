@@ -56,10 +56,16 @@ DEFAULT_LIMITS = {"unstable": 25, "blind_spots": 20, "bridges": 100, "merge_cand
 MAX_BLIND_DENSITY = 0.1
 #: Metrics of ``metrics.json`` shown as the SAE's headline figures, in this order.
 HEADLINE_METRICS = ("fraction_of_variance_explained", "l0", "dead_fraction", "mse", "n_tokens")
-_STOP = {
-    "the", "a", "an", "of", "to", "in", "and", "or", "for", "on", "by", "with", "as", "at", "from", "is", "be",
-    "that", "this", "it", "its", "which", "who", "are", "was", "not", "into", "any", "than", "such", "has",
-}
+#: English function words: a feature that fires only on these tracks syntax, not a concept.
+_STOP = frozenset("""
+a about above after again against all also an and any are as at be been being before below between both but by
+can could did do does doing down during each either else ever every few for from further had has have having he
+her here hers herself him himself his how however i if in into is it its itself just may me might more most must
+my myself neither no nor not now of off on once one only or other others otherwise our ours ourselves out over own
+per same shall she should so some someone something such than that the their theirs them themselves then there
+these they this those though through thus to too under until up upon us very was we were what when where whether
+which while who whom whose why will with within without would yet you your yours yourself
+""".split())
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -205,8 +211,10 @@ def suggest_label(snippets: Sequence[dict]) -> str:
     >>> suggest_label([{"text": "the duty of care owed", "word": "duty", "activation": 2.0},
     ...                {"text": "a duty of care", "word": "duty", "activation": 1.0}])
     'Duty'
-    >>> suggest_label([{"text": "the employer, then", "word": "employer,", "activation": 1.0}])
+    >>> suggest_label([{"text": "the employer, then", "token": "employer", "word": "employer,", "activation": 1.0}])
     'Employer'
+    >>> suggest_label([{"text": "the employer, then", "token": ",", "word": "employer,", "activation": 1.0}])
+    ''
     >>> suggest_label([{"text": "pure economic loss here", "word": "economic", "activation": 1.0},
     ...                {"text": "economic loss again", "word": "economic", "activation": 1.0}])
     'Economic loss'
@@ -214,6 +222,8 @@ def suggest_label(snippets: Sequence[dict]) -> str:
     words: Counter[str] = Counter()
     pairs: Counter[str] = Counter()
     for sn in snippets:
+        if not re.search(r"[^\W\d_]", str(sn.get("token", "x"))):
+            continue  # it fired on punctuation or a number, not on the word around it
         w = re.sub(r"^[^\w]+|[^\w']+$", "", str(sn.get("word") or sn.get("token") or "").lower())
         if not w or w in _STOP or not re.search(r"[a-z]", w):
             continue
@@ -235,24 +245,28 @@ def suggest_label(snippets: Sequence[dict]) -> str:
 
 
 def blind_spots(ws: Workspace, space: ConceptSpace, limit: int, max_density: float = MAX_BLIND_DENSITY) -> list[BlindSpot]:
-    """``ConceptSpace.blind_spots`` without the features that fire on more than ``max_density`` of all tokens
-    (those track syntax or position, not a concept a symbol could name), with evidence and a suggested label."""
+    """``ConceptSpace.blind_spots`` with evidence and a suggested label, without the features that fire on
+    more than ``max_density`` of all tokens or only on punctuation and function words (those track syntax or
+    position, not a concept a symbol could name)."""
     if space.stats is None:
         return []
     out = []
-    for f, density, mean_act in space.blind_spots(limit=limit * 4):
+    for f, density, mean_act in space.blind_spots(limit=limit * 10):
         if density > max_density:
             continue
         if len(out) >= limit:
             break
         raw = space.stats.snippets[f] if f < len(space.stats.snippets) else []
+        suggested = suggest_label(raw)
+        if not suggested:  # fires only on punctuation or function words: syntax, not a concept
+            continue
         snippets = [
             Snippet(str(sn.get("text", "")), str(sn.get("token", "")), sn.get("start"), sn.get("end"),
                     float(sn.get("activation", 0.0)))
             for sn in raw[:5]
         ]
         near = [SymbolRef(k[0], k[1], _label(ws, k), round(w, 4)) for k, w in space.symbols_activating(f, 3)]
-        out.append(BlindSpot(f, space.feature_label(f), suggest_label(raw), density, mean_act, snippets, near))
+        out.append(BlindSpot(f, space.feature_label(f), suggested, density, mean_act, snippets, near))
     return out
 
 

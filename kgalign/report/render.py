@@ -155,7 +155,8 @@ def to_markdown(report: Report) -> str:
     beh = report.behaviour
     if beh.checks:
         L.append(f"{beh.summary.get('n_passed', 0)} of {len(beh.checks)} feature–symbol links beat their "
-                 f"random-feature controls (median z {_num(beh.summary.get('median_z'), 2)}).")
+                 f"random-feature controls (median z {_num(beh.summary.get('median_z'), 2)}); "
+                 f"{beh.summary.get('n_opposite', 0)} moved the measure the other way (z ≤ −2).")
         L += [""] + _md_table(
             ["symbol", "feature", "mode", "measure", "effect", "controls (mean ± sd)", "z", "passed"],
             [[_md_sym(ch.label, ch.graph), f"{ch.feature} ({md(ch.feature_label)})", ch.mode, ch.measure,
@@ -376,7 +377,7 @@ def _blind_html(report: Report) -> str:
                     "SAE features that fire often and strongly but that no symbol loads on: concepts the model "
                     "uses that the ontologies do not name. The suggested label is the phrase the feature fires "
                     "on most; the nearest symbols have some weight on it. Features that fire on more than a "
-                    "tenth of all tokens are left out as generic.")
+                    "tenth of all tokens, or only on punctuation and function words, are left out as generic.")
 
 
 def _unstable_html(report: Report) -> str:
@@ -397,7 +398,8 @@ def _behaviour_html(report: Report) -> str:
         return _section("behaviour", "Behavioural checks", f"<p>{esc(beh.note or 'No checks.')}</p>")
     sm = beh.summary
     head = (f"<p><b>{sm.get('n_passed', 0)} of {len(beh.checks)}</b> feature–symbol links beat their "
-            f"same-strength random-feature controls (median z {esc(_num(sm.get('median_z'), 2))}).</p>")
+            f"same-strength random-feature controls (median z {esc(_num(sm.get('median_z'), 2))}); "
+            f"{sm.get('n_opposite', 0)} moved the measure the other way (z ≤ −2).</p>")
     rows = []
     for c in beh.checks:
         verdict = '<span class="pass">yes</span>' if c.passed else '<span class="fail">no</span>'
