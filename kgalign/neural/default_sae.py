@@ -139,20 +139,43 @@ def _weights_small_enough(sae: Any, out: Path) -> bool:
 
 
 def _save(sae: Any, out: Path, density: np.ndarray) -> str:
-    """Save with float32 weights if they fit in :data:`MAX_WEIGHTS_BYTES`, else float16; returns the dtype."""
+    """Save with float32 weights if they fit in :data:`MAX_WEIGHTS_BYTES`, else float16; returns the dtype.
+
+    ``save_sae`` writes into a fresh staging directory whose SAE files then replace those in ``out`` one by
+    one, so files others keep beside the SAE (feature statistics...) are left in place.
+    """
+    import shutil
+    import tempfile
+
     import torch
 
-    from kgalign.neural.sae.io import save_sae
+    from kgalign.neural.sae.io import SAE_FILES, save_sae
 
-    for own in ("MODEL_CARD.md", "metrics.json"):
-        (out / own).unlink(missing_ok=True)  # save_sae only replaces directories holding SAE files
+    out.mkdir(parents=True, exist_ok=True)
     feature_density = torch.from_numpy(np.asarray(density, dtype=np.float32))
-    save_sae(sae, out, feature_density=feature_density)
-    if _weights_small_enough(sae, out):
-        return "float32"
-    half = copy.deepcopy(sae).half()  # cfg.json still says float32: load_sae casts the tensors back
-    save_sae(half, out, feature_density=feature_density)
-    return "float16"
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        target = staging / "sae"
+        save_sae(sae, target, feature_density=feature_density)
+        dtype = "float32"
+        if not _weights_small_enough(sae, target):
+            half = copy.deepcopy(sae).half()  # cfg.json still says float32: load_sae casts the tensors back
+            save_sae(half, target, feature_density=feature_density)
+            dtype = "float16"
+        for name in sorted(SAE_FILES):
+            if (target / name).exists():
+                os.chmod(target / name, 0o644)
+                os.replace(target / name, out / name)
+            else:
+                (out / name).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    others = sorted(
+        p.name for p in out.iterdir() if p.name not in SAE_FILES | {"MODEL_CARD.md", "metrics.json"}
+    )
+    if others:
+        print(f"note: {out} also holds {', '.join(others)}, computed from the previous SAE", file=sys.stderr)
+    return dtype
 
 
 def _density_table(metrics: Any) -> str:
