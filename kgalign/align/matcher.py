@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 CATEGORIES = ("class", "property")
 
 
+NEURAL_COMBINATIONS = ("mean", "support")
+
+
 @dataclass(frozen=True)
 class MatcherConfig:
     """How the matcher runs. Every field is validated; unknown names list the known ones.
@@ -85,6 +88,12 @@ class MatcherConfig:
     # -- neural (concept vectors of the workspace's SAE; see kgalign.align.neural)
     neural_neighbours: int = 3
     neural_proposal_floor: float = 0.5
+    #: how neural evidence enters the confidence: ``mean`` (one more term of the weighted mean)
+    #: or ``support`` (it nudges the symbolic confidence by ``neural_boost`` × (score − 0.5), and a
+    #: pair with no symbolic evidence needs a neural score of ``neural_only_threshold`` on its own)
+    neural_combination: str = "support"
+    neural_boost: float = 0.1
+    neural_only_threshold: float = 0.9
 
     def __post_init__(self) -> None:
         for name in self.scorers:
@@ -109,6 +118,10 @@ class MatcherConfig:
             v = getattr(self, t)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{t} must be between 0 and 1, not {v}")
+        if self.neural_combination not in NEURAL_COMBINATIONS:
+            raise ConfigError(
+                f"unknown neural_combination {self.neural_combination!r}; known: {', '.join(NEURAL_COMBINATIONS)}"
+            )
         if self.structural_rounds < 1:
             raise ConfigError("structural_rounds must be at least 1")
 
@@ -229,7 +242,7 @@ class Matcher:
         cfg = self.config
         for (a, b), evs in self.score(context).items():
             sa, sb = context.source.symbols[a], context.target.symbols[b]
-            conf = combine(evs, cfg.weights_for(category(sa.kind)))
+            conf = self._confidence(evs, category(sa.kind))
             ordered = tuple(evs[n] for n in cfg.scorers if n in evs)
             out.append(
                 MappingCandidate(
@@ -246,6 +259,19 @@ class Matcher:
                 )
             )
         return out
+
+    def _confidence(self, evs: dict[str, Evidence], cat: str) -> float:
+        cfg = self.config
+        weights = cfg.weights_for(cat)
+        neural = evs.get("neural")
+        if neural is None or cfg.neural_combination == "mean":
+            return combine(evs, weights)
+        symbolic = {k: e for k, e in evs.items() if k != "neural"}
+        base = combine(symbolic, weights) if symbolic else 0.0
+        nudged = min(1.0, max(0.0, base + cfg.neural_boost * (neural.score - 0.5))) if base > 0.0 else 0.0
+        # Where the words say little, the concept space may carry the pair alone, if it is sure.
+        alone = neural.score * cfg.threshold(cat) / cfg.neural_only_threshold
+        return max(nudged, alone)
 
     def match_views(
         self,
