@@ -333,7 +333,7 @@ def links_to_check(
                 chosen.append(k)
 
         mappings = [m for al in (alignments or ()) for m in al]
-        mappings.sort(key=lambda m: -float(getattr(m, "confidence", 0.0)))
+        mappings.sort(key=lambda m: (-float(getattr(m, "confidence", 0.0)), m.subject_graph, m.subject, m.object))
         for m in mappings[: max(1, max_symbols // 4)]:
             take((m.subject_graph, m.subject))
             take((m.object_graph, m.object))

@@ -54,6 +54,8 @@ MIN_STABILITY = 0.35
 DEFAULT_LIMITS = {"unstable": 25, "blind_spots": 20, "bridges": 100, "merge_candidates": 500}
 #: Blind spots that fire on more of the corpus' tokens than this are left out as generic.
 MAX_BLIND_DENSITY = 0.1
+#: ...and so are those whose top activations fall mostly on punctuation and function words.
+MIN_CONTENT_SHARE = 0.5
 #: Metrics of ``metrics.json`` shown as the SAE's headline figures, in this order.
 HEADLINE_METRICS = ("fraction_of_variance_explained", "l0", "dead_fraction", "mse", "n_tokens")
 #: English function words: a feature that fires only on these tracks syntax, not a concept.
@@ -203,6 +205,26 @@ def pruning_candidates(ws: Workspace, space: ConceptSpace, alignments: Sequence[
     return out
 
 
+def _fired_word(sn: dict) -> str:
+    """The content word a snippet's feature fired on, or ``""`` (punctuation, a number, a function word)."""
+    if not re.search(r"[^\W\d_]", str(sn.get("token", "x"))):
+        return ""  # it fired on punctuation or a number, not on the word around it
+    w = re.sub(r"^[^\w]+|[^\w']+$", "", str(sn.get("word") or sn.get("token") or "").lower())
+    return "" if not w or w in _STOP or not re.search(r"[a-z]", w) else w
+
+
+def content_share(snippets: Sequence[dict]) -> float:
+    """The share of a feature's top activations that fall on content words (0 when there are none).
+
+    >>> content_share([{"token": "duty", "word": "duty", "activation": 3.0},
+    ...                {"token": "of", "word": "of", "activation": 1.0}])
+    0.75
+    """
+    total = sum(float(sn.get("activation") or 0.0) for sn in snippets)
+    content = sum(float(sn.get("activation") or 0.0) for sn in snippets if _fired_word(sn))
+    return content / total if total > 0 else 0.0
+
+
 def suggest_label(snippets: Sequence[dict]) -> str:
     """A name a curator might give a blind-spot feature: the phrase it fires on most in its snippets.
 
@@ -222,10 +244,8 @@ def suggest_label(snippets: Sequence[dict]) -> str:
     words: Counter[str] = Counter()
     pairs: Counter[str] = Counter()
     for sn in snippets:
-        if not re.search(r"[^\W\d_]", str(sn.get("token", "x"))):
-            continue  # it fired on punctuation or a number, not on the word around it
-        w = re.sub(r"^[^\w]+|[^\w']+$", "", str(sn.get("word") or sn.get("token") or "").lower())
-        if not w or w in _STOP or not re.search(r"[a-z]", w):
+        w = _fired_word(sn)
+        if not w:
             continue
         act = float(sn.get("activation") or 1.0)
         words[w] += act
@@ -246,8 +266,8 @@ def suggest_label(snippets: Sequence[dict]) -> str:
 
 def blind_spots(ws: Workspace, space: ConceptSpace, limit: int, max_density: float = MAX_BLIND_DENSITY) -> list[BlindSpot]:
     """``ConceptSpace.blind_spots`` with evidence and a suggested label, without the features that fire on
-    more than ``max_density`` of all tokens or only on punctuation and function words (those track syntax or
-    position, not a concept a symbol could name)."""
+    more than ``max_density`` of all tokens or whose top activations fall mostly on punctuation and function
+    words (those track syntax or position, not a concept a symbol could name)."""
     if space.stats is None:
         return []
     out = []
@@ -258,8 +278,8 @@ def blind_spots(ws: Workspace, space: ConceptSpace, limit: int, max_density: flo
             break
         raw = space.stats.snippets[f] if f < len(space.stats.snippets) else []
         suggested = suggest_label(raw)
-        if not suggested:  # fires only on punctuation or function words: syntax, not a concept
-            continue
+        if not suggested or content_share(raw) < MIN_CONTENT_SHARE:
+            continue  # fires mostly on punctuation or function words: syntax, not a concept
         snippets = [
             Snippet(str(sn.get("text", "")), str(sn.get("token", "")), sn.get("start"), sn.get("end"),
                     float(sn.get("activation", 0.0)))

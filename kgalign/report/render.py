@@ -377,7 +377,7 @@ def _blind_html(report: Report) -> str:
                     "SAE features that fire often and strongly but that no symbol loads on: concepts the model "
                     "uses that the ontologies do not name. The suggested label is the phrase the feature fires "
                     "on most; the nearest symbols have some weight on it. Features that fire on more than a "
-                    "tenth of all tokens, or only on punctuation and function words, are left out as generic.")
+                    "tenth of all tokens, or mostly on punctuation and function words, are left out as generic.")
 
 
 def _unstable_html(report: Report) -> str:
