@@ -230,7 +230,9 @@ class Baselines:
         valid = ids >= 0
         generic = np.where(valid & (self.promiscuity[np.where(valid, ids, 0)] > 0.15), w, 0).sum(1) / np.maximum(
             self.total, 1e-12)
-        reasons = (t.strength < min_strength).astype(int) + (t.stability < 0.35) + (generic > 0.5)
+        nn = self.space.nearest_neighbour_similarity()
+        reasons = ((t.strength < min_strength).astype(int) + (t.stability < 0.35) + (generic > 0.5)
+                   + (nn < np.percentile(nn, 5)))
         cand = np.flatnonzero(reasons)
         order = np.lexsort((t.strength[cand], t.stability[cand], -reasons[cand]))[:k]
         return self._rows(cand[order], t.strength[cand[order]])

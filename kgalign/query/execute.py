@@ -121,13 +121,10 @@ def _question(ws: Workspace, op: QuestionOp) -> tuple[list[Any], dict]:
         for f in op.args["features"]:
             info.append({"feature": f, "label": space.feature_label(f), "density": space.feature_density(f),
                          "snippets": stats.snippets[f][:5] if stats else []})
-            rows.extend(_materialise(ws, op, _answer(ws, op, [f]), {}))
+            rows.extend(_materialise(ws, op, _answer(ws, op, [f])))
         return rows, {"features": info}
-    extra: dict[str, Any] = {}
-    if op.kind == "pruning_candidates":
-        extra["min_strength"] = float(np.percentile(space.table.strength, 5)) if len(space.keys) else 0.0
     cand = _answer(ws, op, op.args.get("features"))
-    rows = _materialise(ws, op, cand, extra)
+    rows = _materialise(ws, op, cand)
     if op.kind == "sharing_features":
         return rows, {"query_symbol": op.args["symbol"].to_dict()}
     return rows, {}
@@ -148,7 +145,7 @@ def _source(ws: Workspace, op: QuestionOp, features: list[int] | None, k: int | 
     elif kind == "unstable_symbols":
         cand = sources.unstable_symbols(space, g, k)
     elif kind == "pruning_candidates":
-        cand = sources.pruning_candidates(space, g)[0]
+        cand = sources.pruning_candidates(space, g)
     elif kind == "features_of":
         return _rounded(sources.features_of(space, key))
     elif kind == "blind_spots":
@@ -279,7 +276,7 @@ def _r(x: Any, nd: int) -> float | None:
     return None if np.isnan(x) else round(x, nd)
 
 
-def _materialise(ws: Workspace, op: QuestionOp, cand: Candidates, extra: dict) -> list[Any]:
+def _materialise(ws: Workspace, op: QuestionOp, cand: Candidates) -> list[Any]:
     """Typed rows, with labels and the question's extra fields, for the candidates that survived."""
     space, kind, c = ws.space, op.kind, cand.cols
     if kind == "features_of":
@@ -316,7 +313,7 @@ def _materialise(ws: Workspace, op: QuestionOp, cand: Candidates, extra: dict) -
         elif kind == "pruning_candidates":
             w = c["strength"][j]
             reasons = sources.pruning_reasons(int(c["reasons"][j]), float(w), float(c["stability"][j]),
-                                              float(c["generic"][j]), extra["min_strength"])
+                                              float(c["generic"][j]), float(c["nearest"][j]), cand.meta)
             rows.append(_hit(ws, k, table=table, score=w, strength=_r(w, 6), stability=st, reasons=reasons))
         else:  # pragma: no cover
             raise AssertionError(kind)

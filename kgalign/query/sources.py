@@ -14,6 +14,7 @@ space object and so rebuilt after the next embed.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ NATURAL_ORDER: dict[str, tuple[str, bool] | None] = {
 #: Pruning thresholds (the defaults of :meth:`ConceptSpace.pruning_candidates`).
 PRUNING_MIN_STABILITY = 0.35
 PRUNING_MAX_PROMISCUITY = 0.15
+PRUNING_ISOLATION_PERCENTILE = 5.0
 #: Blind spots: features firing on less than this fraction of corpus tokens are not reported.
 BLIND_SPOT_MIN_DENSITY = 1e-3
 
@@ -51,13 +53,15 @@ class Candidates:
     ids: np.ndarray
     cols: dict[str, np.ndarray] = field(default_factory=dict)
     complete: bool = True
+    #: what the operator used beyond the columns (thresholds), for the wording of results
+    meta: dict[str, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def take(self, index: np.ndarray) -> Candidates:
         """The candidates at ``index`` (a boolean mask or positions), columns alike."""
-        return Candidates(self.ids[index], {k: v[index] for k, v in self.cols.items()}, self.complete)
+        return Candidates(self.ids[index], {k: v[index] for k, v in self.cols.items()}, self.complete, self.meta)
 
 
 class SpaceArrays:
@@ -121,14 +125,16 @@ class SpaceArrays:
 
 
 _ARRAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ARRAYS_LOCK = threading.Lock()  # the HTTP server runs queries in worker threads
 
 
 def arrays(space: ConceptSpace) -> SpaceArrays:
     """The :class:`SpaceArrays` of ``space``, built on first use."""
-    found = _ARRAYS.get(space)
-    if found is None:
-        found = _ARRAYS[space] = SpaceArrays(space)
-    return found
+    with _ARRAYS_LOCK:
+        found = _ARRAYS.get(space)
+        if found is None:
+            found = _ARRAYS[space] = SpaceArrays(space)
+        return found
 
 
 def _top(values: np.ndarray, tie: np.ndarray, k: int | None, descending: bool) -> np.ndarray:
@@ -239,15 +245,19 @@ def unstable_symbols(space: ConceptSpace, graphs: set[str] | None, k: int | None
     return Candidates(rows[order], {"stability": st[order]}, k is None or k >= len(rows))
 
 
-def pruning_candidates(space: ConceptSpace, graphs: set[str] | None) -> tuple[Candidates, float]:
+def pruning_candidates(space: ConceptSpace, graphs: set[str] | None) -> Candidates:
     """Symbols with no clear neural counterpart, as :meth:`ConceptSpace.pruning_candidates` defines
-    them (weak activation, unstable support, uninformative support), most reasons first, then the
-    least stable, then the weakest; and the strength threshold used. Column ``reasons`` is a bit
-    mask: 1 weak, 2 unstable, 4 uninformative; ``generic`` the share of weight on promiscuous features."""
+    them (weak activation, unstable support, uninformative support, isolation), most reasons first,
+    then the least stable, then the weakest; and the thresholds used. Column ``reasons`` is a bit
+    mask: 1 weak, 2 unstable, 4 uninformative, 8 isolated; ``generic`` is the share of the support's
+    weight on promiscuous features, ``nearest`` the cosine to the nearest other symbol; ``meta`` holds
+    the thresholds ``min_strength`` and ``isolated_below``."""
     a = arrays(space)
     t = space.table
     strength = t.strength.astype(np.float64)
     min_strength = float(np.percentile(t.strength, 5)) if len(strength) else 0.0
+    nn = space.nearest_neighbour_similarity()  # computed once per space
+    isolated_below = float(np.percentile(nn, PRUNING_ISOLATION_PERCENTILE)) if len(nn) > 20 else -np.inf
     ids, w = t.support_ids, t.support_weights.astype(np.float64)
     valid = ids >= 0
     total = np.where(valid, w, 0).sum(1)
@@ -255,25 +265,32 @@ def pruning_candidates(space: ConceptSpace, graphs: set[str] | None) -> tuple[Ca
     prom = a.promiscuity[np.where(valid, ids, 0)]
     generic = np.where(valid & (prom > PRUNING_MAX_PROMISCUITY), w, 0).sum(1) / total
     stability = t.stability.astype(np.float64)
-    mask = ((strength < min_strength) * 1 + (stability < PRUNING_MIN_STABILITY) * 2 + (generic > 0.5) * 4)
+    mask = ((t.strength < min_strength) * 1 + (t.stability < PRUNING_MIN_STABILITY) * 2 + (generic > 0.5) * 4
+            + (nn < isolated_below) * 8)
     rows = np.flatnonzero(mask)
     rows = rows[a.in_graphs(rows, graphs)]
-    n_reasons = np.array([0, 1, 1, 2, 1, 2, 2, 3])[mask[rows]]
+    n_reasons = np.array([bin(m).count("1") for m in range(16)])[mask[rows]]
     order = np.lexsort((a.key_rank[rows], strength[rows], stability[rows], -n_reasons))
     rows = rows[order]
-    return Candidates(rows, {"strength": strength[rows], "stability": stability[rows],
-                             "reasons": mask[rows].astype(np.float64), "generic": generic[rows]}), min_strength
+    cols = {"strength": strength[rows], "stability": stability[rows], "reasons": mask[rows].astype(np.float64),
+            "generic": generic[rows], "nearest": nn[rows].astype(np.float64)}
+    return Candidates(rows, cols, meta={"min_strength": min_strength, "isolated_below": isolated_below})
 
 
-def pruning_reasons(mask: int, strength: float, stability: float, generic: float, min_strength: float) -> str:
+def pruning_reasons(mask: int, strength: float, stability: float, generic: float, nearest: float,
+                    limits: dict[str, float]) -> str:
     """The reasons of one pruning candidate, worded as :meth:`ConceptSpace.pruning_candidates` words them."""
     out = []
     if mask & 1:
-        out.append(f"weak activation ({strength:.3g} < {min_strength:.3g})")
+        out.append(f"weak activation ({strength:.3g} < {limits['min_strength']:.3g})")
     if mask & 2:
         out.append(f"unstable support (stability {stability:.2f} < {PRUNING_MIN_STABILITY})")
     if mask & 4:
         out.append(f"uninformative support ({generic:.0%} of its weight on features shared by many symbols)")
+    if mask & 8:
+        out.append(f"isolated: its nearest symbol in any graph is at cosine {nearest:.3f}, below the "
+                   f"{PRUNING_ISOLATION_PERCENTILE:g}th percentile ({limits['isolated_below']:.3f}); unique to its "
+                   "system, or dead weight")
     return "; ".join(out)
 
 
