@@ -176,7 +176,7 @@ def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
     m: Modifiers = node.modifiers
     args: dict[str, Any] = {}
     if isinstance(node, (SharingFeatures, SimilarTo, FeaturesOf)):
-        args["symbol"] = r.symbol(node.symbol)
+        args["symbol"] = r.symbol(node.symbol, results_filter=not isinstance(node, FeaturesOf))
     if isinstance(node, (SymbolsActivating, ExplainFeature)):
         args["features"] = [r.feature(f) for f in node.features]
     if isinstance(node, (Align, Bridges)):

@@ -60,11 +60,23 @@ class Resolver:
             raise _relocate(UnknownNameError.among("graph", name, names), ref.span) from None
         return name
 
-    def symbol(self, ref: SymbolRef) -> Symbol:
+    def symbol(self, ref: SymbolRef, *, results_filter: bool = True) -> Symbol:
+        """The one symbol ``ref`` names; ``results_filter``: the question also takes 'symbols in graph G'."""
         graph = self.graph(ref.graph) if ref.graph is not None else None
         name = f"<{ref.name}>" if ref.kind == "iri" else ref.name
         try:
             return self.ws.resolve_one(name, graph)
+        except UnknownNameError as e:
+            elsewhere = sorted({s.graph for s in self.ws.resolve(name)}) if graph is not None else []
+            if not elsewhere:
+                raise _relocate(e, ref.span) from None
+            # 'in graph G' right after a name qualifies the name, not the results: say so
+            out = _relocate(UnknownNameError("symbol", f"{ref.name} in graph {graph}",
+                                             [f"{ref.name} in graph {g}" for g in elsewhere]), ref.span)
+            if results_filter:
+                out.args = (f"{out.args[0]} ('in graph' right after a name says where the name is; to keep only "
+                            f"results from {graph}, put it after 'symbols': 'symbols in graph {graph} ...')",)
+            raise out from None
         except KgalignError as e:
             raise _relocate(e, ref.span) from None
 

@@ -225,14 +225,24 @@ def symbols_activating(space: ConceptSpace, features: list[int], graphs: set[str
     sel = a.rows_of(graphs)
     vec = space.table.vectors
     rows = np.arange(a.n) if sel is None else np.arange(sel.start, sel.stop) if isinstance(sel, slice) else sel
-    block = vec[:, features] if sel is None else vec[sel][:, features] if isinstance(sel, slice) else vec[np.ix_(sel, features)]
-    best = block.argmax(1)
-    strength = block[np.arange(len(rows)), best].astype(np.float64)
-    keep = strength > 0
-    rows, strength, feat = rows[keep], strength[keep], np.asarray(features, np.int64)[best[keep]]
+    if len(features) == 1:  # one column: no argmax over features
+        col = vec[:, features[0]] if sel is None else vec[sel, features[0]]
+        keep = np.flatnonzero(col > 0)
+        rows, strength = rows[keep], col[keep].astype(np.float64)
+        feat = np.full(len(rows), features[0], np.int64)
+    else:
+        block = vec[:, features] if sel is None else vec[np.ix_(_row_array(sel), features)]
+        best = block.argmax(1)
+        strength = block[np.arange(len(rows)), best].astype(np.float64)
+        keep = strength > 0
+        rows, strength, feat = rows[keep], strength[keep], np.asarray(features, np.int64)[best[keep]]
     order = _top(strength, a.key_rank[rows], k, True)
     return Candidates(rows[order], {"strength": strength[order], "feature": feat[order].astype(np.float64)},
                       k is None or k >= len(rows))
+
+
+def _row_array(sel: np.ndarray | slice) -> np.ndarray:
+    return np.arange(sel.start, sel.stop) if isinstance(sel, slice) else sel
 
 
 def unstable_symbols(space: ConceptSpace, graphs: set[str] | None, k: int | None) -> Candidates:

@@ -456,3 +456,13 @@ def test_results_and_plans(demo_ws) -> None:
     x = run(demo_ws, f"explain feature {demo_ws.space.support_of(DUTY)[0][0]} limit 3")
     assert x.kind == "explanation" and x.extra["features"][0]["label"]
     assert np.all(np.diff([row.fields["strength"] for row in x.rows]) <= 0)
+
+
+def test_in_graph_after_a_name_is_explained(demo_ws) -> None:
+    """'in graph G' right after a name qualifies the name; when the name lives elsewhere, say so."""
+    with pytest.raises(UnknownNameError) as info:
+        run(demo_ws, "symbols similar to DutyOfCare in graph negligence-skos limit 3")
+    msg = str(info.value)
+    assert "did you mean 'DutyOfCare in graph tort-owl'" in msg
+    assert "'symbols in graph negligence-skos ...'" in msg
+    assert keys(run(demo_ws, "symbols in graph negligence-skos similar to DutyOfCare limit 3"))
