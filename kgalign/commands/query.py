@@ -46,7 +46,10 @@ def print_result(result, fmt: str = "table") -> None:
     if fmt == "json":
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return
-    print(render_rows(result.records(), result.columns, fmt))
+    records = result.records()
+    if fmt in ("csv", "tsv"):  # for scripts: numbers as computed, not shortened for the eye as in tables
+        records = [{k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in records]
+    print(render_rows(records, result.columns, fmt))
     if fmt == "table":
         extra = result.extra.get("features") if result.extra else None
         for info in extra or []:

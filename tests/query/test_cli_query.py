@@ -129,6 +129,7 @@ def test_tsv(cli) -> None:
     assert len(rows) == 8 and list(rows[0])[:4] == ["feature", "label", "strength", "density"]
     strengths = [float(row["strength"]) for row in rows]
     assert strengths == sorted(strengths, reverse=True)
+    assert any(len(row["strength"].split(".")[-1]) > 4 for row in rows)  # full precision, not the table's
 
 
 def test_whole_sparql_query(cli) -> None:
