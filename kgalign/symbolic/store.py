@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -125,6 +126,32 @@ def sparql_error(e: SyntaxError, text: str) -> QuerySyntaxError:
     if len(msg) > 200:
         msg = msg[:199] + "…"
     return QuerySyntaxError(f"SPARQL: {msg}", text=text, line=line, column=col)
+
+
+_STRIP = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|#[^\n]*')
+_REMOTE = re.compile(r"(?<![\w:])(SERVICE|LOAD)(?![\w:])", re.IGNORECASE)
+
+
+def remote_operation(sparql: str) -> str | None:
+    """``SERVICE`` or ``LOAD`` when a SPARQL text would fetch a remote URL, else None.
+
+    Strings, IRIs and comments are ignored, so a literal mentioning SERVICE is fine.
+
+    >>> remote_operation("SELECT * { SERVICE <http://x/sparql> { ?s ?p ?o } }")
+    'SERVICE'
+    >>> remote_operation('SELECT * { ?s ?p "SERVICE" } # LOAD')
+    """
+    m = _REMOTE.search(_STRIP.sub(" ", sparql))
+    return m.group(1).upper() if m else None
+
+
+def _refuse_remote(sparql: str) -> None:
+    op = remote_operation(sparql)
+    if op is not None:
+        raise KgalignError(
+            f"SPARQL {op} would fetch a remote URL; kgalign never fetches remote data from a query "
+            "(load files with 'kgalign load' instead)"
+        )
 
 
 def escape_iri(iri: str) -> str:
@@ -283,6 +310,7 @@ class OxigraphStore:
         False); graphs still being written are invisible.
         """
         merged = {**STANDARD_PREFIXES, **(prefixes or {})}
+        _refuse_remote(sparql)
         try:
             return self._store.query(
                 sparql,
@@ -375,6 +403,7 @@ class OxigraphStore:
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
         """Run a SPARQL UPDATE (one transaction)."""
         self._require_writable()
+        _refuse_remote(sparql)
         try:
             with self._handle.lock:
                 self._store.update(sparql, prefixes={**STANDARD_PREFIXES, **(prefixes or {})})
