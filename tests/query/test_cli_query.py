@@ -172,7 +172,7 @@ def test_unknown_and_ambiguous(cli) -> None:
 
 
 def test_other_failures(cli) -> None:
-    assert "SPARQL evaluation failed" in failed(cli, "evaluation", 1)
+    assert "SERVICE would fetch a remote URL" in failed(cli, "evaluation", 1)
     assert "give the query text" in failed(cli, "no_text", 2)
     assert "no kgalign workspace" in failed(cli, "no_workspace", 3)
 
