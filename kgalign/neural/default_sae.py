@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from kgalign.errors import KgalignError
+from kgalign.neural.recipe import split_texts  # one seeded split, shared with train-sae
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = PACKAGE_DIR / "data" / "sae" / "minilm-l6-topk"
@@ -101,14 +102,6 @@ def build_corpus(wordnet_dir: Path, ontologies: Path | None) -> tuple[list[str],
         if any(f.suffix.lower() in RDF_SUFFIXES for f in ontologies.rglob("*")):
             add("ontologies", read_rdf_literals(ontologies))
     return texts, counts
-
-
-def split_texts(texts: Sequence[str], eval_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """``(train, held_out)``: a seeded random share of whole snippets is held out; both are shuffled."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(texts))
-    n_eval = max(1, round(len(texts) * eval_fraction))
-    return [texts[i] for i in order[n_eval:]], [texts[i] for i in order[:n_eval]]
 
 
 def _git_commit() -> str | None:
