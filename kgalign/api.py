@@ -131,10 +131,15 @@ class Workspace:
 
     # -- symbolic ------------------------------------------------------------------------
 
-    def load(self, path: str | Path, *, name: str | None = None, format: str | None = None) -> LoadReport:
-        """Load one artefact into its own named graph (atomically replacing an earlier load)."""
+    def load(
+        self, path: str | Path, *, name: str | None = None, format: str | None = None, follow_imports: bool = False
+    ) -> LoadReport:
+        """Load one artefact into its own named graph (atomically replacing an earlier load).
+
+        Imports are never followed unless ``follow_imports`` (the CLI's ``--follow-imports``).
+        """
         with self._write_lock:
-            report = load_file(self.store, path, name=name, format=format)
+            report = load_file(self.store, path, name=name, format=format, follow_imports=follow_imports)
             self._after_load(report.info.name)
         with self._lock:
             self._table = None

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from kgalign import __version__
-from kgalign.errors import KgalignError
+from kgalign.errors import KgalignError, printable
 from kgalign.output import exit_codes_epilog
 
 #: Modules under kgalign.commands, each with ``register(subparsers)``; in help order.
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc = args.func(args)
         return int(rc or 0)
     except KgalignError as e:
-        print(f"kgalign: error: {e}", file=sys.stderr)
+        print(f"kgalign: error: {printable(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("kgalign: interrupted; the workspace is unchanged by the unfinished step", file=sys.stderr)

@@ -8,7 +8,15 @@ message, never a traceback).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates replaced, so printing or encoding it never fails."""
+    return _SURROGATES.sub("\ufffd", text)
 
 
 class KgalignError(Exception):
@@ -107,8 +115,12 @@ class QuerySyntaxError(KgalignError):
         lines = self.text.split("\n") or [""]
         if not 1 <= self.line <= len(lines):
             return ""
-        src = lines[self.line - 1].rstrip("\r")
+        src = _SURROGATES.sub("\ufffd", lines[self.line - 1].rstrip("\r"))
         col = max(1, self.column or 1)
+        if len(src) > 120:  # a window around the column, so one long line stays readable
+            lo = max(0, min(col - 60, len(src) - 120))
+            src = ("…" if lo else "") + src[lo : lo + 120] + ("…" if lo + 120 < len(src) else "")
+            col = col - lo + (1 if lo else 0)
         pad = "".join("\t" if ch == "\t" else " " for ch in src[: col - 1])
         return f"  {src}\n  {pad}^"
 
@@ -189,3 +201,34 @@ class EmbedError(KgalignError):
     """Embedding could not run (no corpus, no text for a symbol, mismatched SAE...)."""
 
     exit_code = 7
+
+
+class RemoteAccessRefused(KgalignError):
+    """An input would make kgalign open a connection or read a file it was not given (SERVICE, LOAD, imports)."""
+
+    http_status = 403
+
+    def __init__(self, message: str, *, operation: str = "", line: int | None = None, column: int | None = None) -> None:
+        self.operation = operation
+        self.line = line
+        self.column = column
+        super().__init__(message)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "operation": self.operation, "line": self.line, "column": self.column}
+
+
+class LimitError(LoadError):
+    """An input is larger or deeper than kgalign accepts; names the file, position and the limit."""
+
+    http_status = 413
+
+    def __init__(
+        self, message: str, *, limit: int | None = None, path: str | None = None,
+        line: int | None = None, column: int | None = None,
+    ) -> None:
+        self.limit = limit
+        super().__init__(message, path=path, line=line, column=column)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "limit": self.limit}

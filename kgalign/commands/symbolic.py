@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", type=Path, help="RDF/XML, OWL, Turtle, N-Triples, N-Quads, TriG, JSON-LD, OWL/XML, OBO")
     p.add_argument("--name", help="graph name (default: the file's stem); only with one file")
     p.add_argument("--format", choices=sorted(FORMATS), help="override the format detected from extension/content")
+    p.add_argument("--follow-imports", action="store_true",
+                   help="follow OWL/XML <Import>s (opens the files and URLs they name; off by default)")
     p.set_defaults(func=cmd_load)
 
     p = sub.add_parser("graphs", help="list the loaded artefacts with their provenance")
@@ -49,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query", nargs="?", help="the query text")
     p.add_argument("-q", "--query-file", type=Path, help="read the query from this file ('-' for stdin)")
     p.add_argument("--format", "-f", choices=(*OUTPUT_FORMATS, "xml", "ntriples", "turtle"), default="table")
+    p.add_argument("--allow-federation", action="append", metavar="IRI_PREFIX", default=None,
+                   help="let SERVICE reach endpoints whose IRI starts with this ('*': any); repeatable")
     p.set_defaults(func=cmd_sparql)
 
     p = sub.add_parser("drop", help="remove an artefact's graph")
@@ -61,7 +65,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         raise UsageError("--name takes one file; load the others separately")
     ws = open_workspace(args, write=True)
     for f in args.files:
-        rep = ws.load(f, name=args.name, format=args.format)
+        rep = ws.load(f, name=args.name, format=args.format, follow_imports=args.follow_imports)
         verb = "replaced" if rep.replaced else "loaded"
         merged = rep.info.source_graphs
         note = f"; its {len(merged)} named graph(s) merged into one" if merged else ""
@@ -138,6 +142,10 @@ def read_query(args: argparse.Namespace) -> str:
 
 
 def cmd_sparql(args: argparse.Namespace) -> int:
+    if args.allow_federation:
+        from kgalign.symbolic.sparql_guard import set_federation
+
+        set_federation(args.allow_federation)
     text = read_query(args)
     ws = open_workspace(args)
     res = ws.sparql(text)

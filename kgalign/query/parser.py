@@ -79,6 +79,11 @@ def parse_script(text: str) -> tuple[Query, ...]:
 def _parse(text: str, start: str) -> Any:
     if not isinstance(text, str):
         raise TypeError(f"a query is text, not {type(text).__name__}")
+    bad = re.search("[\ud800-\udfff]", text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise QuerySyntaxError("a lone surrogate code point (not valid Unicode text)", text=text, line=line, column=col)
     parser = get_parser()
     try:
         tree = parser.parse(text, start=start)
@@ -146,6 +151,21 @@ _REF_KINDS = {"NAME": "name", "STRING": "string", "CURIE": "curie", "IRI": "iri"
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.DOTALL)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+#: Longest number the DSL reads (Python refuses int() of 4,300+ digits; floats overflow at 309).
+MAX_NUMBER_CHARS = 40
+
+
+def _shown(token: str) -> str:
+    t = str(token)
+    return repr(t) if len(t) <= 24 else repr(t[:20] + "…") + f" ({len(t):,} characters)"
+
+
+def _check_digits(token: Token, text: str, what: str) -> None:
+    if len(token) > MAX_NUMBER_CHARS:
+        raise _error(
+            f"{what} of {len(token):,} characters is out of range (at most {MAX_NUMBER_CHARS})",
+            text, _token_span(token),
+        )
 
 
 @dataclass(frozen=True)
@@ -269,6 +289,10 @@ class AstBuilder(Transformer):
         return GraphRef(name, kind, span=_token_span(token))  # type: ignore[arg-type]
 
     def feature_refs(self, meta: Any, children: list[Token]) -> tuple[FeatureRef, ...]:
+        for t in children:
+            _check_digits(t, self.text, "a feature number")
+            if int(t) >= 2**31:
+                raise _error(f"no feature {_shown(t)}: feature numbers are below 2**31", self.text, _token_span(t))
         return tuple(FeatureRef(int(t), span=_token_span(t)) for t in children)
 
     def _ref(self, token: Token) -> tuple[str, str]:
@@ -309,6 +333,7 @@ class AstBuilder(Transformer):
     def limit(self, meta: Any, children: list[Token]) -> _Clause:
         (token,) = children
         span = _token_span(token)
+        _check_digits(token, self.text, "a limit")
         if not _INTEGER.fullmatch(token) or int(token) <= 0:
             raise _error(f"limit must be a positive whole number, not {str(token)!r}", self.text, span)
         return _Clause("limit", int(token), _meta_span(meta))
@@ -359,7 +384,10 @@ class AstBuilder(Transformer):
         return SparqlFilter(str(token)[1:-1], span=inner)
 
     def _number(self, token: Token) -> float:
+        _check_digits(token, self.text, "a number")
         value = int(token) if _INTEGER.fullmatch(token) else float(token)
+        if isinstance(value, int) and abs(value) > 2**53:
+            raise _error(f"the number {_shown(token)} is out of range", self.text, _token_span(token))
         if not math.isfinite(value):
             raise _error(f"the number {str(token)!r} is out of range", self.text, _token_span(token))
         return value

@@ -54,7 +54,8 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(jsonable(content), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # "replace": a lone surrogate from a client's text must not turn an answer into a 500
+        return json.dumps(jsonable(content), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
 
 
 def error_response(error: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -132,12 +133,19 @@ def negotiate_or_406(request: Request, offers: Sequence[str]) -> str:
 
 def parse_json(body: bytes) -> Any:
     """Parse a JSON body; a syntax error becomes :class:`BadJSON` with line and column."""
+    from kgalign.errors import LimitError
+    from kgalign.limits import loads_json
+
     try:
-        return json.loads(body.decode("utf-8"))
+        return loads_json(body.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise BadJSON(f"the body is not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise BadJSON(f"invalid JSON: {e.msg}", line=e.lineno, column=e.colno) from None
+    except LimitError as e:
+        raise BadJSON(f"invalid JSON: {e.message}", line=e.line, column=e.column) from None
+    except (ValueError, RecursionError) as e:
+        raise BadJSON(f"invalid JSON: {e}") from None
 
 
 def media_type(request: Request) -> str:

@@ -218,9 +218,11 @@ def execute_query(ws, req: SparqlRequest, accept: str | None, functions: dict | 
 def _query_with_dataset(ws, req: SparqlRequest, functions: dict | None):
     """A query over the dataset the request names (``default-graph-uri``/``named-graph-uri``)."""
     from kgalign.errors import KgalignError
+    from kgalign.symbolic.sparql_guard import check_sparql
     from kgalign.symbolic.store import sparql_error
     from kgalign.symbolic.vocab import STANDARD_PREFIXES
 
+    check_sparql(req.query)  # the same gate as every other path: SERVICE, nesting, size
     kw = {}
     if req.default_graphs:
         kw["default_graph"] = [ox.NamedNode(g) for g in req.default_graphs]

@@ -340,11 +340,12 @@ def obo_to_ntriples(data: bytes, path: str) -> bytes:
 
 # -- OWL/XML ---------------------------------------------------------------------------------
 
-def owlxml_to_ntriples(data: bytes, path: str) -> bytes:
+def owlxml_to_ntriples(data: bytes, path: str, *, follow_imports: bool = False) -> bytes:
     """Convert OWL/XML to N-Triples with owlready2, in a throw-away in-memory world.
 
     The document must be well-formed XML whose root is ``owl:Ontology``; errors carry the
-    position expat or owlready2 reports.
+    position expat or owlready2 reports. ``<Import>`` becomes an ``owl:imports`` triple
+    and is *not* followed (no file is opened, no URL fetched) unless ``follow_imports``.
     """
     import contextlib
     import io
@@ -368,8 +369,17 @@ def owlxml_to_ntriples(data: bytes, path: str) -> bytes:
     with contextlib.redirect_stderr(io.StringIO()):
         try:
             onto = world.get_ontology("http://kgalign.invalid/owlxml-import#")
-            onto.load(fileobj=io.BytesIO(data), format="owlxml")
-            onto.save(file=buf, format="ntriples")
+            if follow_imports:
+                onto.load(fileobj=io.BytesIO(data), format="owlxml")
+                onto.save(file=buf, format="ntriples")
+                for imported in onto.indirectly_imported_ontologies():
+                    if imported is not onto:
+                        imported.save(file=buf, format="ntriples")
+            else:
+                # Ontology.load would open or download every <Import>: parse the document alone.
+                onto.graph.parse(io.BytesIO(data), format="owlxml", default_base=onto._orig_base_iri)
+                onto.loaded = True
+                onto.save(file=buf, format="ntriples")
         except Exception as e:  # owlready2 raises many kinds; report them as one load error
             text = " ".join(str(a) for a in getattr(e, "args", ()) if a) or str(e)
             m = re.search(r"line (\d+), column (\d+)", text)
@@ -378,13 +388,18 @@ def owlxml_to_ntriples(data: bytes, path: str) -> bytes:
                     "invalid OWL/XML (owlready2 cannot read this element)", path=path,
                     line=int(m.group(1)), column=int(m.group(2)) + 1,
                 ) from None
-            raise LoadError(f"invalid OWL/XML: {e}", path=path) from None
+            raise LoadError(f"invalid OWL/XML: {_no_paths(str(e), path)}", path=path) from None
         finally:
             world.close()
     return buf.getvalue()
 
 
 OWL_NS = "http://www.w3.org/2002/07/owl#"
+
+
+def _no_paths(message: str, own: str) -> str:
+    """A parser message without file paths or URLs other than the file's own (never echo what an import named)."""
+    return re.sub(r"(?:file://|https?://)?/[^\s'\"]+", lambda m: m.group(0) if m.group(0) == own else "<path>", message)
 
 
 def _xml_root(data: bytes) -> tuple[str, int, int] | None:

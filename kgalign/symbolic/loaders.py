@@ -10,7 +10,6 @@ them), and leaves the store as it was.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +28,28 @@ PREFIX_SCAN_BYTES = 256 << 10
 def default_graph_name(path: Path) -> str:
     """The artefact name a file gets unless one is given: its stem, made safe.
 
+    Accented letters are transliterated; a name that loses other characters gets a short
+    hash of the original, so different non-ASCII file names never share a graph.
+
     >>> default_graph_name(Path("/data/Conference.owl"))
     'Conference'
     >>> default_graph_name(Path("my onto (v2).ttl"))
     'my-onto-v2'
+    >>> default_graph_name(Path("ñandú.ttl"))
+    'nandu'
+    >>> default_graph_name(Path("本体.ttl"))
+    'artefact-e725fc43'
     """
+    import hashlib
+    import unicodedata
+
     stem = path.name.split(".")[0] or "artefact"
-    safe = re.sub(r"[^A-Za-z0-9_.\-]+", "-", stem).strip("-.") or "artefact"
+    ascii_stem = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c))
+    lossy = any(ord(c) > 127 for c in ascii_stem)
+    safe = re.sub(r"[^A-Za-z0-9_.\-]+", "-", ascii_stem).strip("-.")
+    if lossy or not safe:
+        digest = hashlib.sha256(stem.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        safe = f"{safe or 'artefact'}-{digest}"
     return safe
 
 
@@ -79,9 +93,12 @@ def declared_prefixes(text: str, fmt: str) -> dict[str, str]:
 
 def _jsonld_context_prefixes(text: str) -> list[tuple[str, str]]:
     """Prefix-like terms of the ``@context`` objects (term -> IRI ending in / # or :)."""
+    from kgalign.errors import LimitError
+    from kgalign.limits import loads_json
+
     try:
-        doc = json.loads(text)
-    except ValueError:  # too big for the scan, or not JSON: fall back to a pattern
+        doc = loads_json(text)
+    except (ValueError, LimitError):  # too big for the scan, too deep, or not JSON: fall back to a pattern
         return _JSONLD_PREFIX.findall(text)
     pairs: list[tuple[str, str]] = []
 
@@ -151,12 +168,11 @@ _MAGIC = (
 
 def inspect_file(path: str | Path, *, name: str | None = None, format: str | None = None) -> ArtefactFile:
     """Check that ``path`` is a non-empty text file and pick its graph name and format."""
+    from kgalign.limits import check_regular_file
+
     p = Path(path)
     src = str(path)
-    if not p.exists():
-        raise LoadError("no such file", path=src)
-    if p.is_dir():
-        raise LoadError("is a directory, not a file", path=src)
+    check_regular_file(p, src)  # a FIFO or device would block or never end; a huge file is refused
     graph = check_graph_name(name or default_graph_name(p))
     try:
         with open(p, "rb") as f:
@@ -194,10 +210,12 @@ def load_file(
     name: str | None = None,
     format: str | None = None,
     base_iri: str | None = None,
+    follow_imports: bool = False,
 ) -> LoadReport:
     """Load one artefact file into its own graph (replacing an earlier load of the same name).
 
-    The base IRI for relative IRIs is ``base_iri``, else the file's ``file:`` URI.
+    The base IRI for relative IRIs is ``base_iri``, else the file's ``file:`` URI. Imports
+    (OWL/XML ``<Import>``) are recorded, never followed, unless ``follow_imports``.
     """
     art = inspect_file(path, name=name, format=format)
     src = str(path)
@@ -205,13 +223,18 @@ def load_file(
     base = base_iri or art.path.resolve().as_uri()
     fmt = art.format
     try:
+        _check_bounds(art, src)
         if fmt.name == "rdfxml":
             # pyoxigraph accepts some broken XML (a truncated download loads partly): check first.
             pos = xml_error_position(art.path)
             if pos:
                 raise LoadError(f"not well-formed XML: {pos[2]}", path=src, line=pos[0], column=pos[1])
         if fmt.rdf_format is None:
-            data = CONVERTERS[fmt.name](art.path.read_bytes(), src)
+            convert = CONVERTERS[fmt.name]
+            if follow_imports and fmt.name == "owlxml":
+                data = convert(art.path.read_bytes(), src, follow_imports=True)
+            else:
+                data = convert(art.path.read_bytes(), src)
             info = store.load_artefact(
                 art.name, data, rdf_format=FORMATS["ntriples"].rdf_format, source=src, format_name=fmt.name,
                 sha256=art.sha256, base_iri=base, prefixes=art.prefixes,
@@ -226,6 +249,20 @@ def load_file(
             e = _locate_xml_error(e, art.path.read_bytes())
         raise _with_hint(e, art) from None
     return LoadReport(info=info, replaced=replaced)
+
+
+def _check_bounds(art: ArtefactFile, src: str) -> None:
+    """Depth, entity and literal bounds, checked before any parser sees the file."""
+    from kgalign.limits import check_literal_sizes, check_xml, json_depth_error
+
+    name = art.format.name
+    if name in ("rdfxml", "owlxml") or art.head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<?xml"):
+        check_xml(art.path, src)
+    if name == "jsonld":
+        err = json_depth_error(art.path.read_bytes(), path=src)
+        if err is not None:
+            raise err
+    check_literal_sizes(art.path, src)
 
 
 def _with_hint(e: LoadError, art: ArtefactFile) -> LoadError:

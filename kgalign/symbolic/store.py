@@ -145,13 +145,11 @@ def remote_operation(sparql: str) -> str | None:
     return m.group(1).upper() if m else None
 
 
-def _refuse_remote(sparql: str) -> None:
-    op = remote_operation(sparql)
-    if op is not None:
-        raise KgalignError(
-            f"SPARQL {op} would fetch a remote URL; kgalign never fetches remote data from a query "
-            "(load files with 'kgalign load' instead)"
-        )
+def _refuse_remote(sparql: str, update: bool = False) -> None:
+    """Every SPARQL text passes kgalign.symbolic.sparql_guard (SERVICE/LOAD, nesting, size)."""
+    from kgalign.symbolic.sparql_guard import check_sparql
+
+    check_sparql(sparql, update=update)
 
 
 def escape_iri(iri: str) -> str:
@@ -403,7 +401,7 @@ class OxigraphStore:
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
         """Run a SPARQL UPDATE (one transaction)."""
         self._require_writable()
-        _refuse_remote(sparql)
+        _refuse_remote(sparql, update=True)
         try:
             with self._handle.lock:
                 self._store.update(sparql, prefixes={**STANDARD_PREFIXES, **(prefixes or {})})
