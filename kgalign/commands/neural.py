@@ -43,21 +43,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_embed(args: argparse.Namespace) -> int:
     ws = open_workspace(args, write=True)
     changed = False
+    before = {attr: getattr(ws.config, attr) for attr in ("model", "layer", "sae")}
     for attr in ("model", "layer", "sae"):
         val = getattr(args, attr)
         if val is not None:
             setattr(ws.config, attr, str(Path(val).resolve()) if attr == "sae" else val)
             changed = True
-    if changed:
-        ws.save_config()
     corpus = None
     name = ""
-    if args.corpus:
-        from kgalign.neural.corpus import load_corpus
+    try:
+        if args.corpus:
+            from kgalign.neural.corpus import load_corpus
 
-        corpus = load_corpus(args.corpus)
-        name = ", ".join(str(p) for p in args.corpus)
-    rep = ws.embed(args.graphs or None, corpus=corpus, corpus_name=name, quiet=args.quiet)
+            corpus = load_corpus(args.corpus)
+            name = ", ".join(str(p) for p in args.corpus)
+        rep = ws.embed(args.graphs or None, corpus=corpus, corpus_name=name, quiet=args.quiet)
+    except BaseException:
+        for attr, val in before.items():  # a failed run never changes workspace.json
+            setattr(ws.config, attr, val)
+        raise
+    if changed:  # written only once the new model/SAE have produced a concept space
+        ws.save_config()
     print(
         f"embedded {rep.n_symbols} symbols with {rep.run['model']} layer {rep.run['layer']} and SAE {rep.run['sae']} "
         f"({rep.run['d_sae']} features) in {rep.seconds:.1f}s; "

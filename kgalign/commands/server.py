@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from kgalign.errors import KgalignError
 from kgalign.server.config import MATCH_NEURAL_POLICIES, WRITE_TOKEN_ENV, MiB, ServerConfig
 
 
@@ -20,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--write-token", default=None,
                    help=f"bearer token that allows writes (uploads, SPARQL UPDATE); default ${WRITE_TOKEN_ENV}; "
                    "without one the workspace is opened read-only")
+    p.add_argument("--write-token-file", type=Path, default=None, metavar="FILE",
+                   help="read the write token from this file (keeps it out of 'ps'; so does $KGALIGN_WRITE_TOKEN)")
+    p.add_argument("--allow-federation", action="append", metavar="IRI_PREFIX", default=None,
+                   help="let SPARQL SERVICE (and, with the token, LOAD) reach endpoints whose IRI starts with "
+                        "this ('*': any); repeatable; default: none")
     p.add_argument("--max-body", type=_size, default=1 * MiB, help="largest request body, e.g. 1M (default 1M)")
     p.add_argument("--max-upload", type=_size, default=64 * MiB, help="largest upload, e.g. 64M (default 64M)")
     p.add_argument("--query-timeout", type=float, default=30.0, help="seconds per query (default 30)")
@@ -50,10 +57,31 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 1M, 512K, 1048576)") from None
 
 
+def _token_from_file(path: Path | None) -> str | None:
+    """The first line of ``path`` (a regular file of at most 4 KB), or None without a path."""
+    if path is None:
+        return None
+    from kgalign.errors import UsageError
+    from kgalign.limits import check_regular_file
+
+    try:
+        check_regular_file(path, max_bytes=4096)
+        token = path.read_text(encoding="utf-8").strip().splitlines()[0].strip()
+    except (OSError, UnicodeDecodeError, IndexError, KgalignError) as e:
+        raise UsageError(f"cannot read the write token from {path}: {e}") from None
+    if not token:
+        raise UsageError(f"the write token file {path} is empty")
+    return token
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from kgalign.server import serve
 
-    token = args.write_token or ServerConfig.token_from_env()
+    token = args.write_token or _token_from_file(args.write_token_file) or ServerConfig.token_from_env()
+    if args.allow_federation:
+        from kgalign.symbolic.sparql_guard import set_federation
+
+        set_federation(args.allow_federation)
     config = ServerConfig(
         workspace=args.workspace, host=args.host, port=args.port, write_token=token,
         max_body=args.max_body, max_upload=args.max_upload, query_timeout=args.query_timeout,

@@ -2,10 +2,15 @@
 
 ``embed_workspace`` loads the base model and the SAE named by the workspace config,
 embeds the symbols of each graph whose artefact (or model/SAE) changed since the last
-run, keeps the others, and then writes the combined concept table, the FAISS index,
-the feature statistics and the neural facts (RDF). Each file is written atomically
-and ``neural/run.json`` last, so an interrupted embed leaves the previous concept
-space usable and the next run resumes from the graphs already done.
+run, keeps the others, and then writes the combined concept table, the FAISS indexes
+and the feature statistics into a new *generation* directory
+(``neural/generations/<id>/``) beside the current one. ``neural/run.json`` names the
+current generation; replacing it (one ``os.replace``) is the switch, so a failed or
+killed embed leaves every answer exactly as before, and the next run resumes from the
+per-graph tables already done (``neural/graphs/``). The neural facts (RDF) are
+rewritten after the switch; they carry the generation, and a run that finds them
+behind the current generation rewrites them first (:func:`repair_facts`). Only the
+current generation and the one before it are kept (a reader may still hold the latter).
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgalign.errors import EmbedError, ModelError
+from kgalign.faults import point
 from kgalign.index.facts import neural_quads
 from kgalign.index.space import ConceptSpace
 from kgalign.index.vectors import VectorIndex
@@ -34,6 +42,28 @@ if TYPE_CHECKING:
 
 DEFAULT_SAE_NAME = "minilm-l6-topk"
 FEATURE_STATS_FILE = "feature_stats.json"
+GENERATIONS = "generations"
+
+
+def generation_dir(workspace_path: Path, run: dict) -> Path | None:
+    """The directory of the generation ``run`` (a parsed ``run.json``) names; None for a pre-generation run."""
+    gen = run.get("generation")
+    if not gen:
+        return None
+    return Path(workspace_path) / "neural" / GENERATIONS / str(gen)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def default_sae_dir() -> Path:
@@ -55,7 +85,10 @@ def _sha_file(path: Path) -> str:
 
 def _atomic_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    with open(tmp, "w") as f:
+        f.write(json.dumps(data, indent=2, sort_keys=True))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -138,7 +171,7 @@ def embed_workspace(
     neural = ws.path / "neural"
     per_graph = neural / "graphs"
     per_graph.mkdir(parents=True, exist_ok=True)
-    (ws.path / "index").mkdir(exist_ok=True)
+    repair_facts(ws)
     report = EmbedReport(run=run)
     table = ws.symbol_table
     label_of = lambda iri: (s.label if (s := table.get(iri)) is not None else None)  # noqa: E731
@@ -169,6 +202,7 @@ def embed_workspace(
                             "seconds": round(t.meta["seconds"], 2)})
         report.embedded.append(g)
         report.skipped_symbols.extend(t.meta["skipped"])
+        point("embed:graph-table")
     # Graphs that are gone, or left stale because they were not asked for, drop out of the space.
     parts = []
     for g in names:
@@ -183,31 +217,96 @@ def embed_workspace(
             f.with_suffix(".json").unlink(missing_ok=True)
     combined = ConceptTable.concat(parts, run["d_sae"])
     report.n_symbols = len(combined)
-    _atomic_npz(combined, neural / "concepts.npz")
-    index = VectorIndex.build(combined.vectors)
-    index.save(ws.path / "index" / "symbols.faiss")
-    report.index_kind, report.recall_at_10 = index.kind, index.recall_at_10
-    feat_index = VectorIndex.build(sae.W_dec.detach().float().cpu().numpy(), kind="flat")
-    feat_index.save(ws.path / "index" / "features.faiss")
-    stats = _feature_stats(ws, model, sae, sae_dir, run_id, corpus, corpus_name, quiet)
-    if stats is not None:
-        stats.save(neural / "features.json")
+    # Everything the answers come from goes into a new generation beside the current one.
+    gen = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    gens = neural / GENERATIONS
+    staging = gens / (gen + ".partial")
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        _atomic_npz(combined, staging / "concepts.npz")
+        point("embed:concepts")
+        index = VectorIndex.build(combined.vectors)
+        index.save(staging / "symbols.faiss")
+        point("embed:index")
+        report.index_kind, report.recall_at_10 = index.kind, index.recall_at_10
+        feat_index = VectorIndex.build(sae.W_dec.detach().float().cpu().numpy(), kind="flat")
+        feat_index.save(staging / "features.faiss")
+        stats = _feature_stats(ws, model, sae, sae_dir, run_id, corpus, corpus_name, quiet)
+        if stats is not None:
+            stats.save(staging / "features.json")
+        report.seconds = round(time.perf_counter() - t0, 2)
+        run["embedded_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        run["n_symbols"] = report.n_symbols
+        run["generation"] = gen
+        _atomic_json(staging / "run.json", run)
+        _fsync_dir(staging)
+        point("embed:staged")
+        os.replace(staging, gens / gen)
+        _fsync_dir(gens)
+        point("embed:generation")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    # The switch: one atomic rename of run.json.
+    _atomic_json(neural / "run.json", run)
+    _fsync_dir(neural)
+    point("embed:switched")
+    ws.invalidate_space()
     space = ConceptSpace(combined, stats, index, run)
     ws.store.replace_graph_quads(NEURAL_GRAPH, neural_quads(space))
-    report.seconds = round(time.perf_counter() - t0, 2)
-    run["embedded_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    run["n_symbols"] = report.n_symbols
-    _atomic_json(neural / "run.json", run)
+    _write_fact_stamp(ws, gen)
+    point("embed:facts")
     stale = ws.path / "stale.json"
     if stale.exists():
         stale.unlink()
+    _prune_generations(gens, keep=(gen, *_previous(gens, gen)))
     ws.invalidate_space()
     return report
+
+
+def _previous(gens: Path, current: str) -> tuple[str, ...]:
+    done = sorted(p.name for p in gens.iterdir() if p.is_dir() and not p.name.endswith(".partial"))
+    older = [g for g in done if g < current]
+    return tuple(older[-1:])
+
+
+def _prune_generations(gens: Path, keep: tuple[str, ...]) -> None:
+    """Remove generations other than ``keep`` (and leftovers of killed runs)."""
+    for p in gens.iterdir():
+        if p.name not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _write_fact_stamp(ws: Workspace, gen: str) -> None:
+    _atomic_json(ws.path / "neural" / "facts.json", {"generation": gen})
+
+
+def repair_facts(ws: Workspace) -> bool:
+    """Rewrite the neural facts when a killed embed switched generations but not the facts; True if it did."""
+    neural = ws.path / "neural"
+    run_path = neural / "run.json"
+    if not run_path.exists():
+        return False
+    run = json.loads(run_path.read_text())
+    gen = run.get("generation")
+    stamp = neural / "facts.json"
+    done = json.loads(stamp.read_text()).get("generation") if stamp.exists() else None
+    if not gen or done == gen:
+        return False
+    space = ConceptSpace.open(ws.path)
+    ws.store.replace_graph_quads(NEURAL_GRAPH, neural_quads(space))
+    _write_fact_stamp(ws, gen)
+    return True
 
 
 def _feature_stats(ws, model, sae, sae_dir: Path, run_id: str, corpus, corpus_name: str, quiet: bool):
     """Feature statistics: over a given corpus; else those shipped beside the SAE; else over the artefacts' text."""
     target = ws.path / "neural" / "features.json"
+    run_path = ws.path / "neural" / "run.json"
+    if run_path.exists():
+        current = generation_dir(ws.path, json.loads(run_path.read_text()))
+        if current is not None:
+            target = current / "features.json"
     stamp = ws.path / "neural" / "features.run"
     if corpus is not None:
         _say(f"computing feature statistics over {corpus_name or 'the corpus'}", quiet)
@@ -231,4 +330,4 @@ def _feature_stats(ws, model, sae, sae_dir: Path, run_id: str, corpus, corpus_na
     return stats
 
 
-__all__ = ["embed_workspace", "default_sae_dir", "EmbedReport"]
+__all__ = ["embed_workspace", "default_sae_dir", "EmbedReport", "generation_dir", "repair_facts"]

@@ -89,10 +89,14 @@ class ConceptSpace:
         if not run_path.exists():
             raise WorkspaceError(f"the workspace at {base} has no concept space yet: run 'kgalign embed'")
         run = json.loads(run_path.read_text())
-        table = ConceptTable.load(str(base / "neural" / "concepts.npz"))
-        stats_path = base / "neural" / "features.json"
+        gen = run.get("generation")
+        # run.json names the generation every file comes from (kgalign.index.build); older
+        # workspaces keep them in neural/ and index/.
+        data = base / "neural" / "generations" / str(gen) if gen else base / "neural"
+        table = ConceptTable.load(str(data / "concepts.npz"))
+        stats_path = data / "features.json"
         stats = FeatureStats.load(stats_path) if stats_path.exists() else None
-        index = VectorIndex.load(base / "index" / "symbols.faiss")
+        index = VectorIndex.load((data if gen else base / "index") / "symbols.faiss")
         return cls(table, stats, index, run)
 
     # -- lookups -------------------------------------------------------------------------

@@ -160,8 +160,12 @@ def sparql_extent(text: str, start: int, *, group: bool) -> int:
 
 
 def _line_end(text: str, i: int) -> int:
-    end = text.find("\n", i)
-    return len(text) if end < 0 else end
+    """Where the line holding ``i`` ends: SPARQL ends a comment at ``\n`` or ``\r``, and so do we."""
+    m = _EOL.search(text, i)
+    return len(text) if m is None else m.start()
+
+
+_EOL = re.compile(r"[\r\n]")
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:

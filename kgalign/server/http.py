@@ -173,9 +173,12 @@ def int_param(request: Request, name: str, default: int, lo: int = 0, hi: int = 
     if raw is None or raw == "":
         return default
     try:
+        if len(raw) > 20:
+            raise ValueError(raw)
         v = int(raw)
     except ValueError:
-        raise UsageError(f"parameter {name!r} must be an integer, not {raw!r}") from None
+        shown = raw if len(raw) <= 40 else raw[:37] + "…"
+        raise UsageError(f"parameter {name!r} must be an integer, not {shown!r}") from None
     if not lo <= v <= hi:
         raise UsageError(f"parameter {name!r} must be between {lo} and {hi}, not {v}")
     return v

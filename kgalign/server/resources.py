@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from kgalign.errors import UsageError
+from kgalign.errors import UnknownNameError, UsageError
 from kgalign.server import integrations
 from kgalign.server.errors import NotFound, UnsupportedMediaType
 from kgalign.server.http import JSONResponse, int_param, media_type, negotiate_or_406, require_write
@@ -367,7 +367,12 @@ async def features_endpoint(request: Request) -> Response:
                        query("limit", "how many symbols and snippets (default 10)", schema={"type": "integer"})],
            responses=ok("the feature"), errors=(404, 409), tags=["features"])
 async def feature_endpoint(request: Request) -> Response:
-    body = await _run(request, feature_page, request.app.state.ws, request.path_params["n"],
+    raw = request.path_params["n"]
+    if not raw.isascii() or not raw.isdigit():
+        raise NotFound(f"no such resource: {request.url.path[:200]} (features are numbered: /features/0)")
+    if len(raw) > 10:  # never int() an unbounded string
+        raise UnknownNameError("feature", raw[:20] + ("…" if len(raw) > 20 else ""), [])
+    body = await _run(request, feature_page, request.app.state.ws, int(raw),
                       int_param(request, "limit", 10, 1, 500), what="reading the feature")
     return JSONResponse(body)
 

@@ -222,8 +222,12 @@ def load_file(
     replaced = store.has_graph(graph_iri(art.name))
     base = base_iri or art.path.resolve().as_uri()
     fmt = art.format
+    from kgalign.faults import point
+
+    point("load:inspected")
     try:
         _check_bounds(art, src)
+        point("load:checked")
         if fmt.name == "rdfxml":
             # pyoxigraph accepts some broken XML (a truncated download loads partly): check first.
             pos = xml_error_position(art.path)

@@ -42,6 +42,7 @@ from typing import IO, Any
 import pyoxigraph as ox
 
 from kgalign.errors import KgalignError, LoadError, QuerySyntaxError, WorkspaceError
+from kgalign.faults import point
 from kgalign.symbolic.vocab import (
     GRAPH_PREFIX,
     JOURNAL_GRAPH,
@@ -445,6 +446,7 @@ class OxigraphStore:
                 n = self._raw_count(write)
                 if check is not None:
                     check(n)
+                point("store:filled")
                 t = f"<{escape_iri(target)}>"
                 ops: list[str] = []
                 if not direct:
@@ -464,6 +466,7 @@ class OxigraphStore:
                 ops.append(f"DELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ <{entry.value}> ?p ?o }} }}")
                 # The commit: one transaction.
                 self._store.update(" ;\n".join(ops))
+                point("store:committed")
             except BaseException:
                 self._discard(write, entry)
                 raise
