@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import pyoxigraph as ox
-
 from kgalign.commands import open_workspace
 from kgalign.errors import UsageError
 from kgalign.output import OUTPUT_FORMATS, render_rows
+from kgalign.store.rdfio import serialize_results, serialize_triples
+from kgalign.store.terms import Literal, NamedNode, Triples
 from kgalign.symbolic.formats import FORMATS
 from kgalign.symbolic.symbols import KINDS
 
@@ -98,24 +98,24 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 _RESULT_FORMATS = {
-    "json": ox.QueryResultsFormat.JSON,
-    "xml": ox.QueryResultsFormat.XML,
-    "csv": ox.QueryResultsFormat.CSV,
-    "tsv": ox.QueryResultsFormat.TSV,
+    "json": "application/sparql-results+json",
+    "xml": "application/sparql-results+xml",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
 }
 _GRAPH_FORMATS = {
-    "table": ox.RdfFormat.TURTLE,
-    "turtle": ox.RdfFormat.TURTLE,
-    "ntriples": ox.RdfFormat.N_TRIPLES,
-    "json": ox.RdfFormat.JSON_LD,
-    "xml": ox.RdfFormat.RDF_XML,
+    "table": "text/turtle",
+    "turtle": "text/turtle",
+    "ntriples": "application/n-triples",
+    "json": "application/ld+json",
+    "xml": "application/rdf+xml",
 }
 
 
 def _term(t: object) -> str | None:
     if t is None:
         return None
-    if isinstance(t, (ox.NamedNode, ox.Literal)):
+    if isinstance(t, (NamedNode, Literal)):
         return t.value
     return str(t)
 
@@ -142,31 +142,31 @@ def cmd_sparql(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
     res = ws.sparql(text)
     out = sys.stdout.buffer
-    if isinstance(res, ox.QueryTriples):
+    if isinstance(res, Triples):
         if args.format not in _GRAPH_FORMATS:
             raise UsageError(
                 f"a CONSTRUCT or DESCRIBE result is a graph: use --format {', '.join(sorted(_GRAPH_FORMATS))}"
             )
-        out.write(res.serialize(format=_GRAPH_FORMATS[args.format]))
+        out.write(serialize_triples(res, _GRAPH_FORMATS[args.format]))
         if args.format == "json":
             out.write(b"\n")
         return 0
     if args.format in ("ntriples", "turtle"):
         raise UsageError(f"{args.format} is for CONSTRUCT and DESCRIBE results; use table, json, xml, csv or tsv")
-    if isinstance(res, ox.QueryBoolean):
+    if isinstance(res, bool):
         if args.format in _RESULT_FORMATS:
-            out.write(res.serialize(format=_RESULT_FORMATS[args.format]))
+            out.write(serialize_results(res, _RESULT_FORMATS[args.format]))
             out.write(b"\n")
         else:
             print("true" if bool(res) else "false")
         return 0
     if args.format in _RESULT_FORMATS:
-        data = res.serialize(format=_RESULT_FORMATS[args.format])
+        data = serialize_results(res, _RESULT_FORMATS[args.format])
         out.write(data)
         if not data.endswith(b"\n"):
             out.write(b"\n")
         return 0
-    names = [v.value for v in res.variables]
+    names = res.variables
     rows = [{n: _term(row[n]) for n in names} for row in res]
     print(render_rows(rows, names, "table"))
     return 0

@@ -193,7 +193,7 @@ def embed_workspace(
     if stats is not None:
         stats.save(neural / "features.json")
     space = ConceptSpace(combined, stats, index, run)
-    ws.store.replace_graph_quads(NEURAL_GRAPH, neural_quads(space))
+    ws.store.replace_graph(NEURAL_GRAPH, neural_quads(space))
     report.seconds = round(time.perf_counter() - t0, 2)
     run["embedded_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     run["n_symbols"] = report.n_symbols
