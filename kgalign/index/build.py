@@ -112,8 +112,12 @@ def embed_workspace(
     corpus_name: str = "",
     quiet: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
+    write_facts: bool | None = None,
 ) -> EmbedReport:
-    """Embed the workspace's symbols (all graphs, or just ``graphs``) and rebuild the index and facts."""
+    """Embed the workspace's symbols (all graphs, or just ``graphs``) and rebuild the index and facts.
+
+    The neural facts (graph ``urn:kgalign:neural``) are written to the store when ``write_facts``
+    is True; None (the default) writes them to an embedded store only, not to a remote server."""
     t0 = time.perf_counter()
     names = ws.graph_names()
     if not names:
@@ -193,7 +197,8 @@ def embed_workspace(
     if stats is not None:
         stats.save(neural / "features.json")
     space = ConceptSpace(combined, stats, index, run)
-    ws.store.replace_graph(NEURAL_GRAPH, neural_quads(space))
+    if write_facts or (write_facts is None and ws.store.capabilities.embedded):
+        ws.store.replace_graph(NEURAL_GRAPH, neural_quads(space))
     report.seconds = round(time.perf_counter() - t0, 2)
     run["embedded_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     run["n_symbols"] = report.n_symbols
