@@ -15,7 +15,9 @@ atomically (``atomic_updates: false``), a failure between those operations can l
 graph without its provenance (it is then invisible) or the old provenance over the new graph;
 reloading the file repairs either.
 
-A killed load leaves a journal entry and a hidden staging graph; :meth:`SparqlStore.recover`
+A first load of an artefact skips the staging graph: it goes straight into the artefact's graph,
+which no kgalign query sees until the commit lists it in the provenance. A killed load leaves a
+journal entry and an invisible graph; :meth:`SparqlStore.recover`
 (run when a workspace opens the store for writing) drops those of writers on this machine that
 are gone, and any older than a day.
 
@@ -499,7 +501,10 @@ class SparqlStore:
                commit: Any = None) -> int:
         """Upload into a staging graph, then one update moves it over ``target`` (see the module docstring)."""
         self._require_writable()
-        write = STAGING_PREFIX + uuid.uuid4().hex
+        # A first load of an artefact goes straight into its graph: the graph is not in the
+        # provenance yet, so no kgalign query sees it until the commit lists it there.
+        direct = target.startswith(GRAPH_PREFIX) and not self._exists(target)
+        write = target if direct else STAGING_PREFIX + uuid.uuid4().hex
         entry = self._journal(write, target)
         try:
             self._upload(write, chunks, what)
@@ -507,11 +512,13 @@ class SparqlStore:
             if check is not None:
                 check(n)
             t = f"<{escape_iri(target)}>"
-            ops = [f"MOVE SILENT GRAPH <{write}> TO GRAPH {t}" if n else f"DROP SILENT GRAPH {t}"]
+            ops = []
+            if not direct:
+                ops.append(f"MOVE SILENT GRAPH <{write}> TO GRAPH {t}" if n else f"DROP SILENT GRAPH {t}")
             if commit is not None:
                 ops.append(commit(n))
             ops.append(self._close_entry(entry))
-            if not n:
+            if not n and not direct:
                 ops.append(f"DROP SILENT GRAPH <{write}>")
             self._send_update(" ;\n".join(ops), what=f"{what} (the commit)")
         except BaseException:
@@ -520,6 +527,11 @@ class SparqlStore:
         finally:
             self._invalidate()
         return n
+
+    def _exists(self, iri: str) -> bool:
+        _, data = self._send_query(f"ASK {{ GRAPH <{escape_iri(iri)}> {{ ?s ?p ?o }} }}", ([iri], [iri]),
+                                   accept=_JSON, what="SPARQL query")
+        return bool(parse_json_results(data))
 
     def load_graph(self, graph: ParsedGraph) -> GraphInfo:
         """Parse the artefact here and store it on the server, replacing an earlier version atomically
@@ -585,10 +597,10 @@ class SparqlStore:
             started = datetime.strptime(at.value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if at else None
             gone = len(who) == 2 and who[0] == host and not _alive(int(who[1]))
             if gone or started is None or now - started > older_than:
+                # An open entry means its commit never ran: what it was writing is not visible.
                 w = r["w"].value  # type: ignore[union-attr]
-                if w.startswith(STAGING_PREFIX):
-                    self._discard(w, r["e"].value)  # type: ignore[union-attr]
-                    dropped.append(w)
+                self._discard(w, r["e"].value)  # type: ignore[union-attr]
+                dropped.append(w)
         return dropped
 
     def flush(self) -> None:

@@ -56,7 +56,7 @@ class OxigraphServer:
             "backend": "sparql",
             "query_endpoint": self.base + "/query",
             "update_endpoint": self.base + "/update",
-            "graph_store": self.base + "/store",
+            "graph_store": self.base + "/store?no_transaction",
         }
 
     def stop(self) -> None:
