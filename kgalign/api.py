@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kgalign.errors import UnknownNameError, UsageError, WorkspaceError
-from kgalign.store import Store, open_store
+from kgalign.store import Store, default_store_config, open_store
 from kgalign.store.base import GraphInfo
 from kgalign.symbolic.loaders import LoadReport, load_file
 from kgalign.symbolic.resolve import SymbolTable
@@ -111,7 +111,7 @@ class Workspace:
             if read_only or not create:
                 raise WorkspaceError(f"no kgalign workspace at {p} (create one with 'kgalign load FILE')")
             p.mkdir(parents=True, exist_ok=True)
-            WorkspaceConfig().write(cfg_path)
+            WorkspaceConfig(store=default_store_config()).write(cfg_path)
         elif not p.is_dir():
             raise WorkspaceError(f"{p} is not a directory")
         config = WorkspaceConfig.read(cfg_path)

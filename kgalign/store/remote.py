@@ -202,6 +202,8 @@ class SparqlStore:
         self._http = _Http()
         self._dataset: tuple[float, list[str]] | None = None
         self._closed = False
+        #: Called once by :meth:`close` (the managed backend stops its server there).
+        self.on_close: Any = None
         if not read_only:
             self.recover()
 
@@ -613,8 +615,12 @@ class SparqlStore:
         self.close()
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         self._http.close()
+        if self.on_close is not None:
+            self.on_close()
 
 
 def _alive(pid: int) -> bool:

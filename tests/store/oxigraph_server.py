@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def oxigraph_binary() -> str | None:
-    """The ``oxigraph`` server CLI: $KGALIGN_OXIGRAPH, beside this Python, or on PATH."""
-    env = os.environ.get("KGALIGN_OXIGRAPH")
-    if env:
-        return env
-    here = Path(sys.executable).parent / "oxigraph"
-    if here.exists():
-        return str(here)
-    # A venv sharing another's site-packages: look beside the interpreter that installed pyoxigraph.
-    try:
-        import pyoxigraph
-
-        for parent in Path(pyoxigraph.__file__).resolve().parents:
-            cand = parent / "bin" / "oxigraph"
-            if cand.exists():
-                return str(cand)
-    except ImportError:
-        pass
-    return shutil.which("oxigraph")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from kgalign.store.managed import free_port, oxigraph_binary  # noqa: F401  (re-exported for the tests)
 
 
 @dataclass
