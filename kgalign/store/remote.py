@@ -262,7 +262,6 @@ class SparqlStore:
             if m:
                 line, col = int(m.group(1)), int(m.group(2))
                 msg = msg[: m.start()] + msg[m.end():]
-                line = max(line - 1, 1)  # the one line of PREFIX declarations kgalign adds
             return QuerySyntaxError(f"SPARQL: {msg.strip()} (from {url})", text=sparql, line=line, column=col)
         return StoreError(f"{what} failed at the SPARQL endpoint {url}: HTTP {status}: {msg}")
 
@@ -316,10 +315,13 @@ class SparqlStore:
         else:
             managed = self._managed_graphs()
             dataset = (managed if union_default_graph else None, managed)
-        ctype, data = self._send_query(
-            self._with_prefixes(sparql, prefixes), dataset,
-            accept=f"{_JSON}, {_NT};q=0.9", what="SPARQL query",
-        )
+        try:
+            ctype, data = self._send_query(
+                self._with_prefixes(sparql, prefixes), dataset,
+                accept=f"{_JSON}, {_NT};q=0.9", what="SPARQL query",
+            )
+        except QuerySyntaxError as e:
+            raise _unprefixed(e, sparql) from None
         return self._result(ctype, data)
 
     def _result(self, ctype: str, data: bytes) -> QueryResult:
@@ -458,8 +460,12 @@ class SparqlStore:
         from kgalign.symbolic.store import _refuse_remote
 
         _refuse_remote(sparql)
-        self._send_update(self._with_prefixes(sparql, prefixes))
-        self._invalidate()
+        try:
+            self._send_update(self._with_prefixes(sparql, prefixes))
+        except QuerySyntaxError as e:
+            raise _unprefixed(e, sparql) from None
+        finally:
+            self._invalidate()
 
     def _upload(self, graph: str, chunks: Iterable[bytes], what: str) -> None:
         """Stream N-Triples into ``graph`` in one request (GSP POST, else one INSERT DATA)."""
@@ -621,6 +627,12 @@ class SparqlStore:
         self._http.close()
         if self.on_close is not None:
             self.on_close()
+
+
+def _unprefixed(e: QuerySyntaxError, text: str) -> QuerySyntaxError:
+    """The error's position in the user's text (kgalign sent one extra line of PREFIX declarations)."""
+    line = max(e.line - 1, 1) if e.line else None
+    return QuerySyntaxError(e.message, text=text, line=line, column=e.column)
 
 
 def _alive(pid: int) -> bool:
