@@ -13,8 +13,8 @@ import pyoxigraph as ox
 import pytest
 
 from kgalign.errors import LoadError, UsageError
-from kgalign.symbolic.loaders import default_graph_name, load_file
 from kgalign.store import terms
+from kgalign.symbolic.loaders import default_graph_name, load_file
 from kgalign.symbolic.store import OxigraphStore
 from kgalign.symbolic.symbols import read_symbols
 from kgalign.symbolic.vocab import JOURNAL_GRAPH, PROVENANCE_GRAPH, STAGING_PREFIX, graph_iri

@@ -16,8 +16,8 @@ import pytest
 
 from kgalign.api import Workspace
 from kgalign.errors import QuerySyntaxError, WorkspaceError
-from kgalign.symbolic.loaders import load_file
 from kgalign.store import terms
+from kgalign.symbolic.loaders import load_file
 from kgalign.symbolic.store import OxigraphStore
 from kgalign.symbolic.vocab import JOURNAL_GRAPH, PROVENANCE_GRAPH, STAGING_PREFIX, graph_iri
 
