@@ -153,7 +153,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=None, help="only the first N noun synsets (default all 82,115)")
     ap.add_argument("--requests", type=int, default=400, help="requests per throughput run (default 400)")
+    ap.add_argument("--embed", type=int, default=0, metavar="N",
+                    help="instead: embed the first N concepts on both backends (time, symbols/s, peak memory)")
     args = ap.parse_args()
+    if args.embed:
+        return embed_figures(args.embed)
     binary = oxigraph_binary()
     if binary is None:
         sys.exit("the Oxigraph server CLI is not installed (pip install oxigraph)")
@@ -220,6 +224,23 @@ def main() -> None:
     finally:
         server.stop()
     print(f"(work files in {tmp}; remove them when done)")
+
+
+def embed_figures(n: int) -> None:
+    """Embed N WordNet concepts with the default model and SAE on each backend (neural layer local)."""
+    tmp = Path(tempfile.mkdtemp(prefix="kga-embed-"))
+    nt = tmp / "wordnet-nouns.nt"
+    build_wordnet(nt, n)
+    step = (
+        "from kgalign.api import Workspace\nws = Workspace.open({ws!r})\nws.load({nt!r}, name='wordnet')\n"
+        "t = time.perf_counter()\nrep = ws.embed(quiet=True)\nsecs = time.perf_counter() - t\n"
+        "out = {{'symbols': rep.n_symbols, 'embed_s': round(secs, 1), 'per_s': round(rep.n_symbols / secs, 1)}}\n"
+        "ws.close()"
+    )
+    for label, env in (("embedded", {}), ("Oxigraph server", {"KGALIGN_STORE_BACKEND": "oxigraph-server"})):
+        r = run_step(step.format(ws=str(tmp / label.replace(" ", "-")), nt=str(nt)), env)
+        print(f"  embed {r['symbols']:,} WordNet concepts, {label:<16} {r['embed_s']:7.1f} s  {r['per_s']:6.1f} symbols/s  "
+              f"peak {r['peak_mib']} MiB (load + embed process)")
 
 
 if __name__ == "__main__":
