@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from kgalign.errors import UnknownNameError, UsageError, WorkspaceError
+from kgalign.store import Store, default_store_config, open_store
+from kgalign.store.base import GraphInfo
 from kgalign.symbolic.loaders import LoadReport, load_file
 from kgalign.symbolic.resolve import SymbolTable
-from kgalign.symbolic.store import GraphInfo, OxigraphStore
 from kgalign.symbolic.symbols import KINDS, Symbol, read_symbols
 
 DEFAULT_WORKSPACE = ".kgalign"
@@ -42,6 +43,8 @@ class WorkspaceConfig:
     model: str = "minilm"
     layer: int | None = None
     sae: str | None = None  # a directory in SAELens layout; None = the shipped default
+    #: The store backend (see :mod:`kgalign.store`); None = the embedded store in ``store/``.
+    store: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -50,7 +53,7 @@ class WorkspaceConfig:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise WorkspaceError(f"{path}:{e.lineno}:{e.colno}: corrupt workspace config: {e.msg}") from None
-        known = {k: data[k] for k in ("format_version", "model", "layer", "sae", "extra") if k in data}
+        known = {k: data[k] for k in ("format_version", "model", "layer", "sae", "store", "extra") if k in data}
         cfg = cls(**known)
         if cfg.format_version > FORMAT_VERSION:
             raise WorkspaceError(f"{path}: workspace format {cfg.format_version} is newer than this kgalign understands")
@@ -85,7 +88,7 @@ def shipped_ontologies() -> list[Path]:
 class Workspace:
     """One kgalign workspace directory: the store and everything later stages add."""
 
-    def __init__(self, path: Path, store: OxigraphStore, config: WorkspaceConfig, read_only: bool) -> None:
+    def __init__(self, path: Path, store: Store, config: WorkspaceConfig, read_only: bool) -> None:
         self.path = path
         self.store = store
         self.config = config
@@ -108,11 +111,11 @@ class Workspace:
             if read_only or not create:
                 raise WorkspaceError(f"no kgalign workspace at {p} (create one with 'kgalign load FILE')")
             p.mkdir(parents=True, exist_ok=True)
-            WorkspaceConfig().write(cfg_path)
+            WorkspaceConfig(store=default_store_config()).write(cfg_path)
         elif not p.is_dir():
             raise WorkspaceError(f"{p} is not a directory")
         config = WorkspaceConfig.read(cfg_path)
-        store = OxigraphStore(p / "store", read_only=read_only)
+        store = open_store(config.store, p, read_only=read_only)
         return cls(p, store, config, read_only)
 
     def close(self) -> None:

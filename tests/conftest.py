@@ -4,6 +4,7 @@ training run and stays within CI time)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,28 @@ REPO = Path(__file__).resolve().parents[1]
 ONTOLOGIES = REPO / "ontologies"
 OAEI = REPO.parent / "shared" / "data" / "oaei-conference"
 DEMO_FILES = ("tort-owl.ttl", "negligence-skos.ttl", "liability-kg.jsonld")
+#: KGALIGN_TEST_BACKEND=oxigraph-server runs the suite with every new workspace on a real Oxigraph
+#: server (kgalign.store.managed) instead of the embedded store.
+TEST_BACKEND = os.environ.get("KGALIGN_TEST_BACKEND", "oxigraph")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "embedded_store: needs the embedded store (skipped on another test backend)")
+    if TEST_BACKEND != "oxigraph":
+        os.environ["KGALIGN_STORE_BACKEND"] = TEST_BACKEND  # new workspaces, here and in CLI subprocesses
+
+
+def pytest_report_header(config) -> str:
+    return f"kgalign store backend for new workspaces: {TEST_BACKEND}"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if TEST_BACKEND == "oxigraph":
+        return
+    skip = pytest.mark.skip(reason=f"needs the embedded store (KGALIGN_TEST_BACKEND={TEST_BACKEND})")
+    for item in items:
+        if "embedded_store" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

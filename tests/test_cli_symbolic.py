@@ -145,6 +145,7 @@ def test_a_missing_workspace_exits_3(capsys: pytest.CaptureFixture[str], tmp_pat
     assert rc == 3 and "no kgalign workspace at" in err
 
 
+@pytest.mark.embedded_store  # a store/ directory; one writer per store
 def test_default_workspace_is_dot_kgalign_and_env_overrides_it(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -251,6 +252,7 @@ def test_the_executable_prints_one_line_and_no_traceback(tmp_path: Path) -> None
     assert "Traceback" not in res.stdout + res.stderr
 
 
+@pytest.mark.embedded_store  # a store/ directory; one writer per store
 def test_cli_reads_while_python_holds_the_workspace_open_for_writing(tmp_path: Path) -> None:
     path = tmp_path / "ws"
     with Workspace.open(path) as ws:

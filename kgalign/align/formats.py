@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
-import pyoxigraph as ox
-
 from kgalign.align.candidates import RELATIONS, Alignment, Evidence, MappingCandidate
 from kgalign.errors import LoadError, UsageError
+from kgalign.store import terms as ox  # kgalign's own RDF terms (named as pyoxigraph names them)
 from kgalign.symbolic.vocab import KGA, MAPPINGS_GRAPH, OWL, RDF, RDFS, SKOS, XSD, graph_iri, graph_name
 
 if TYPE_CHECKING:
@@ -482,7 +481,7 @@ def export_to_store(ws: Workspace, alignments: Alignment | Iterable[Alignment], 
         for r in records.values()
         if len(r) == 3
     }
-    store.replace_graph_quads(graph, [*kept, *new, *direct])
+    store.replace_graph(graph, [*kept, *new, *direct])
     return sum(len(a.mappings) for a in als)
 
 

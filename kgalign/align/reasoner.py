@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyoxigraph as ox
-
 from kgalign.align.candidates import MappingCandidate
 from kgalign.errors import KgalignError
+from kgalign.store import terms as ox  # kgalign's own RDF terms (named as pyoxigraph names them)
+from kgalign.store.rdfio import serialize_triples
 from kgalign.symbolic.vocab import OWL, RDF, RDFS, XSD, graph_iri
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def _sanitised(quads: Sequence[ox.Quad]) -> list[ox.Triple]:
 def _write_graph(ws: Workspace, graph: str, path: Path) -> None:
     triples = _sanitised(list(ws.store.quads(graph=graph_iri(graph))))
     with open(path, "wb") as f:
-        ox.serialize(triples, f, ox.RdfFormat.N_TRIPLES)
+        f.write(serialize_triples(triples))
 
 
 def unsatisfiable(ws: Workspace, graphs: Sequence[str], mappings: Sequence[MappingCandidate]) -> set[str]:

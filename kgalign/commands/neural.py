@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sae", help="SAE directory in SAELens layout (default: the SAE shipped for the default model)")
     p.add_argument("--corpus", type=Path, nargs="*", help="text/JSONL files or directories for feature statistics")
     p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--write-facts", action="store_true", default=None,
+                   help="also write the neural facts to a remote store (an embedded store always gets them)")
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("features", help="a symbol's strongest SAE features")
@@ -57,7 +59,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
             corpus = load_corpus(args.corpus)
             name = ", ".join(str(p) for p in args.corpus)
-        rep = ws.embed(args.graphs or None, corpus=corpus, corpus_name=name, quiet=args.quiet)
+        rep = ws.embed(args.graphs or None, corpus=corpus, corpus_name=name, quiet=args.quiet,
+                       write_facts=args.write_facts)
     except BaseException:
         for attr, val in before.items():  # a failed run never changes workspace.json
             setattr(ws.config, attr, val)

@@ -6,16 +6,32 @@ import argparse
 import sys
 from pathlib import Path
 
-import pyoxigraph as ox
-
 from kgalign.commands import open_workspace
 from kgalign.errors import UsageError
 from kgalign.output import OUTPUT_FORMATS, render_rows
+from kgalign.store.rdfio import serialize_results, serialize_triples
+from kgalign.store.terms import Literal, NamedNode, Triples
 from kgalign.symbolic.formats import FORMATS
 from kgalign.symbolic.symbols import KINDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "init",
+        help="create a workspace, choosing where its RDF lives (embedded, or a SPARQL 1.1 server)",
+        description="Create the workspace (or change an empty one's store). Without options the RDF lives in "
+        "the workspace directory (embedded Oxigraph). With --sparql-endpoint it lives on a SPARQL 1.1 server "
+        "(Oxigraph server, Fuseki, Virtuoso, QLever...); concept vectors and indexes stay in the workspace "
+        "directory. Recorded in workspace.json; every command then uses it.",
+    )
+    p.add_argument("--sparql-endpoint", metavar="URL", help="the server's SPARQL query endpoint")
+    p.add_argument("--update-endpoint", metavar="URL", help="its SPARQL update endpoint (none: read-only)")
+    p.add_argument("--graph-store", metavar="URL", help="its Graph Store Protocol endpoint, for bulk loads")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a query or update (default 120)")
+    p.add_argument("--no-atomic-updates", action="store_true",
+                   help="the server applies an update request operation by operation (e.g. Virtuoso)")
+    p.set_defaults(func=cmd_init)
+
     p = sub.add_parser("load", help="load artefacts into the workspace, one named graph each")
     p.add_argument("files", nargs="+", type=Path, help="RDF/XML, OWL, Turtle, N-Triples, N-Quads, TriG, JSON-LD, OWL/XML, OBO")
     p.add_argument("--name", help="graph name (default: the file's stem); only with one file")
@@ -60,6 +76,60 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_drop)
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from kgalign.api import CONFIG_FILE, WorkspaceConfig, default_workspace_path
+    from kgalign.store import open_store
+    from kgalign.store.remote import EndpointConfig, check_url
+
+    path = Path(args.workspace) if args.workspace else default_workspace_path()
+    cfg_path = path / CONFIG_FILE
+    if args.sparql_endpoint is None:
+        if args.update_endpoint or args.graph_store:
+            raise UsageError("--update-endpoint and --graph-store need --sparql-endpoint")
+        store_cfg = None
+    else:
+        remote = EndpointConfig(
+            query_endpoint=check_url(args.sparql_endpoint),
+            update_endpoint=check_url(args.update_endpoint) if args.update_endpoint else None,
+            graph_store=check_url(args.graph_store) if args.graph_store else None,
+            timeout=args.timeout, atomic_updates=not args.no_atomic_updates,
+        )
+        store_cfg = remote.to_dict()
+    config = WorkspaceConfig.read(cfg_path) if cfg_path.exists() else WorkspaceConfig()
+    if cfg_path.exists() and config.store != store_cfg:
+        with open_store(config.store, path, read_only=True) if (path / "store").exists() or config.store else _Nothing() as old:
+            if old is not None and old.graphs():
+                raise UsageError(
+                    f"the workspace at {path} already holds artefacts in its store ({old.location}); "
+                    "drop them first or init another workspace directory"
+                )
+    # Check the new store answers (and can be written to, when it has an update endpoint).
+    store = open_store(store_cfg, path, read_only=store_cfg is not None and not store_cfg.get("update_endpoint"))
+    try:
+        found = store.graphs()
+        where = store.location
+    finally:
+        store.close()
+    path.mkdir(parents=True, exist_ok=True)
+    config.store = store_cfg
+    config.write(cfg_path)
+    note = f"; {len(found)} artefact(s) already there" if found else ""
+    if store_cfg is None:
+        print(f"workspace at {path}: embedded store in {where}{note}")
+    else:
+        extra = "".join(f"; {k.replace('_', ' ')}: {store_cfg[k]}" for k in ("update_endpoint", "graph_store") if k in store_cfg)
+        print(f"workspace at {path}: SPARQL endpoint {where}{extra}{note}")
+    return 0
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     if args.name and len(args.files) > 1:
         raise UsageError("--name takes one file; load the others separately")
@@ -102,24 +172,24 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 _RESULT_FORMATS = {
-    "json": ox.QueryResultsFormat.JSON,
-    "xml": ox.QueryResultsFormat.XML,
-    "csv": ox.QueryResultsFormat.CSV,
-    "tsv": ox.QueryResultsFormat.TSV,
+    "json": "application/sparql-results+json",
+    "xml": "application/sparql-results+xml",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
 }
 _GRAPH_FORMATS = {
-    "table": ox.RdfFormat.TURTLE,
-    "turtle": ox.RdfFormat.TURTLE,
-    "ntriples": ox.RdfFormat.N_TRIPLES,
-    "json": ox.RdfFormat.JSON_LD,
-    "xml": ox.RdfFormat.RDF_XML,
+    "table": "text/turtle",
+    "turtle": "text/turtle",
+    "ntriples": "application/n-triples",
+    "json": "application/ld+json",
+    "xml": "application/rdf+xml",
 }
 
 
 def _term(t: object) -> str | None:
     if t is None:
         return None
-    if isinstance(t, (ox.NamedNode, ox.Literal)):
+    if isinstance(t, (NamedNode, Literal)):
         return t.value
     return str(t)
 
@@ -150,31 +220,31 @@ def cmd_sparql(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
     res = ws.sparql(text)
     out = sys.stdout.buffer
-    if isinstance(res, ox.QueryTriples):
+    if isinstance(res, Triples):
         if args.format not in _GRAPH_FORMATS:
             raise UsageError(
                 f"a CONSTRUCT or DESCRIBE result is a graph: use --format {', '.join(sorted(_GRAPH_FORMATS))}"
             )
-        out.write(res.serialize(format=_GRAPH_FORMATS[args.format]))
+        out.write(serialize_triples(res, _GRAPH_FORMATS[args.format]))
         if args.format == "json":
             out.write(b"\n")
         return 0
     if args.format in ("ntriples", "turtle"):
         raise UsageError(f"{args.format} is for CONSTRUCT and DESCRIBE results; use table, json, xml, csv or tsv")
-    if isinstance(res, ox.QueryBoolean):
+    if isinstance(res, bool):
         if args.format in _RESULT_FORMATS:
-            out.write(res.serialize(format=_RESULT_FORMATS[args.format]))
+            out.write(serialize_results(res, _RESULT_FORMATS[args.format]))
             out.write(b"\n")
         else:
             print("true" if bool(res) else "false")
         return 0
     if args.format in _RESULT_FORMATS:
-        data = res.serialize(format=_RESULT_FORMATS[args.format])
+        data = serialize_results(res, _RESULT_FORMATS[args.format])
         out.write(data)
         if not data.endswith(b"\n"):
             out.write(b"\n")
         return 0
-    names = [v.value for v in res.variables]
+    names = res.variables
     rows = [{n: _term(row[n]) for n in names} for row in res]
     print(render_rows(rows, names, "table"))
     return 0

@@ -145,8 +145,12 @@ def embed_workspace(
     corpus_name: str = "",
     quiet: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
+    write_facts: bool | None = None,
 ) -> EmbedReport:
-    """Embed the workspace's symbols (all graphs, or just ``graphs``) and rebuild the index and facts."""
+    """Embed the workspace's symbols (all graphs, or just ``graphs``) and rebuild the index and facts.
+
+    The neural facts (graph ``urn:kgalign:neural``) are written to the store when ``write_facts``
+    is True; None (the default) writes them to an embedded store only, not to a remote server."""
     t0 = time.perf_counter()
     names = ws.graph_names()
     if not names:
@@ -253,8 +257,9 @@ def embed_workspace(
     point("embed:switched")
     ws.invalidate_space()
     space = ConceptSpace(combined, stats, index, run)
-    ws.store.replace_graph_quads(NEURAL_GRAPH, neural_quads(space))
-    _write_fact_stamp(ws, gen)
+    if write_facts or (write_facts is None and ws.store.capabilities.embedded):
+        ws.store.replace_graph(NEURAL_GRAPH, neural_quads(space))
+    _write_fact_stamp(ws, gen)  # the facts of this generation are settled (written, or deliberately not)
     point("embed:facts")
     stale = ws.path / "stale.json"
     if stale.exists():
@@ -293,8 +298,9 @@ def repair_facts(ws: Workspace) -> bool:
     done = json.loads(stamp.read_text()).get("generation") if stamp.exists() else None
     if not gen or done == gen:
         return False
-    space = ConceptSpace.open(ws.path)
-    ws.store.replace_graph_quads(NEURAL_GRAPH, neural_quads(space))
+    if ws.store.capabilities.embedded:  # a remote store gets facts only on request (embed --write-facts)
+        space = ConceptSpace.open(ws.path)
+        ws.store.replace_graph(NEURAL_GRAPH, neural_quads(space))
     _write_fact_stamp(ws, gen)
     return True
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pyoxigraph as ox
-
 from kgalign.index.space import ConceptSpace
+from kgalign.store import terms as ox  # kgalign's own RDF terms (named as pyoxigraph names them)
 from kgalign.symbolic.vocab import KGA, NEURAL_GRAPH, RDF, RDFS, XSD, graph_iri
 
 FACT_TOP = 8

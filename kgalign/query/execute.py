@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyoxigraph as ox
 
 from kgalign.errors import KgalignError, QuerySyntaxError
 from kgalign.query import sources
@@ -15,6 +14,7 @@ from kgalign.query.ast import SparqlFilter
 from kgalign.query.plan import QuestionOp, SetOpPlan, SparqlPlan
 from kgalign.query.result import DEFAULT_COLUMNS, FeatureHit, PairHit, Result, SymbolHit
 from kgalign.query.sources import Candidates
+from kgalign.store.terms import Literal, NamedNode, Solutions, Triples
 from kgalign.symbolic.store import escape_iri
 
 if TYPE_CHECKING:
@@ -459,10 +459,10 @@ def _relocate(inner: str, offset: int, span: Any) -> tuple[int | None, int | Non
 def _solutions(res: Any) -> Any:
     """Read a lazily evaluated result to the end, so evaluation errors surface here as one message."""
     try:
-        if isinstance(res, ox.QuerySolutions):
-            names = [v.value for v in res.variables]
-            return _Solutions(names, [{n: sol[n] for n in names} for sol in res])
-        if isinstance(res, ox.QueryTriples):
+        if isinstance(res, Solutions):
+            names = res.variables
+            return _Solutions(names, [sol.as_dict() for sol in res])
+        if isinstance(res, Triples):
             return list(res)
         return res
     except (OSError, RuntimeError, ValueError) as e:
@@ -481,7 +481,7 @@ def _sparql_bindings(ws: Workspace, where: SparqlFilter, var: str, values: list[
     if values is not None:
         tail = "\nVALUES ?" + var + " { " + " ".join(f"<{escape_iri(v)}>" for v in dict.fromkeys(values)) + " }"
     res = _run_pattern(ws, where, f"SELECT DISTINCT ?{var} WHERE {{ ", tail)
-    return [t.value for row in res if isinstance(t := row[var], ox.NamedNode)]
+    return [t.value for row in res if isinstance(t := row[var], NamedNode)]
 
 
 def _sparql_pair_bindings(ws: Workspace, where: SparqlFilter,
@@ -494,7 +494,7 @@ def _sparql_pair_bindings(ws: Workspace, where: SparqlFilter,
     res = _run_pattern(ws, where, "SELECT DISTINCT ?source ?target WHERE { ", tail)
 
     def iri(t: Any) -> str | None:
-        return t.value if isinstance(t, ox.NamedNode) else None
+        return t.value if isinstance(t, NamedNode) else None
 
     return {(iri(row["source"]), iri(row["target"])) for row in res}
 
@@ -521,7 +521,7 @@ def run_sparql(ws: Workspace, text: str, span: Any = None) -> Result:
             raise QuerySyntaxError(e.message, line=e.line, column=e.column) from None
         line, column = _relocate(text, _offset(text, e.line, e.column or 1), span)
         raise QuerySyntaxError(e.message, line=line, column=column) from None
-    if isinstance(res, (bool, ox.QueryBoolean)):
+    if isinstance(res, bool):
         return Result("boolean", ["boolean"], [{"boolean": bool(res)}])
     if isinstance(res, list) and not isinstance(res, _Solutions):
         rows = [{"subject": str(t.subject), "predicate": str(t.predicate), "object": str(t.object)} for t in res]
@@ -533,4 +533,4 @@ def run_sparql(ws: Workspace, text: str, span: Any = None) -> Result:
 def _plain(term: Any) -> Any:
     if term is None:
         return None
-    return term.value if isinstance(term, (ox.NamedNode, ox.Literal)) else str(term)
+    return term.value if isinstance(term, (NamedNode, Literal)) else str(term)

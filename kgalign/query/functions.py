@@ -1,6 +1,6 @@
 """SPARQL extension functions: the neural layer reachable from plain SPARQL.
 
-Registered through pyoxigraph's ``custom_functions``; each takes RDF terms and returns
+Passed to the store's ``custom_functions`` (keyed by IRI); each takes kgalign terms and returns
 an RDF term, or ``None`` (an unbound value) when an argument is not an embedded symbol::
 
     SELECT ?b (kga:similarity(?a, ?b) AS ?sim) WHERE { ... } ORDER BY DESC(?sim)
@@ -20,33 +20,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import pyoxigraph as ox
-
+from kgalign.store.terms import Literal, NamedNode
 from kgalign.symbolic.vocab import KGA, XSD
 
 if TYPE_CHECKING:
     from kgalign.index.space import ConceptSpace
 
-_DOUBLE = ox.NamedNode(XSD + "double")
-_INTEGER = ox.NamedNode(XSD + "integer")
+_DOUBLE = NamedNode(XSD + "double")
+_INTEGER = NamedNode(XSD + "integer")
 FUNCTION_NAMES = ("similarity", "sharedFeatures", "overlap", "stability", "featureWeight", "featureLabel")
 
 
-def _num(x: float) -> ox.Literal:
-    return ox.Literal(repr(float(x)), datatype=_DOUBLE)
+def _num(x: float) -> Literal:
+    return Literal(repr(float(x)), datatype=_DOUBLE)
 
 
-def _int(x: int) -> ox.Literal:
-    return ox.Literal(str(int(x)), datatype=_INTEGER)
+def _int(x: int) -> Literal:
+    return Literal(str(int(x)), datatype=_INTEGER)
 
 
 def _feature_index(term: Any, d_sae: int) -> int | None:
-    if isinstance(term, ox.Literal):
+    if isinstance(term, Literal):
         try:
             f = int(term.value)
         except ValueError:
             return None
-    elif isinstance(term, ox.NamedNode) and term.value.startswith("urn:kgalign:feature:"):
+    elif isinstance(term, NamedNode) and term.value.startswith("urn:kgalign:feature:"):
         try:
             f = int(term.value.rsplit(":", 1)[1])
         except ValueError:
@@ -56,24 +55,24 @@ def _feature_index(term: Any, d_sae: int) -> int | None:
     return f if 0 <= f < d_sae else None
 
 
-def custom_functions(space: ConceptSpace) -> dict[ox.NamedNode, Callable[..., Any]]:
+def custom_functions(space: ConceptSpace) -> dict[str, Callable[..., Any]]:
     """The ``kga:`` functions over one concept space."""
     first_key: dict[str, tuple[str, str]] = {}
     for k in space.keys:
         first_key.setdefault(k[1], k)
 
     def key(term: Any) -> tuple[str, str] | None:
-        return first_key.get(term.value) if isinstance(term, ox.NamedNode) else None
+        return first_key.get(term.value) if isinstance(term, NamedNode) else None
 
-    def similarity(a: Any, b: Any) -> ox.Literal | None:
+    def similarity(a: Any, b: Any) -> Literal | None:
         ka, kb = key(a), key(b)
         return _num(space.similarity(ka, kb)) if ka and kb else None
 
-    def shared(a: Any, b: Any) -> ox.Literal | None:
+    def shared(a: Any, b: Any) -> Literal | None:
         ka, kb = key(a), key(b)
         return _int(space.shared_feature_count(ka, kb)) if ka and kb else None
 
-    def overlap(a: Any, b: Any) -> ox.Literal | None:
+    def overlap(a: Any, b: Any) -> Literal | None:
         ka, kb = key(a), key(b)
         if not (ka and kb):
             return None
@@ -84,19 +83,19 @@ def custom_functions(space: ConceptSpace) -> dict[ox.NamedNode, Callable[..., An
         num = sum(min(fa.get(f, 0.0), fb.get(f, 0.0)) for f in union)
         return _num(num / den if den else 0.0)
 
-    def stability(a: Any) -> ox.Literal | None:
+    def stability(a: Any) -> Literal | None:
         ka = key(a)
         return _num(space.stability(ka)) if ka else None
 
-    def feature_weight(a: Any, f: Any) -> ox.Literal | None:
+    def feature_weight(a: Any, f: Any) -> Literal | None:
         ka, fi = key(a), _feature_index(f, space.d_sae)
         if ka is None or fi is None:
             return None
         return _num(float(space.table.vectors[space.row_of(ka), fi]))
 
-    def feature_label(f: Any) -> ox.Literal | None:
+    def feature_label(f: Any) -> Literal | None:
         fi = _feature_index(f, space.d_sae)
-        return ox.Literal(space.feature_label(fi)) if fi is not None else None
+        return Literal(space.feature_label(fi)) if fi is not None else None
 
     impl = {
         "similarity": similarity,
@@ -106,4 +105,4 @@ def custom_functions(space: ConceptSpace) -> dict[ox.NamedNode, Callable[..., An
         "featureWeight": feature_weight,
         "featureLabel": feature_label,
     }
-    return {ox.NamedNode(KGA + name): fn for name, fn in impl.items()}
+    return {KGA + name: fn for name, fn in impl.items()}

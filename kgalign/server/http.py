@@ -17,12 +17,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import pyoxigraph as ox
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kgalign.errors import UsageError
 from kgalign.server.errors import AuthenticationRequired, BadJSON, Forbidden, NotAcceptable
+from kgalign.store.terms import BlankNode, Literal, NamedNode
 
 
 def jsonable(value: Any) -> Any:
@@ -35,9 +35,9 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [jsonable(v) for v in value]
-    if isinstance(value, (ox.NamedNode, ox.Literal)):
+    if isinstance(value, (NamedNode, Literal)):
         return value.value
-    if isinstance(value, ox.BlankNode):
+    if isinstance(value, BlankNode):
         return f"_:{value.value}"
     if hasattr(value, "to_dict"):
         return jsonable(value.to_dict())

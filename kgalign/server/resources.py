@@ -148,11 +148,11 @@ GRAPH_RDF = {
 
 
 def graph_rdf(ws, name: str, mt: str) -> bytes:
-    import pyoxigraph as ox
+    from kgalign.store.rdfio import serialize_triples
 
     ws.require_graph(name)
     res = ws.sparql(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{escape_iri(graph_iri(name))}> {{ ?s ?p ?o }} }}")
-    return res.serialize(format=getattr(ox.RdfFormat, GRAPH_RDF[mt]))
+    return serialize_triples(res, mt)
 
 
 @operation("GET", "One artefact: provenance, symbol counts, prefixes; or its triples (Turtle, N-Triples, "

@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-import pyoxigraph as ox
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,24 +22,26 @@ from kgalign.errors import QuerySyntaxError, UsageError
 from kgalign.server.errors import MethodNotAllowed, NotAcceptable, UnsupportedMediaType
 from kgalign.server.http import media_type, negotiate, require_write
 from kgalign.server.openapi import content, operation, query
+from kgalign.store.rdfio import serialize_results, serialize_triples
+from kgalign.store.terms import Triples
 
 RESULTS = {
-    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
-    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
-    "text/csv": ox.QueryResultsFormat.CSV,
-    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
-    "application/json": ox.QueryResultsFormat.JSON,
-    "application/xml": ox.QueryResultsFormat.XML,
-    "text/xml": ox.QueryResultsFormat.XML,
+    "application/sparql-results+json": "application/sparql-results+json",
+    "application/sparql-results+xml": "application/sparql-results+xml",
+    "text/csv": "text/csv",
+    "text/tab-separated-values": "text/tab-separated-values",
+    "application/json": "application/sparql-results+json",
+    "application/xml": "application/sparql-results+xml",
+    "text/xml": "application/sparql-results+xml",
 }
 GRAPHS = {
-    "text/turtle": ox.RdfFormat.TURTLE,
-    "application/n-triples": ox.RdfFormat.N_TRIPLES,
-    "application/rdf+xml": ox.RdfFormat.RDF_XML,
-    "application/ld+json": ox.RdfFormat.JSON_LD,
-    "text/n3": ox.RdfFormat.N3,
-    "text/plain": ox.RdfFormat.N_TRIPLES,
-    "application/xml": ox.RdfFormat.RDF_XML,
+    "text/turtle": "text/turtle",
+    "application/n-triples": "application/n-triples",
+    "application/rdf+xml": "application/rdf+xml",
+    "application/ld+json": "application/ld+json",
+    "text/n3": "text/n3",
+    "text/plain": "application/n-triples",
+    "application/xml": "application/rdf+xml",
 }
 #: Short names of the ``format`` parameter: (for solutions, for graphs).
 FORMAT_NAMES = {
@@ -196,48 +197,17 @@ class ExtensionFunctions:
 def execute_query(ws, req: SparqlRequest, accept: str | None, functions: dict | None = None) -> tuple[bytes, str]:
     """Run the query and serialise its results (both in the worker thread: results are lazy)."""
     try:
-        if req.default_graphs or req.named_graphs:
-            res = _query_with_dataset(ws, req, functions)
-        else:
-            res = ws.sparql(req.query, custom_functions=functions or None)
+        res = ws.sparql(
+            req.query, custom_functions=functions or None,
+            default_graphs=req.default_graphs or None, named_graphs=req.named_graphs or None,
+        )
     except QuerySyntaxError as e:
         raise with_position(e) from None
-    # pyoxigraph results may only be dropped on the thread that made them: never let one
-    # travel to the event loop inside an exception's traceback.
-    try:
-        if isinstance(res, ox.QueryTriples):
-            mt = choose_format("graph", accept, req.formats)
-            return res.serialize(format=GRAPHS[mt]), mt
-        mt = choose_format("solutions", accept, req.formats)
-        return res.serialize(format=RESULTS[mt]), mt
-    except BaseException:
-        res = None
-        raise
-
-
-def _query_with_dataset(ws, req: SparqlRequest, functions: dict | None):
-    """A query over the dataset the request names (``default-graph-uri``/``named-graph-uri``)."""
-    from kgalign.errors import KgalignError
-    from kgalign.symbolic.sparql_guard import check_sparql
-    from kgalign.symbolic.store import sparql_error
-    from kgalign.symbolic.vocab import STANDARD_PREFIXES
-
-    check_sparql(req.query)  # the same gate as every other path: SERVICE, nesting, size
-    kw = {}
-    if req.default_graphs:
-        kw["default_graph"] = [ox.NamedNode(g) for g in req.default_graphs]
-    if req.named_graphs:
-        kw["named_graphs"] = [ox.NamedNode(g) for g in req.named_graphs]
-    try:
-        return ws.store.raw.query(
-            req.query, prefixes=dict(STANDARD_PREFIXES), custom_functions=functions or None, **kw
-        )
-    except SyntaxError as e:
-        raise sparql_error(e, req.query) from None
-    except ValueError as e:
-        raise UsageError(f"bad dataset IRI: {e}") from None
-    except OSError as e:
-        raise KgalignError(f"SPARQL evaluation failed: {e}") from None
+    if isinstance(res, Triples):
+        mt = choose_format("graph", accept, req.formats)
+        return serialize_triples(res, GRAPHS[mt]), mt
+    mt = choose_format("solutions", accept, req.formats)
+    return serialize_results(res, RESULTS[mt]), mt
 
 
 _DESCRIPTION = (

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kgalign.errors import LoadError, UsageError
+from kgalign.store.base import GraphInfo, ParsedGraph, Store
 from kgalign.symbolic.formats import CONVERTERS, FORMATS, Format, detect_format, sniff, xml_error_position
-from kgalign.symbolic.store import GraphInfo, OxigraphStore, sha256_of
+from kgalign.symbolic.store import sha256_of
 from kgalign.symbolic.vocab import graph_iri
 
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -204,7 +205,7 @@ def inspect_file(path: str | Path, *, name: str | None = None, format: str | Non
 
 
 def load_file(
-    store: OxigraphStore,
+    store: Store,
     path: str | Path,
     *,
     name: str | None = None,
@@ -233,21 +234,18 @@ def load_file(
             pos = xml_error_position(art.path)
             if pos:
                 raise LoadError(f"not well-formed XML: {pos[2]}", path=src, line=pos[0], column=pos[1])
+        common = dict(name=art.name, source=src, format_name=fmt.name, sha256=art.sha256, base_iri=base,
+                      prefixes=art.prefixes)
         if fmt.rdf_format is None:
             convert = CONVERTERS[fmt.name]
             if follow_imports and fmt.name == "owlxml":
                 data = convert(art.path.read_bytes(), src, follow_imports=True)
             else:
                 data = convert(art.path.read_bytes(), src)
-            info = store.load_artefact(
-                art.name, data, rdf_format=FORMATS["ntriples"].rdf_format, source=src, format_name=fmt.name,
-                sha256=art.sha256, base_iri=base, prefixes=art.prefixes,
-            )
+            parsed = ParsedGraph(**common, media_type=FORMATS["ntriples"].media_type, data=data)
         else:
-            info = store.load_artefact(
-                art.name, path=art.path, rdf_format=fmt.rdf_format, source=src, format_name=fmt.name,
-                sha256=art.sha256, base_iri=base, prefixes=art.prefixes,
-            )
+            parsed = ParsedGraph(**common, media_type=fmt.media_type, path=art.path)
+        info = store.load_graph(parsed)
     except LoadError as e:
         if e.line is None and fmt.name in ("rdfxml", "owlxml"):
             e = _locate_xml_error(e, art.path.read_bytes())

@@ -34,15 +34,28 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pyoxigraph as ox
 
-from kgalign.errors import KgalignError, LoadError, QuerySyntaxError, WorkspaceError
+from kgalign.errors import KgalignError, LoadError, QuerySyntaxError, UsageError, WorkspaceError
 from kgalign.faults import point
+from kgalign.store.base import (
+    Capabilities,
+    ExtensionFunction,
+    GraphInfo,
+    ParsedGraph,
+    StoreSnapshot,
+    escape_iri,
+    graph_infos,
+    graphs_query,
+    literal,  # noqa: F401  (re-exported)
+    provenance_update,
+)
+from kgalign.store.rdfio import from_ox, quad_from_ox, rdf_format, result_from_ox, to_ox
+from kgalign.store.terms import Quad, QueryResult, Solutions, Term, Triple, Triples
 from kgalign.symbolic.vocab import (
     GRAPH_PREFIX,
     JOURNAL_GRAPH,
@@ -70,39 +83,6 @@ def _k(local: str) -> ox.NamedNode:
 
 _WRITE_GRAPH = _k("writeGraph")
 _TARGET_GRAPH = _k("targetGraph")
-
-
-@dataclass(frozen=True)
-class GraphInfo:
-    """Provenance of one loaded artefact."""
-
-    name: str
-    iri: str
-    source: str
-    format: str
-    sha256: str
-    loaded_at: str
-    triples: int
-    #: The base IRI relative IRIs were resolved against.
-    base_iri: str | None = None
-    #: For N-Quads/TriG/JSON-LD: the named graphs of the file, merged into the artefact's graph.
-    source_graphs: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["source_graphs"] = list(self.source_graphs)
-        return d
-
-
-@dataclass(frozen=True)
-class StoreSnapshot:
-    """Every quad and every named graph (empty ones too), as text; equal when nothing changed."""
-
-    quads: frozenset[tuple[str, str, str, str]]
-    graphs: frozenset[str] = field(default_factory=frozenset)
-
-    def __len__(self) -> int:
-        return len(self.quads)
 
 
 def sparql_error(e: SyntaxError, text: str) -> QuerySyntaxError:
@@ -153,29 +133,6 @@ def _refuse_remote(sparql: str, update: bool = False) -> None:
     check_sparql(sparql, update=update)
 
 
-def escape_iri(iri: str) -> str:
-    """An IRI made safe to splice between ``<`` and ``>`` in SPARQL text.
-
-    User-given names never reach SPARQL text unescaped; characters SPARQL forbids
-    in IRIREF are percent-encoded.
-
-    >>> escape_iri("x> } DROP ALL ; #")
-    'x%3E%20%7D%20DROP%20ALL%20;%20#'
-    """
-    bad = '<>"{}|^`\\ \t\n\r'
-    return "".join(f"%{ord(c):02X}" if c in bad or ord(c) < 0x20 else c for c in iri)
-
-
-def literal(value: str) -> str:
-    """A string as a SPARQL string literal, escaped.
-
-    >>> print(literal('say "hi"\\n'))
-    "say \\"hi\\"\\n"
-    """
-    esc = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{esc}"'
-
-
 class _Handle:
     """One open pyoxigraph store shared by every :class:`OxigraphStore` of a process on one path."""
 
@@ -191,9 +148,9 @@ class OxigraphStore:
     Opening the same path twice in one process shares one handle (RocksDB allows one writer
     per directory); other processes can open it read-only at the same time.
 
+    >>> from kgalign.store.terms import Literal, NamedNode, Triple
     >>> store = OxigraphStore(None)
-    >>> store.write_graph("urn:kgalign:graph:demo", lambda g: store.raw.add(
-    ...     ox.Quad(ox.NamedNode("http://e/a"), ox.NamedNode("http://e/p"), ox.Literal("x"), g)))
+    >>> store.replace_graph("urn:kgalign:graph:demo", [Triple(NamedNode("http://e/a"), NamedNode("http://e/p"), Literal("x"))])
     1
     >>> store.count("urn:kgalign:graph:demo")
     1
@@ -288,57 +245,96 @@ class OxigraphStore:
     # -- reading ---------------------------------------------------------------------------
 
     @property
-    def raw(self) -> ox.Store:
-        """The underlying pyoxigraph store (for the index and query layers).
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            supports_extension_functions=True, supports_transactions=True,
+            supports_graph_store_protocol=False, embedded=True,
+        )
 
-        Reads through it see graphs that are still being written; prefer :meth:`query`.
-        """
-        return self._store
+    @property
+    def location(self) -> str:
+        return str(self.path) if self.path is not None else "(in memory)"
 
     def query(
         self,
         sparql: str,
         *,
         prefixes: dict[str, str] | None = None,
-        custom_functions: dict[ox.NamedNode, Callable[..., Any]] | None = None,
+        custom_functions: dict[str, ExtensionFunction] | None = None,
         union_default_graph: bool = True,
-    ) -> Any:
+        default_graphs: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+    ) -> QueryResult:
         """Run a SPARQL query; syntax errors become :class:`QuerySyntaxError` with the position.
 
         The default graph is the union of every graph (unless ``union_default_graph`` is
-        False); graphs still being written are invisible.
+        False, or ``default_graphs``/``named_graphs`` name the dataset); graphs still being
+        written are invisible. ``custom_functions`` maps function IRIs to Python callables
+        over kgalign terms. The result is read to the end, in kgalign's types.
         """
         merged = {**STANDARD_PREFIXES, **(prefixes or {})}
         _refuse_remote(sparql)
+        functions = (
+            {ox.NamedNode(iri): _ox_function(fn) for iri, fn in custom_functions.items()}
+            if custom_functions else None
+        )
+        if default_graphs is not None or named_graphs is not None:
+            try:
+                dataset: dict[str, Any] = {}
+                if default_graphs is not None:
+                    dataset["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
+                if named_graphs is not None:
+                    dataset["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+            except ValueError as e:
+                raise UsageError(f"bad dataset IRI: {e}") from None
+        else:
+            dataset = self._dataset(union_default_graph)
         try:
-            return self._store.query(
-                sparql,
-                prefixes=merged,
-                custom_functions=custom_functions,
-                **self._dataset(union_default_graph),
+            return result_from_ox(
+                self._store.query(sparql, prefixes=merged, custom_functions=functions, **dataset)
             )
         except SyntaxError as e:
             raise sparql_error(e, sparql) from None
-        except OSError as e:
+        except (OSError, RuntimeError, ValueError) as e:
             raise KgalignError(f"SPARQL evaluation failed: {e}") from None
 
-    def select(self, sparql: str, **kw: Any) -> list[dict[str, Any]]:
-        """Run a SELECT and return rows as dicts of variable name -> term (or None)."""
+    def select(self, sparql: str, **kw: Any) -> Solutions:
+        """Run a SELECT; rows are :class:`~kgalign.store.terms.Solution` (``row["x"]``, None when unbound)."""
         res = self.query(sparql, **kw)
-        names = [v.value for v in res.variables]
-        return [{n: row[n] for n in names} for row in res]
+        if not isinstance(res, Solutions):
+            raise KgalignError("expected a SELECT query")
+        return res
 
-    def quads(self, s=None, p=None, o=None, graph: str | None = None) -> Iterator[ox.Quad]:
+    def ask(self, sparql: str, **kw: Any) -> bool:
+        res = self.query(sparql, **kw)
+        if not isinstance(res, bool):
+            raise KgalignError("expected an ASK query")
+        return res
+
+    def construct(self, sparql: str, **kw: Any) -> Triples:
+        res = self.query(sparql, **kw)
+        if not isinstance(res, Triples):
+            raise KgalignError("expected a CONSTRUCT or DESCRIBE query")
+        return res
+
+    def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
+              graph: str | None = None) -> Iterator[Quad]:
         """Quads matching a pattern (``None`` matches anything), hidden graphs left out."""
         hidden = self.hidden_graphs()
+        pat = [None if t is None else to_ox(t) for t in (s, p, o)]
         if graph is not None:
             if graph in hidden:
                 return iter(())
-            return self._store.quads_for_pattern(s, p, o, ox.NamedNode(graph))
-        it = self._store.quads_for_pattern(s, p, o, None)
-        if not hidden:
-            return it
-        return (q for q in it if not (isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value in hidden))
+            return map(quad_from_ox, self._store.quads_for_pattern(*pat, ox.NamedNode(graph)))
+        it = self._store.quads_for_pattern(*pat, None)
+        if hidden:
+            it = (q for q in it if not (isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value in hidden))
+        return map(quad_from_ox, it)
+
+    def named_graphs(self) -> list[str]:
+        """Every visible named graph's IRI (empty ones too)."""
+        hidden = self.hidden_graphs()
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode) and g.value not in hidden)
 
     def _raw_count(self, graph: str) -> int:
         res = self._store.query(f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{escape_iri(graph)}> {{ ?s ?p ?o }} }}")
@@ -364,28 +360,7 @@ class OxigraphStore:
 
     def graphs(self) -> list[GraphInfo]:
         """Every loaded artefact with its provenance, by name."""
-        rows = self.select(
-            f"""SELECT ?g ?name ?source ?format ?sha ?at ?n ?base
-                (GROUP_CONCAT(STR(?sg); separator="\\n") AS ?sgs) WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{
-                ?g a kga:Artefact ; kga:name ?name ; kga:source ?source ; kga:format ?format ;
-                   kga:sha256 ?sha ; kga:loadedAt ?at ; kga:tripleCount ?n .
-                OPTIONAL {{ ?g kga:baseIri ?base }} OPTIONAL {{ ?g kga:sourceGraph ?sg }} }} }}
-                GROUP BY ?g ?name ?source ?format ?sha ?at ?n ?base ORDER BY ?name"""
-        )
-        return [
-            GraphInfo(
-                name=r["name"].value,
-                iri=r["g"].value,
-                source=r["source"].value,
-                format=r["format"].value,
-                sha256=r["sha"].value,
-                loaded_at=r["at"].value,
-                triples=int(r["n"].value),
-                base_iri=r["base"].value if r["base"] is not None else None,
-                source_graphs=tuple(sorted(x for x in r["sgs"].value.split("\n") if x)) if r["sgs"] else (),
-            )
-            for r in rows
-        ]
+        return graph_infos(self.select(graphs_query(PROVENANCE_GRAPH)))
 
     def graph_info(self, name: str) -> GraphInfo | None:
         """The provenance of the artefact ``name``, or None when it is not loaded."""
@@ -475,35 +450,23 @@ class OxigraphStore:
                 self._drop_quads(write)
             return n
 
-    def replace_graph_quads(self, graph: str, quads: Iterable[ox.Quad]) -> None:
-        """Replace a graph's content with ``quads`` (whatever their graph) atomically."""
+    def replace_graph(self, iri: str, triples: Iterable[Triple | Quad]) -> int:
+        """Replace the graph ``iri`` with ``triples`` (a quad's graph is ignored) atomically; returns its size."""
 
         def fill(g: ox.NamedNode) -> None:
-            it = iter(quads)
+            it = iter(triples)
             head = list(itertools.islice(it, SMALL_EXTEND_QUADS))
-            moved = (ox.Quad(q.subject, q.predicate, q.object, g) for q in itertools.chain(head, it))
+            moved = (ox.Quad(to_ox(t.subject), to_ox(t.predicate), to_ox(t.object), g) for t in itertools.chain(head, it))
             if len(head) < SMALL_EXTEND_QUADS:
                 self._store.extend(moved)  # one transaction: no bulk-loader files for a few quads
             else:
                 self._store.bulk_extend(moved)
 
-        self.write_graph(graph, fill)
+        return self.write_graph(iri, fill)
 
-    def load_artefact(
-        self,
-        name: str,
-        data: bytes | IO[bytes] | None = None,
-        *,
-        path: str | Path | None = None,
-        rdf_format: ox.RdfFormat,
-        source: str,
-        format_name: str,
-        sha256: str,
-        base_iri: str | None = None,
-        prefixes: dict[str, str] | None = None,
-    ) -> GraphInfo:
-        """Parse ``data`` (or the file at ``path``) into the artefact graph ``name``, replacing any
-        earlier version atomically (see the module docstring).
+    def load_graph(self, graph: ParsedGraph) -> GraphInfo:
+        """Store the parsed artefact ``graph`` in its own named graph, replacing any earlier version
+        atomically (see the module docstring).
 
         N-Quads, TriG and JSON-LD may hold several graphs: every quad, from the default graph
         and from each named graph, goes into the artefact's one graph; the names of the file's
@@ -511,29 +474,25 @@ class OxigraphStore:
 
         On any parse error nothing visible changes and :class:`LoadError` carries the position.
         """
-        if (data is None) == (path is None):
-            raise ValueError("give either data or path")
+        name, source, format_name, base_iri = graph.name, graph.source, graph.format_name, graph.base_iri
+        fmt = rdf_format(graph.media_type)
         target = graph_iri(name)
         source_graphs: set[str] = set()
-
-        if path is not None:
-            size = Path(path).stat().st_size
-        else:
-            size = len(data) if isinstance(data, bytes) else SMALL_LOAD_BYTES
+        size = graph.size if graph.path is not None else len(graph.data or b"")
 
         def fill(g: ox.NamedNode) -> None:
-            src: dict[str, Any] = {"path": str(path)} if path is not None else {"input": data}
+            src: dict[str, Any] = {"path": str(graph.path)} if graph.path is not None else {"input": graph.data}
             # bulk_load writes new files on every call (~0.3 s however small the input); a
             # transactional load is faster below a few hundred kilobytes.
             small = size < SMALL_LOAD_BYTES
             try:
-                if rdf_format.supports_datasets:
-                    merged = _merge_graphs(ox.parse(**src, format=rdf_format, base_iri=base_iri), g, source_graphs)
+                if fmt.supports_datasets:
+                    merged = _merge_graphs(ox.parse(**src, format=fmt, base_iri=base_iri), g, source_graphs)
                     (self._store.extend if small else self._store.bulk_extend)(merged)
                 elif small:
-                    self._store.load(**src, format=rdf_format, base_iri=base_iri, to_graph=g)
+                    self._store.load(**src, format=fmt, base_iri=base_iri, to_graph=g)
                 else:
-                    self._store.bulk_load(**src, format=rdf_format, base_iri=base_iri, to_graph=g)
+                    self._store.bulk_load(**src, format=fmt, base_iri=base_iri, to_graph=g)
             except SyntaxError as e:
                 raise LoadError(_clean_parser_message(e), path=source, line=e.lineno, column=e.offset) from None
             except UnicodeDecodeError as e:
@@ -549,36 +508,18 @@ class OxigraphStore:
 
         loaded_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        def provenance(n: int) -> str:
-            return self._provenance_update(
-                GraphInfo(
-                    name=name, iri=target, source=source, format=format_name, sha256=sha256,
-                    loaded_at=loaded_at, triples=n, base_iri=base_iri,
-                    source_graphs=tuple(sorted(source_graphs)[:MAX_SOURCE_GRAPHS]),
-                ),
-                prefixes or {},
+        def info(n: int) -> GraphInfo:
+            return GraphInfo(
+                name=name, iri=target, source=source, format=format_name, sha256=graph.sha256,
+                loaded_at=loaded_at, triples=n, base_iri=base_iri,
+                source_graphs=tuple(sorted(source_graphs)[:MAX_SOURCE_GRAPHS]),
             )
 
-        n = self.write_graph(target, fill, check=check, commit_update=provenance)
-        return GraphInfo(
-            name=name, iri=target, source=source, format=format_name, sha256=sha256, loaded_at=loaded_at,
-            triples=n, base_iri=base_iri, source_graphs=tuple(sorted(source_graphs)[:MAX_SOURCE_GRAPHS]),
+        n = self.write_graph(
+            target, fill, check=check,
+            commit_update=lambda n: provenance_update(info(n), graph.prefixes, PROVENANCE_GRAPH, KGA, XSD),
         )
-
-    @staticmethod
-    def _provenance_update(info: GraphInfo, prefixes: dict[str, str]) -> str:
-        g = f"<{escape_iri(info.iri)}>"
-        extra = "".join(f" ; <{KGA}prefixDeclaration> {literal(p + ' ' + ns)}" for p, ns in sorted(prefixes.items()))
-        if info.base_iri:
-            extra += f" ; <{KGA}baseIri> {literal(info.base_iri)}"
-        extra += "".join(f" ; <{KGA}sourceGraph> {literal(sg)}" for sg in info.source_graphs)
-        return f"""DELETE WHERE {{ GRAPH <{PROVENANCE_GRAPH}> {{ {g} ?p ?o }} }} ;
-            INSERT DATA {{ GRAPH <{PROVENANCE_GRAPH}> {{
-                {g} a <{KGA}Artefact> ; <{KGA}name> {literal(info.name)} ;
-                   <{KGA}source> {literal(info.source)} ; <{KGA}format> {literal(info.format)} ;
-                   <{KGA}sha256> {literal(info.sha256)} ;
-                   <{KGA}loadedAt> "{info.loaded_at}"^^<{XSD}dateTime> ;
-                   <{KGA}tripleCount> {info.triples} {extra} }} }}"""
+        return info(n)
 
     def _drop_quads(self, graph: str) -> None:
         """Remove a graph quad by quad, then its name.
@@ -663,6 +604,16 @@ class OxigraphStore:
                     OxigraphStore._handles.pop(self._key, None)
                 # The last reference goes: pyoxigraph closes the store and frees its lock.
                 self._handle.store = None
+
+
+def _ox_function(fn: ExtensionFunction) -> Callable[..., Any]:
+    """A function over kgalign terms as pyoxigraph calls it (its terms in and out)."""
+
+    def call(*args: Any) -> Any:
+        out = fn(*(from_ox(a) for a in args))
+        return None if out is None else to_ox(out)
+
+    return call
 
 
 def _merge_graphs(quads: Iterable[ox.Quad], g: ox.NamedNode, seen: set[str]) -> Iterator[ox.Quad]:

@@ -12,9 +12,8 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
-import pyoxigraph as ox
-
-from kgalign.symbolic.store import OxigraphStore, escape_iri
+from kgalign.store.base import Store, escape_iri
+from kgalign.store.terms import Literal, NamedNode
 from kgalign.symbolic.vocab import (
     DC,
     DCTERMS,
@@ -175,16 +174,16 @@ def name_key(text: str) -> str:
     return key or " ".join(folded.split())
 
 
-def _pick_literal(values: list[ox.Literal]) -> list[str]:
+def _pick_literal(values: list[Literal]) -> list[str]:
     """Literal strings, English and untagged first, without repeats."""
-    def rank(lit: ox.Literal) -> int:
+    def rank(lit: Literal) -> int:
         lang = (lit.language or "").lower()
         return 0 if lang in ("en", "") or lang.startswith("en-") else 1
 
     return list(dict.fromkeys(v.value.strip() for v in sorted(values, key=rank) if v.value.strip()))
 
 
-def _values(store: OxigraphStore, g: str, preds: tuple[str, ...]) -> dict[str, dict[str, list]]:
+def _values(store: Store, g: str, preds: tuple[str, ...]) -> dict[str, dict[str, list]]:
     """subject IRI -> predicate -> [object terms] for the given predicates in graph ``g``."""
     vals = " ".join(f"<{p}>" for p in preds)
     rows = store.query(
@@ -196,7 +195,7 @@ def _values(store: OxigraphStore, g: str, preds: tuple[str, ...]) -> dict[str, d
     return out
 
 
-def read_symbols(store: OxigraphStore, graph: str) -> list[Symbol]:
+def read_symbols(store: Store, graph: str) -> list[Symbol]:
     """Every symbol of the artefact ``graph`` (a name), sorted by IRI."""
     g = graph_iri(graph)
     kinds: dict[str, str] = {}
@@ -238,10 +237,10 @@ def read_symbols(store: OxigraphStore, graph: str) -> list[Symbol]:
     for s, by_p in rels.items():
         for p in _PARENT:
             for o in by_p.get(p, ()):
-                if isinstance(o, ox.NamedNode) and o.value != s and not o.value.startswith(_STANDARD_NS):
+                if isinstance(o, NamedNode) and o.value != s and not o.value.startswith(_STANDARD_NS):
                     parents[s].append(o.value)
         for o in by_p.get(SKOS + "narrower", ()):
-            if isinstance(o, ox.NamedNode) and o.value != s:
+            if isinstance(o, NamedNode) and o.value != s:
                 parents[o.value].append(s)
     children: dict[str, list[str]] = defaultdict(list)
     for s, ps in parents.items():
@@ -253,14 +252,14 @@ def read_symbols(store: OxigraphStore, graph: str) -> list[Symbol]:
         by_label = labels.get(iri, {})
         names: list[str] = []
         for p in _PREF_LABEL:
-            names.extend(_pick_literal([o for o in by_label.get(p, ()) if isinstance(o, ox.Literal)]))
+            names.extend(_pick_literal([o for o in by_label.get(p, ()) if isinstance(o, Literal)]))
         names = list(dict.fromkeys(names))
         alt: list[str] = []
         for p in _ALT_LABEL:
-            alt.extend(_pick_literal([o for o in alts.get(iri, {}).get(p, ()) if isinstance(o, ox.Literal)]))
+            alt.extend(_pick_literal([o for o in alts.get(iri, {}).get(p, ()) if isinstance(o, Literal)]))
         definitions: list[str] = []
         for p in _DEFINITION:
-            definitions.extend(_pick_literal([o for o in defs.get(iri, {}).get(p, ()) if isinstance(o, ox.Literal)]))
+            definitions.extend(_pick_literal([o for o in defs.get(iri, {}).get(p, ()) if isinstance(o, Literal)]))
         derived = not names
         label = names[0] if names else derive_label(local_name(iri))
         alt_labels = tuple(dict.fromkeys(a for a in (*names[1:], *alt) if a != label))
@@ -276,15 +275,15 @@ def read_symbols(store: OxigraphStore, graph: str) -> list[Symbol]:
                 parents=tuple(dict.fromkeys(parents.get(iri, ()))),
                 children=tuple(dict.fromkeys(children.get(iri, ()))),
                 types=tuple(dict.fromkeys(types.get(iri, ()))),
-                domains=tuple(o.value for o in r.get(RDFS + "domain", ()) if isinstance(o, ox.NamedNode)),
-                ranges=tuple(o.value for o in r.get(RDFS + "range", ()) if isinstance(o, ox.NamedNode)),
+                domains=tuple(o.value for o in r.get(RDFS + "domain", ()) if isinstance(o, NamedNode)),
+                ranges=tuple(o.value for o in r.get(RDFS + "range", ()) if isinstance(o, NamedNode)),
                 label_derived=derived,
             )
         )
     return symbols
 
 
-def artefact_names(store: OxigraphStore) -> list[str]:
+def artefact_names(store: Store) -> list[str]:
     return [gi.name for gi in store.graphs()]
 
 

@@ -49,7 +49,7 @@ class Runs(dict):
 
 
 def quad_count(ws) -> int:
-    return sum(1 for _ in ws.store.raw.quads_for_pattern(None, None, None, None))
+    return len(ws.store.snapshot())
 
 
 @pytest.fixture(scope="module")

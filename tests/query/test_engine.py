@@ -415,7 +415,7 @@ INJECTION = "x> } DROP ALL ; #"
 
 
 def _snapshot(ws) -> tuple:
-    quads = sum(1 for _ in ws.store.raw.quads_for_pattern(None, None, None, None))
+    quads = len(ws.store.snapshot())
     return quads, tuple(ws.graph_names())
 
 

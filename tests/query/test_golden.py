@@ -39,13 +39,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyoxigraph as ox
 import pytest
 
 from kgalign import errors
 from kgalign.query import parse, run
 from kgalign.query.printer import to_dsl
 from kgalign.query.result import FeatureHit, PairHit, SymbolHit
+from kgalign.store.terms import NamedNode
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 PREFIXES = {
@@ -139,12 +139,12 @@ def _comparable(got: list[tuple], want: list[tuple]) -> list[tuple]:
 
 def sparql_identities(ws, sparql: str) -> list[tuple]:
     res = ws.sparql(sparql, prefixes=PREFIXES)
-    names = [v.value for v in res.variables]
+    names = res.variables
     out = []
     for sol in res:
         if "feature" in names:
             f = sol["feature"]
-            out.append(("feature", int(f.value.rsplit(":", 1)[-1]) if isinstance(f, ox.NamedNode) else int(f.value)))
+            out.append(("feature", int(f.value.rsplit(":", 1)[-1]) if isinstance(f, NamedNode) else int(f.value)))
         elif "graph" in names:
             g = sol["graph"].value
             out.append(("symbol", g.removeprefix("urn:kgalign:graph:"), sol["symbol"].value))
@@ -163,7 +163,7 @@ def _let_value(ws, sparql: str) -> str:
     res = ws.sparql(sparql, prefixes=PREFIXES)
     first = next(iter(res), None)
     assert first is not None, f"@let query has no solution: {sparql}"
-    term = first[res.variables[0].value]
+    term = first[res.variables[0]]
     return term.value.rsplit(":", 1)[-1] if term.value.startswith("urn:kgalign:feature:") else term.value
 
 

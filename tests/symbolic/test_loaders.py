@@ -13,6 +13,7 @@ import pyoxigraph as ox
 import pytest
 
 from kgalign.errors import LoadError, UsageError
+from kgalign.store import terms
 from kgalign.symbolic.loaders import default_graph_name, load_file
 from kgalign.symbolic.store import OxigraphStore
 from kgalign.symbolic.symbols import read_symbols
@@ -34,7 +35,7 @@ def file_triples(path: Path, fmt: ox.RdfFormat) -> set[tuple[str, str, str]]:
 
 
 def named_graphs(store: OxigraphStore) -> set[str]:
-    return {g.value for g in store.raw.named_graphs()}
+    return {g.value for g in store._store.named_graphs()}
 
 
 @pytest.mark.parametrize(("file", "fmt"), sorted(ZOO_FORMATS.items()))
@@ -152,7 +153,7 @@ def test_reloading_an_ontology_with_blank_nodes(store: OxigraphStore) -> None:
     assert first.triples != info.triples == again.triples == store.count(info.iri) == len(
         file_triples(owl, ox.RdfFormat.TURTLE)
     )
-    blank_subjects = {q.subject for q in store.quads(graph=info.iri) if isinstance(q.subject, ox.BlankNode)}
+    blank_subjects = {q.subject for q in store.quads(graph=info.iri) if isinstance(q.subject, terms.BlankNode)}
     assert len(blank_subjects) == 2
 
 

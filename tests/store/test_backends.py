@@ -1,0 +1,213 @@
+"""The same workspace operations on the embedded store and on a real Oxigraph server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kgalign.errors import KgalignError, LoadError
+from kgalign.store import Store
+from kgalign.store.terms import BlankNode, Literal, NamedNode, Triples
+
+REPO = Path(__file__).resolve().parents[2]
+ONT = REPO / "ontologies"
+DEMO = ("tort-owl.ttl", "negligence-skos.ttl", "liability-kg.jsonld")
+
+
+def load_demo(ws) -> None:
+    for f in DEMO:
+        ws.load(ONT / f)
+
+
+def test_the_store_is_a_store(backend_ws) -> None:
+    assert isinstance(backend_ws.store, Store)
+    caps = backend_ws.store.capabilities
+    assert caps.embedded == (backend_ws.store.backend == "oxigraph")
+    assert caps.supports_extension_functions == caps.embedded
+
+
+def test_load_graphs_symbols_and_sparql(backend_ws) -> None:
+    ws = backend_ws
+    load_demo(ws)
+    infos = {g.name: g for g in ws.graphs()}
+    assert sorted(infos) == ["liability-kg", "negligence-skos", "tort-owl"]
+    assert infos["tort-owl"].triples == 382 and infos["liability-kg"].format == "jsonld"
+    assert ws.store.count(infos["tort-owl"].iri) == 382
+    assert ws.store.prefixes("tort-owl")  # the file's declared prefixes are kept
+    syms = ws.symbols()
+    assert len(syms) == 213
+    sym = ws.resolve_one("duty of care")
+    assert sym.graph == "tort-owl" and sym.definitions
+    rows = ws.sparql("SELECT ?c ?l WHERE { ?c a owl:Class ; rdfs:label ?l } ORDER BY ?c LIMIT 3")
+    assert rows.variables == ["c", "l"] and len(rows) == 3
+    assert all(isinstance(r["c"], NamedNode) and isinstance(r["l"], Literal) for r in rows)
+    assert ws.sparql("ASK { ?s a skos:Concept }") is True
+    graph = ws.sparql("CONSTRUCT { ?s a owl:Class } WHERE { ?s a owl:Class }")
+    assert isinstance(graph, Triples) and len(graph) > 10
+    # Blank nodes (OWL restrictions) come back as kgalign's own terms.
+    assert any(isinstance(q.subject, BlankNode) for q in ws.store.quads(graph=infos["tort-owl"].iri))
+
+
+def test_both_backends_answer_alike(backend_ws, tmp_path) -> None:
+    """A canonical digest of the answers, compared with the embedded store's (computed here too)."""
+    from kgalign.api import Workspace
+    from kgalign.query.engine import run
+
+    ws = backend_ws
+    load_demo(ws)
+    local = Workspace.open(tmp_path / "reference")
+    load_demo(local)
+    q = "SELECT ?s ?l WHERE { ?s skos:prefLabel ?l } ORDER BY ?s ?l"
+    assert [tuple(r) for r in ws.sparql(q)] == [tuple(r) for r in local.sparql(q)]
+    assert [s.to_dict() for s in ws.symbols()] == [s.to_dict() for s in local.symbols()]
+    dsl = 'symbols in graph tort-owl where { ?symbol a owl:Class }'
+    assert run(ws, dsl).rows == run(local, dsl).rows
+    local.close()
+
+
+def test_a_failed_load_changes_nothing(backend_ws, tmp_path) -> None:
+    ws = backend_ws
+    ws.load(ONT / "tort-owl.ttl")
+    before = ws.store.snapshot()
+    bad = tmp_path / "tort-owl.ttl"
+    bad.write_text("@prefix ex: <http://e/> .\nex:a ex:b ex:c .\nex:a ex:b ;; .\n")
+    with pytest.raises(LoadError) as e:
+        ws.load(bad)
+    assert e.value.line == 3
+    assert ws.store.snapshot() == before
+    assert [g.triples for g in ws.graphs()] == [382]
+
+
+def test_reload_replaces_and_drop_forgets(backend_ws, tmp_path) -> None:
+    ws = backend_ws
+    load_demo(ws)
+    small = tmp_path / "small.ttl"
+    small.write_text("@prefix ex: <http://e/> .\nex:a a <http://www.w3.org/2002/07/owl#Class> .\n")
+    rep = ws.load(small, name="tort-owl")
+    assert rep.replaced and rep.info.triples == 1
+    assert ws.store.count(rep.info.iri) == 1
+    ws.drop("tort-owl")
+    assert "tort-owl" not in ws.graph_names()
+    assert not ws.store.has_graph(rep.info.iri)
+    # No answer mentions the dropped graph: not its IRI, not its symbols.
+    rows = ws.sparql("SELECT ?g ?s WHERE { GRAPH ?g { ?s ?p ?o } }")
+    assert all("tort-owl" not in str(r["g"]) and "http://e/a" != r["s"].value for r in rows)
+    assert not [s for s in ws.symbols() if s.graph == "tort-owl"]
+    assert not ws.sparql("ASK { <http://e/a> ?p ?o }")
+
+
+def test_mappings_graph_round_trip(backend_ws) -> None:
+    """Writing a whole graph (what embed and align do) through the protocol."""
+    from kgalign.store.terms import Triple
+
+    ws = backend_ws
+    g = "urn:kgalign:mappings"
+    t = [Triple(NamedNode(f"http://e/s{i}"), NamedNode("http://e/p"), Literal(str(i))) for i in range(50)]
+    assert ws.store.replace_graph(g, t) == 50
+    assert ws.store.replace_graph(g, t[:10]) == 10
+    assert ws.store.count(g) == 10 and ws.store.has_graph(g)
+    assert ws.sparql(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}")[0]["n"].value == "10"
+
+
+def test_service_is_refused_on_both(backend_ws) -> None:
+    with pytest.raises(KgalignError, match="SERVICE"):
+        backend_ws.sparql("SELECT * { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }")
+
+
+def test_syntax_errors_keep_their_position(backend_ws) -> None:
+    from kgalign.errors import QuerySyntaxError
+
+    with pytest.raises(QuerySyntaxError) as e:
+        backend_ws.sparql("SELECT ?s\nWHERE { ?s ?p }")
+    assert e.value.line == 2
+
+
+def test_the_cli_on_a_server(server_store_config, tmp_path) -> None:
+    """kgalign init --sparql-endpoint, then load, graphs, symbols, sparql and drop against it."""
+    ws = tmp_path / "ws"
+    cfg = server_store_config
+    env = {**os.environ, "KGALIGN_WORKSPACE": str(ws)}
+
+    def kga(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kgalign", *args], capture_output=True, text=True, env=env,
+                              timeout=120)
+
+    r = kga("init", "--sparql-endpoint", cfg["query_endpoint"], "--update-endpoint", cfg["update_endpoint"],
+            "--graph-store", cfg["graph_store"])
+    assert r.returncode == 0, r.stderr
+    assert cfg["query_endpoint"] in r.stdout
+    assert '"backend": "sparql"' in (ws / "workspace.json").read_text()
+    assert not (ws / "store").exists()  # the RDF lives on the server
+    r = kga("load", str(ONT / "tort-owl.ttl"))
+    assert r.returncode == 0 and "loaded tort-owl: 382 triples" in r.stdout, r.stderr
+    r = kga("graphs", "-f", "json")
+    assert '"tort-owl"' in r.stdout
+    r = kga("sparql", "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <urn:kgalign:graph:tort-owl> { ?s ?p ?o } }", "-f", "csv")
+    assert r.stdout.split() == ["n", "382"], r.stderr
+    r = kga("symbols", "-g", "tort-owl", "-f", "json")
+    assert r.returncode == 0 and "Duty of care" in r.stdout
+    r = kga("drop", "tort-owl")
+    assert r.returncode == 0
+    r = kga("graphs", "-f", "json")
+    assert "tort-owl" not in r.stdout
+
+
+def test_kga_functions_are_refused_by_name_on_a_server(server_store_config, tmp_path) -> None:
+    from kgalign.store.remote import EndpointConfig, SparqlStore
+
+    store = SparqlStore(EndpointConfig.from_dict(server_store_config))
+    fn = {"https://w3id.org/kgalign/vocab#similarity": lambda a, b: None}
+    with pytest.raises(KgalignError, match=r"kga:similarity\(\) is a kgalign extension function.*cannot call it"):
+        store.query("SELECT ?a WHERE { ?a ?p ?b FILTER(kga:similarity(?a, ?b) > 0.5) }", custom_functions=fn)
+    # Mentioned only in a string: not a call.
+    assert store.query('SELECT ?a WHERE { ?a ?p "kga:similarity(x)" }', custom_functions=fn) == []
+    store.close()
+
+
+def test_an_unreachable_endpoint_is_named(tmp_path) -> None:
+    from kgalign.store.remote import EndpointConfig, SparqlStore
+    from tests.store.oxigraph_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/query"
+    store = SparqlStore(EndpointConfig(query_endpoint=url, timeout=5), read_only=True)
+    with pytest.raises(KgalignError, match=f"cannot reach the SPARQL endpoint {url}"):
+        store.graphs()
+
+
+def test_redirects_are_not_followed(tmp_path) -> None:
+    """A server answering 302 to another host: kgalign says so and does not go there."""
+    import http.server
+    import threading
+
+    from kgalign.store.remote import EndpointConfig, SparqlStore
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.2:1/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a) -> None:
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Redirect)
+    t = threading.Thread(target=srv.handle_request, daemon=True)
+    t.start()
+    url = f"http://127.0.0.1:{srv.server_port}/sparql"
+    store = SparqlStore(EndpointConfig(query_endpoint=url, timeout=5), read_only=True)
+    with pytest.raises(KgalignError, match="redirected .*127.0.0.2.*does not follow redirects"):
+        store.graphs()
+    t.join(5)
+    srv.server_close()
+
+
+def test_unknown_backend_lists_the_known_ones(tmp_path) -> None:
+    from kgalign.store import open_store
+
+    with pytest.raises(KgalignError, match="unknown store backend 'qlever'; known backends: oxigraph, sparql"):
+        open_store({"backend": "qlever"}, tmp_path)
