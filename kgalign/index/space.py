@@ -95,6 +95,25 @@ class ConceptSpace:
         index = VectorIndex.load(base / "index" / "symbols.faiss")
         return cls(table, stats, index, run)
 
+    def restricted(self, graphs: set[str] | frozenset[str]) -> ConceptSpace:
+        """The space without the rows of graphs not in ``graphs`` (dropped since the last embed).
+
+        Returns ``self`` when nothing is left out; otherwise a new space over the kept rows with
+        its own index (built in memory, of the same kind). The files on disk are not touched:
+        the next embed rewrites them without the dropped graphs.
+        """
+        keep = np.fromiter((k[0] in graphs for k in self.keys), bool, count=len(self.keys))
+        if keep.all():
+            return self
+        rows = np.flatnonzero(keep)
+        t = self.table
+        table = ConceptTable(
+            [t.keys[int(i)] for i in rows], t.vectors[rows], t.support_ids[rows], t.support_weights[rows],
+            t.support_freq[rows], t.stability[rows], t.strength[rows], t.n_contexts[rows], dict(t.meta),
+        )
+        index = VectorIndex.build(table.vectors, self.index.kind if self.index.kind in ("flat", "ivf") else "auto")
+        return ConceptSpace(table, self.stats, index, {**self.run, "restricted_to": sorted(graphs)})
+
     # -- lookups -------------------------------------------------------------------------
 
     def has(self, key: Key) -> bool:

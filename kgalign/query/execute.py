@@ -360,19 +360,20 @@ def _sparql_source(ws: Workspace, op: QuestionOp) -> list[SymbolHit]:
 def _pairs(ws: Workspace, op: QuestionOp) -> list[PairHit]:
     src, tgt = op.args["source"], op.args["target"]
     if op.kind == "align":
-        from kgalign.align.matcher import Matcher
-
-        alignment = Matcher().match(ws, src, tgt)
+        alignment = ws.match(src, tgt)
         space = ws.space if ws.has_space() else None
         out = []
         for c in alignment:
             ev = {e.kind: round(e.score, 4) for e in c.evidence if e.kind != "repair"}
             a, b = (c.subject_graph, c.subject), (c.object_graph, c.object)
-            ov = _overlap(space, a, b) if space is not None and space.has(a) and space.has(b) else None
+            both = space is not None and space.has(a) and space.has(b)
+            ov = _overlap(space, a, b) if both else None
+            sim = round(space.similarity(a, b), 6) if both else None
             out.append(PairHit(c.subject_graph, c.subject, c.subject_label, c.object_graph, c.object, c.object_label,
                                c.relation, round(c.confidence, 6),
-                               {"similarity": ev.get("neural"), "overlap": ov, "lexical": ev.get("lexical"),
-                                "structural": ev.get("structural"), "justification": c.justification}))
+                               {"similarity": sim, "overlap": ov, "lexical": ev.get("lexical"),
+                                "structural": ev.get("structural"), "neural": ev.get("neural"),
+                                "justification": c.justification}))
         out.sort(key=lambda p: -p.confidence)
         return out
     return _bridges(ws, src, tgt)

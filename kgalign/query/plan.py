@@ -111,7 +111,8 @@ class QuestionOp:
             "blind_spots": f"UnclaimedFeatures by corpus density × activation{g}",
             "pruning_candidates": f"PruningCandidates (weak, unstable or uninformative support){g}",
             "unstable_symbols": f"LowestSupportStability{g}",
-            "align": f"Matcher {a.get('source')} ↔ {a.get('target')} (lexical + structural + neural, 1:1, repair)",
+            "align": f"Matcher {a.get('source')} ↔ {a.get('target')} ({a['matcher'].describe() if a.get('matcher') else ''}"
+                     ", 1:1, repair)",
             "bridges": f"Bridges {a.get('source')} ↔ {a.get('target')} (close in feature space, unmapped)",
             "sparql_source": f"SPARQL {{ {self.where.pattern_text.strip() if self.where else ''} }}",
         }[self.kind]
@@ -181,6 +182,8 @@ def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
         args["features"] = [r.feature(f) for f in node.features]
     if isinstance(node, (Align, Bridges)):
         args["source"], args["target"] = r.graph(node.source), r.graph(node.target)
+    if isinstance(node, Align):
+        args["matcher"] = ws.matcher_plan(args["source"], args["target"])
     graphs = {r.graph(m.graph)} if m.graph is not None else None
     limit = m.limit if m.limit is not None else DEFAULT_LIMITS[node.kind]
     if operand and m.limit is None:

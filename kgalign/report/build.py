@@ -94,12 +94,8 @@ def _graph_features(space: ConceptSpace) -> dict[str, set[int]]:
 
 
 def default_alignments(ws: Workspace) -> list[Any]:
-    """Every pair of graphs through the matcher (``[]`` when the matcher is not installed)."""
-    try:
-        from kgalign.align.matcher import match_all
-    except ImportError:  # pragma: no cover - the alignment engine is optional
-        return []
-    return match_all(ws, ws.graph_names())
+    """Every pair of graphs through the workspace's matcher policy (:meth:`Workspace.match_all`)."""
+    return ws.match_all()
 
 
 # ------------------------------------------------------------------------------------------ sections

@@ -413,10 +413,12 @@ def find_alignment(ws, source: str, target: str, fresh: bool, cache: AlignmentCa
             for al in reader(ws):
                 if al.source_graph == source and al.target_graph == target:
                     return al, "store"
-    matcher_cls = integrations.matcher_class()
+    integrations.matcher_class()  # 501 when the matcher is not installed
     sums = {g.name: g.sha256 for g in ws.graphs()}
-    key = (source, target, sums[source], sums[target], ws.path.resolve().as_posix())
-    return cache.get_or_compute(key, lambda: matcher_cls().match(ws, source, target)), "matcher"
+    run = ws.path / "neural" / "run.json"
+    key = (source, target, sums[source], sums[target], ws.path.resolve().as_posix(), ws.generation,
+           run.stat().st_mtime_ns if run.exists() else None)
+    return cache.get_or_compute(key, lambda: ws.match(source, target)), "matcher"
 
 
 def stored(ws) -> list:
