@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,22 +26,11 @@ from kgalign.index.space import ConceptSpace
 from kgalign.index.vectors import VectorIndex
 from kgalign.neural.concepts import ConceptTable, embed_symbols
 from kgalign.neural.features import FeatureStats, compute_feature_stats
+from kgalign.neural.paths import DEFAULT_SAE_NAME, FEATURE_STATS_FILE, default_sae_dir  # noqa: F401 (re-exported)
 from kgalign.symbolic.vocab import NEURAL_GRAPH
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
-
-DEFAULT_SAE_NAME = "minilm-l6-topk"
-FEATURE_STATS_FILE = "feature_stats.json"
-
-
-def default_sae_dir() -> Path:
-    """The SAE that ships with kgalign for the default model."""
-    try:
-        p = Path(str(resources.files("kgalign") / "data" / "sae" / DEFAULT_SAE_NAME))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover
-        p = Path(__file__).resolve().parents[1] / "data" / "sae" / DEFAULT_SAE_NAME
-    return p
+    from kgalign.index.context import SpaceContext as Workspace
 
 
 def _sha_file(path: Path) -> str:
