@@ -393,6 +393,30 @@ class Workspace:
         gs = list(graphs) if graphs is not None else self.graph_names()
         return [self.match(a, b, config) for i, a in enumerate(gs) for b in gs[i + 1:]]
 
+    def feature(self, f: int, limit: int = 10) -> dict[str, Any]:
+        """Everything known of feature ``f``: label, density, snippets, the symbols weighing it most
+        (the DSL's ``symbols activating feature f``), how many symbols load on it."""
+        from kgalign.index import operators
+
+        space = self.space
+        space.check_feature(f)
+        stats = space.stats
+        top = []
+        for (g, iri), w in space.symbols_activating(f, limit):
+            sym = self.symbol_table.get(iri, g)
+            top.append({"graph": g, "iri": iri, "label": sym.label if sym else iri, "weight": round(w, 4)})
+        n_loading = int(operators.load_counts(space)[f])
+        return {
+            "feature": f,
+            "label": space.feature_label(f),
+            "density": None if stats is None else float(stats.density[f]),
+            "mean_activation": None if stats is None else float(stats.mean_activation[f]),
+            "snippets": [] if stats is None else stats.snippets[f][:limit],
+            "symbols": top,
+            "claimed": n_loading > 0,
+            "n_symbols_loading": n_loading,
+        }
+
     def query(self, text: str) -> Any:
         """Run a DSL query (or a whole SPARQL query): a :class:`kgalign.query.result.Result`."""
         from kgalign.query.engine import run
@@ -406,12 +430,10 @@ class Workspace:
         return explain(self, text)
 
     def report(self, **kw: Any) -> Any:
-        """The pruning report (:func:`kgalign.report.build.build_report`); the matcher runs under
-        this workspace's policy unless ``alignments`` are given."""
+        """The pruning report (:func:`kgalign.report.build.build_report`): unless ``alignments`` are
+        given, its merge candidates come from :meth:`match_all`, under this workspace's policy."""
         from kgalign.report.build import build_report
 
-        if kw.get("alignments") is None and self.has_space():
-            kw["alignments"] = self.match_all()
         return build_report(self, **kw)
 
     def export(self, alignment: Any, format: str = "sssom") -> str | int:

@@ -42,10 +42,10 @@ def ws_copy(built, tmp_path):
 
 
 def _serve(ws, token=None):
-    from kgalign.server import ServerConfig, create_app
-
     import sys
     from pathlib import Path
+
+    from kgalign.server import ServerConfig, create_app
 
     sys.path.insert(0, str(Path(__file__).parent / "server"))
     from server_support import ServerThread
