@@ -272,8 +272,8 @@ class Workspace:
     def space(self) -> Any:
         """The workspace's live :class:`kgalign.index.space.ConceptSpace`.
 
-        The live space holds only the graphs the store has now: rows of a graph dropped since
-        the embed are filtered out. It is rebuilt after any write in this process and whenever
+        The live space holds only the symbols the store has now: rows of a graph dropped (or of a
+        symbol a reload removed) since the embed are filtered out. It is rebuilt after any write in this process and whenever
         ``neural/run.json`` changes (an embed by another process).
         """
         from kgalign.index.space import ConceptSpace
@@ -281,7 +281,9 @@ class Workspace:
         with self._lock:
             stamp = (self._run_stamp(), self.generation)
             if self._space is None or self._space_for != stamp:
-                self._space = ConceptSpace.open(self.path).restricted(frozenset(self.graph_names()))
+                live = self.symbol_table
+                self._space = ConceptSpace.open(self.path).restricted(
+                    frozenset(self.graph_names()), {(s.graph, s.iri) for s in live})
                 self._space_for = stamp
             return self._space
 

@@ -19,17 +19,24 @@ TOKEN = "interfaces-test-token-0123456789"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, tiny_sae_dir, demo_files):
-    """An embedded workspace of the three demo systems, closed (tests copy it)."""
-    path = tmp_path_factory.mktemp("interfaces") / "ws"
-    ws = Workspace.open(path)
+def built(tmp_path_factory, demo_files):
+    """An embedded workspace of two demo systems, closed (tests copy it). The SAE is an untrained TopK
+    on MiniLM's width: real vectors, cheap to make; what is tested is that every interface agrees."""
+    from kgalign.neural.sae.io import save_sae
+    from kgalign.neural.sae.registry import build_sae, make_config
+
+    root = tmp_path_factory.mktemp("interfaces")
+    sae = root / "sae"
+    save_sae(build_sae(make_config("topk", d_in=384, d_sae=256, k=8), seed=0), sae)
+    ws = Workspace.open(root / "ws")
     for f in demo_files:
-        ws.load(f)
-    ws.config.sae = str(tiny_sae_dir)
+        if f.stem in (SRC, TGT):
+            ws.load(f)
+    ws.config.sae = str(sae)
     ws.save_config()
     ws.embed(quiet=True)
     ws.close()
-    return path
+    return root / "ws"
 
 
 @pytest.fixture

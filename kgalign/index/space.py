@@ -52,14 +52,16 @@ class ConceptSpace:
         index = VectorIndex.load(base / "index" / "symbols.faiss")
         return cls(table, stats, index, run)
 
-    def restricted(self, graphs: set[str] | frozenset[str]) -> ConceptSpace:
-        """The space without the rows of graphs not in ``graphs`` (dropped since the last embed).
+    def restricted(self, graphs: set[str] | frozenset[str], keys: set[Key] | None = None) -> ConceptSpace:
+        """The space without the rows of graphs not in ``graphs`` (dropped since the last embed) and,
+        when ``keys`` is given, without the rows not in it (symbols a reload removed).
 
         Returns ``self`` when nothing is left out; otherwise a new space over the kept rows with
         its own index (built in memory, of the same kind). The files on disk are not touched:
         the next embed rewrites them without the dropped graphs.
         """
-        keep = np.fromiter((k[0] in graphs for k in self.keys), bool, count=len(self.keys))
+        keep = np.fromiter((k[0] in graphs and (keys is None or k in keys) for k in self.keys), bool,
+                           count=len(self.keys))
         if keep.all():
             return self
         rows = np.flatnonzero(keep)
