@@ -92,7 +92,7 @@ def test_same_alignment_through_python_dsl_cli_and_http(ws_copy, tmp_path, capsy
         got = _pairs((m["subject"], m["object"], m["confidence"]) for m in al["mappings"])
         assert got == expected
         r = c.post("/query", json={"query": f"align {SRC} with {TGT}"})
-        assert _pairs((m["source"], m["target"], m["confidence"]) for m in r.json()["rows"]) == expected
+        assert _pairs((m["source_iri"], m["target_iri"], m["confidence"]) for m in r.json()["rows"]) == expected
 
 
 def test_no_neural_is_stated_in_explain_and_metadata(ws_copy):

@@ -356,6 +356,19 @@ def blind_spots(space: ConceptSpace, graphs: set[str] | None, min_density: float
                               "salience": salience[feats].astype(np.float64)})
 
 
+#: Decimals each column is shown with (the DSL's thresholds and ``order by`` compare the numbers as
+#: shown; the report words its reasons from the same numbers).
+DECIMALS = {"stability": 4, "overlap": 6, "similarity": 6, "strength": 6, "density": 7, "fired_in": 3}
+
+
+def rounded(cand: Candidates) -> Candidates:
+    """``cand`` with its columns rounded to :data:`DECIMALS` (in place)."""
+    for name, decimals in DECIMALS.items():
+        if name in cand.cols:
+            cand.cols[name] = np.round(cand.cols[name], decimals)
+    return cand
+
+
 # ---- whole-space figures (report, CLI, server) -----------------------------------------------------
 
 

@@ -151,14 +151,8 @@ def _source(ws: QueryContext, op: QuestionOp, features: list[int] | None, k: int
 
 
 #: Decimals each number is shown with; thresholds and ``order by`` compare the numbers as shown.
-DECIMALS = {"stability": 4, "overlap": 6, "similarity": 6, "strength": 6, "density": 7, "fired_in": 3}
-
-
-def _rounded(cand: Candidates) -> Candidates:
-    for name, decimals in DECIMALS.items():
-        if name in cand.cols:
-            cand.cols[name] = np.round(cand.cols[name], decimals)
-    return cand
+DECIMALS = operators.DECIMALS
+_rounded = operators.rounded
 
 
 def _answer(ws: QueryContext, op: QuestionOp, features: list[int] | None) -> Candidates:

@@ -180,7 +180,7 @@ def pruning_candidates(ws: QueryContext, space: ConceptSpace, alignments: Sequen
     mapped = {(m.subject_graph, m.subject) for al in alignments for m in al}
     mapped |= {(m.object_graph, m.object) for al in alignments for m in al}
     graphs = {k[0] for k in space.keys}
-    cand = operators.pruning_candidates(space, None)
+    cand = operators.rounded(operators.pruning_candidates(space, None))  # the numbers the DSL shows
     c = cand.cols
     out = []
     for j, row in enumerate(cand.ids):
