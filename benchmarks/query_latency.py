@@ -163,7 +163,7 @@ class Baselines:
     def __init__(self, ws: Any) -> None:
         from scipy import sparse
 
-        from kgalign.index.space import LOAD_FRACTION
+        from kgalign.index.operators import LOAD_FRACTION
 
         self.ws = ws
         sp = self.space = ws.space

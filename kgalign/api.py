@@ -95,6 +95,12 @@ class Workspace:
         self.read_only = read_only
         self._table: SymbolTable | None = None
         self._space: Any = None
+        #: the ``neural/run.json`` stamp and generation the cached space was built for
+        self._space_for: tuple[int | None, int] | None = None
+        self._functions: dict[Any, Any] | None = None
+        self._functions_for: Any = None
+        #: Bumped by every write (load, drop, update, embed): caches above the workspace key on it.
+        self.generation = 0
         #: Guards the cached symbol table and concept space; held only briefly.
         self._lock = threading.RLock()
         #: Serialises writers (loads, drops, embeds, updates); readers never wait for it.
@@ -142,10 +148,11 @@ class Workspace:
         Imports are never followed unless ``follow_imports`` (the CLI's ``--follow-imports``).
         """
         with self._write_lock:
-            report = load_file(self.store, path, name=name, format=format, follow_imports=follow_imports)
-            self._after_load(report.info.name)
-        with self._lock:
-            self._table = None
+            try:
+                report = load_file(self.store, path, name=name, format=format, follow_imports=follow_imports)
+                self._after_load(report.info.name)
+            finally:
+                self.invalidate()
         return report
 
     def _after_load(self, graph: str) -> None:
@@ -159,11 +166,49 @@ class Workspace:
         return [self.load(p) for p in paths]
 
     def drop(self, graph: str) -> None:
+        """Drop an artefact's graph. Its symbols leave every answer at once: the symbol table and
+        the live concept space are rebuilt without them (the concept vectors on disk stay until the
+        next embed, which rewrites them; the live space filters them out), and its neural facts
+        are deleted from the neural graph."""
         self.require_graph(graph)
         with self._write_lock:
-            self.store.drop_artefact(graph)
+            try:
+                self.store.drop_artefact(graph)
+                self._after_drop(graph)
+            finally:
+                self.invalidate()
+
+    def _after_drop(self, graph: str) -> None:
+        from kgalign.symbolic.store import escape_iri
+        from kgalign.symbolic.vocab import KGA, NEURAL_GRAPH, graph_iri
+
+        marker = self.path / "stale.json"
+        if marker.exists():
+            stale = set(json.loads(marker.read_text())) - {graph}
+            marker.write_text(json.dumps(sorted(stale)))
+        if not self.store.has_graph(NEURAL_GRAPH):
+            return
+        g, n = escape_iri(graph_iri(graph)), NEURAL_GRAPH
+        # A symbol's scores go when none of its activations belongs to another graph; then the activations.
+        self.store.update(
+            f"""DELETE {{ GRAPH <{n}> {{ ?s <{KGA}supportStability> ?st ; <{KGA}activationStrength> ?sg }} }}
+            WHERE {{ GRAPH <{n}> {{ ?s <{KGA}activation> ?b . ?b <{KGA}inGraph> <{g}> .
+                     ?s <{KGA}supportStability> ?st ; <{KGA}activationStrength> ?sg .
+                     FILTER NOT EXISTS {{ ?s <{KGA}activation> ?b2 . ?b2 <{KGA}inGraph> ?other .
+                                          FILTER(?other != <{g}>) }} }} }} ;
+            DELETE {{ GRAPH <{n}> {{ ?s <{KGA}activation> ?b . ?b ?p ?o }} }}
+            WHERE {{ GRAPH <{n}> {{ ?s <{KGA}activation> ?b . ?b <{KGA}inGraph> <{g}> ; ?p ?o }} }}"""
+        )
+
+    def invalidate(self) -> None:
+        """Forget everything derived from the store or the concept files (after any write)."""
         with self._lock:
             self._table = None
+            self._space = None
+            self._space_for = None
+            self._functions = None
+            self._functions_for = None
+            self.generation += 1
 
     def graphs(self) -> list[GraphInfo]:
         return self.store.graphs()
@@ -226,24 +271,41 @@ class Workspace:
         if self.read_only:
             raise WorkspaceError("the workspace is open read-only; embedding writes to it")
         with self._write_lock:
-            return embed_workspace(self, graphs=graphs, **kw)
+            try:
+                return embed_workspace(self, graphs=graphs, **kw)
+            finally:
+                self.invalidate()
 
     @property
     def space(self) -> Any:
-        """The workspace's :class:`kgalign.index.space.ConceptSpace` (loaded once, until the next embed)."""
+        """The workspace's live :class:`kgalign.index.space.ConceptSpace`.
+
+        The live space holds only the symbols the store has now: rows of a graph dropped (or of a
+        symbol a reload removed) since the embed are filtered out. It is rebuilt after any write in this process and whenever
+        ``neural/run.json`` changes (an embed by another process).
+        """
         from kgalign.index.space import ConceptSpace
 
         with self._lock:
-            if self._space is None:
-                self._space = ConceptSpace.open(self.path)
+            stamp = (self._run_stamp(), self.generation)
+            if self._space is None or self._space_for != stamp:
+                live = self.symbol_table
+                self._space = ConceptSpace.open(self.path).restricted(
+                    frozenset(self.graph_names()), {(s.graph, s.iri) for s in live})
+                self._space_for = stamp
             return self._space
+
+    def _run_stamp(self) -> int | None:
+        try:
+            return (self.path / "neural" / "run.json").stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
 
     def has_space(self) -> bool:
         return (self.path / "neural" / "run.json").exists()
 
     def invalidate_space(self) -> None:
-        with self._lock:
-            self._space = None
+        self.invalidate()
 
     def stale_graphs(self) -> list[str]:
         """Graphs loaded or reloaded since the last embed."""
@@ -258,7 +320,7 @@ class Workspace:
             return {}
         with self._lock:
             space = self.space
-            if getattr(self, "_functions_for", None) is not space:
+            if self._functions is None or self._functions_for is not space:
                 self._functions = custom_functions(space)
                 self._functions_for = space
             return self._functions
@@ -271,7 +333,149 @@ class Workspace:
         return self.store.query(query, **kw)
 
     def sparql_update(self, update: str) -> None:
+        """Run a SPARQL update; everything derived from the store is rebuilt afterwards (a
+        ``DROP ALL`` leaves no symbol and an empty live concept space)."""
         with self._write_lock:
-            self.store.update(update)
-        with self._lock:
-            self._table = None
+            try:
+                self.store.update(update)
+            finally:
+                self.invalidate()
+
+    # -- the one matcher policy, queries, reports, exports ------------------------------------
+    # The CLI, the HTTP server and the DSL call these; they translate, they do not decide.
+
+    def neural_unavailable(self, graphs: Sequence[str]) -> str | None:
+        """Why the matcher cannot use neural evidence for ``graphs`` (None when it can)."""
+        if not self.has_space():
+            return "the workspace is not embedded (run 'kgalign embed')"
+        stale = sorted(set(self.stale_graphs()) & set(graphs))
+        if stale:
+            return f"graphs changed since the last embed: {', '.join(stale)} (run 'kgalign embed')"
+        embedded = {k[0] for k in self.space.keys}
+        missing = [g for g in dict.fromkeys(graphs) if g not in embedded]
+        if missing:
+            return f"no concept vectors for {', '.join(missing)} (run 'kgalign embed')"
+        return None
+
+    def matcher_plan(self, source: str, target: str, config: Any = None, *, neural: bool | None = None) -> MatchPlan:
+        """The matcher configuration this workspace uses for ``source`` ↔ ``target``.
+
+        The policy: neural evidence whenever the workspace is embedded (and neither graph changed
+        since), added to ``config`` (default: ``MatcherConfig()``); ``neural=False`` leaves it
+        out, ``neural=True`` insists on it (an error when it is unavailable).
+        """
+        from kgalign.align.matcher import MatcherConfig
+
+        cfg = config if config is not None else MatcherConfig()
+        reason = self.neural_unavailable([source, target])
+        if neural is False:
+            reason = "left out on request"
+        elif neural is True and reason is not None:
+            raise WorkspaceError(f"neural evidence asked for, but {reason}")
+        if reason is None:
+            if "neural" not in cfg.scorers:
+                cfg = cfg.with_(scorers=(*cfg.scorers, "neural"))
+        elif "neural" in cfg.scorers:
+            cfg = cfg.with_(scorers=tuple(s for s in cfg.scorers if s != "neural"))
+        return MatchPlan(cfg, reason)
+
+    def match(self, source: str, target: str, config: Any = None, *, neural: bool | None = None,
+              input_alignment: Any = None) -> Any:
+        """Align two graphs: :class:`kgalign.align.candidates.Alignment` under the workspace's policy
+        (see :meth:`matcher_plan`). ``alignment.metadata['scorers']`` names the evidence used."""
+        from kgalign.align.matcher import Matcher
+
+        self.require_graph(source)
+        self.require_graph(target)
+        plan = self.matcher_plan(source, target, config, neural=neural)
+        cache = {"concept_space": self.space} if plan.neural else None
+        kw: dict[str, Any] = {"cache": cache}
+        if input_alignment is not None:
+            kw["input_alignment"] = input_alignment
+        alignment = Matcher(plan.config).match(self, source, target, **kw)
+        alignment.metadata["scorers"] = list(plan.config.scorers)
+        if plan.neural_note:
+            alignment.metadata["neural_left_out"] = plan.neural_note
+        return alignment
+
+    def match_all(self, graphs: Sequence[str] | None = None, config: Any = None) -> list[Any]:
+        """Every pair of ``graphs`` (default: all, in order), each through :meth:`match`."""
+        gs = list(graphs) if graphs is not None else self.graph_names()
+        return [self.match(a, b, config) for i, a in enumerate(gs) for b in gs[i + 1:]]
+
+    def feature(self, f: int, limit: int = 10) -> dict[str, Any]:
+        """Everything known of feature ``f``: label, density, snippets, the symbols weighing it most
+        (the DSL's ``symbols activating feature f``), how many symbols load on it."""
+        from kgalign.index import operators
+
+        space = self.space
+        space.check_feature(f)
+        stats = space.stats
+        top = []
+        for (g, iri), w in space.symbols_activating(f, limit):
+            sym = self.symbol_table.get(iri, g)
+            top.append({"graph": g, "iri": iri, "label": sym.label if sym else iri, "weight": round(w, 4)})
+        n_loading = int(operators.load_counts(space)[f])
+        return {
+            "feature": f,
+            "label": space.feature_label(f),
+            "density": None if stats is None else float(stats.density[f]),
+            "mean_activation": None if stats is None else float(stats.mean_activation[f]),
+            "snippets": [] if stats is None else stats.snippets[f][:limit],
+            "symbols": top,
+            "claimed": n_loading > 0,
+            "n_symbols_loading": n_loading,
+        }
+
+    def query(self, text: str) -> Any:
+        """Run a DSL query (or a whole SPARQL query): a :class:`kgalign.query.result.Result`."""
+        from kgalign.query.engine import run
+
+        return run(self, text)
+
+    def explain(self, text: str) -> str:
+        """The plan of a DSL query, as text."""
+        from kgalign.query.engine import explain
+
+        return explain(self, text)
+
+    def report(self, **kw: Any) -> Any:
+        """The pruning report (:func:`kgalign.report.build.build_report`): unless ``alignments`` are
+        given, its merge candidates come from :meth:`match_all`, under this workspace's policy."""
+        from kgalign.report.build import build_report
+
+        return build_report(self, **kw)
+
+    def export(self, alignment: Any, format: str = "sssom") -> str | int:
+        """An alignment as text (``sssom`` TSV, ``alignment`` API RDF/XML), or written into the
+        store's mappings graph (``rdf``: returns the number of mappings written)."""
+        from kgalign.align import formats
+
+        if format == "sssom":
+            return formats.sssom_tsv(alignment)
+        if format == "alignment":
+            return formats.alignment_rdf(alignment)
+        if format == "rdf":
+            with self._write_lock:
+                try:
+                    return formats.export_to_store(self, alignment)
+                finally:
+                    self.invalidate()
+        raise UsageError(f"unknown export format {format!r}; known formats: sssom, alignment, rdf")
+
+
+@dataclass(frozen=True)
+class MatchPlan:
+    """What :meth:`Workspace.match` runs: the matcher configuration, and why neural evidence is
+    left out (None when it is used)."""
+
+    config: Any
+    neural_note: str | None
+
+    @property
+    def neural(self) -> bool:
+        return self.neural_note is None
+
+    def describe(self) -> str:
+        text = " + ".join(self.config.scorers)
+        return text if self.neural else f"{text}; no neural evidence: {self.neural_note}"

@@ -41,7 +41,7 @@ from kgalign.neural.probing import ProbeContext, probe_contexts
 from kgalign.neural.steering import Intervention, MatchedSplice, token_mask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
     from kgalign.index.space import ConceptSpace
     from kgalign.neural.model import BaseModel
     from kgalign.symbolic.symbols import Symbol

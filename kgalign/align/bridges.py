@@ -31,7 +31,7 @@ from kgalign.align.candidates import RELATION_NAMES, Evidence, MappingCandidate
 from kgalign.align.ontology import category
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
     from kgalign.index.space import ConceptSpace
     from kgalign.symbolic.symbols import Symbol
 

@@ -32,7 +32,7 @@ from kgalign.store import terms as ox  # kgalign's own RDF terms (named as pyoxi
 from kgalign.symbolic.vocab import KGA, MAPPINGS_GRAPH, OWL, RDF, RDFS, SKOS, XSD, graph_iri, graph_name
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
 
 ALIGN_NS = "http://knowledgeweb.semanticweb.org/heterogeneity/alignment#"
 SEMAPV = "https://w3id.org/semapv/vocab/"

@@ -35,7 +35,7 @@ from kgalign.errors import ConfigError
 from kgalign.symbolic.symbols import Symbol
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
 
 CATEGORIES = ("class", "property")
 

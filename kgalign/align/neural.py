@@ -24,7 +24,7 @@ from kgalign.align.scoring import MatchContext
 from kgalign.errors import WorkspaceError
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
 
 Key = tuple[str, str]  # (graph, iri)
 

@@ -25,7 +25,7 @@ from kgalign.symbolic.symbols import Symbol
 from kgalign.symbolic.vocab import OWL, RDF, RDFS, graph_iri
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
 
 CLASS_KINDS = frozenset({"class", "concept"})
 PROPERTY_KINDS = frozenset({"object_property", "data_property", "property", "annotation_property"})

@@ -21,7 +21,7 @@ from kgalign.store.rdfio import serialize_triples
 from kgalign.symbolic.vocab import OWL, RDF, RDFS, XSD, graph_iri
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
 
 #: The OWL 2 datatype map (https://www.w3.org/TR/owl2-syntax/#Datatype_Maps).
 OWL2_DATATYPES = frozenset(

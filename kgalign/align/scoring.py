@@ -30,7 +30,7 @@ from kgalign.align.ontology import OntologyView
 from kgalign.errors import UnknownNameError
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
 
 
 @dataclass

@@ -39,7 +39,7 @@ from kgalign.align.ontology import OntologyView, category
 from kgalign.errors import ConfigError
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
 
 REPAIR_CHECKS = ("disjointness", "subsumption", "domain_range")
 SELECTIONS = ("greedy", "hungarian", "none")

@@ -28,28 +28,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_align)
 
 
-def build_matcher(ws, *, neural: bool = True, hermit: bool = False):
-    """The matcher a workspace gets: neural evidence whenever the workspace is embedded."""
-    from kgalign.align.matcher import Matcher, MatcherConfig
-
-    cfg = MatcherConfig()
-    if neural and ws.has_space() and "neural" not in cfg.scorers:
-        cfg = cfg.with_(scorers=(*cfg.scorers, "neural"))
-    if hermit:
-        cfg = cfg.with_(hermit=True)
-    return Matcher(cfg)
-
-
 def cmd_align(args: argparse.Namespace) -> int:
-    from kgalign.align import formats
-
+    """A translation onto :meth:`Workspace.match` and :meth:`Workspace.export` (the workspace owns
+    the matcher policy: neural evidence whenever it is embedded)."""
     fmt = args.format or ("table" if args.output is None else "sssom")
     ws = open_workspace(args, write=fmt == "rdf")
-    alignment = build_matcher(ws, neural=not args.no_neural, hermit=args.hermit).match(ws, args.source, args.target)
+    config = None
+    if args.hermit:
+        from kgalign.align.matcher import MatcherConfig
+
+        config = MatcherConfig(hermit=True)
+    alignment = ws.match(args.source, args.target, config, neural=False if args.no_neural else None)
     if fmt == "rdf":
         if args.output is not None:
             raise UsageError("--format rdf writes into the workspace's mappings graph; drop -o")
-        n = formats.export_to_store(ws, alignment)
+        n = ws.export(alignment, "rdf")
         print(f"wrote {n} mappings into <urn:kgalign:mappings>")
         return 0
     if fmt == "table":
@@ -60,10 +53,8 @@ def cmd_align(args: argparse.Namespace) -> int:
             for m in sorted(alignment, key=lambda m: -m.confidence)
         ]
         text = render_rows(rows, ["source", "target", "relation", "confidence", "evidence", "source_iri", "target_iri"])
-    elif fmt == "sssom":
-        text = formats.sssom_tsv(alignment)
     else:
-        text = formats.alignment_rdf(alignment)
+        text = ws.export(alignment, "sssom" if fmt == "sssom" else "alignment")
     if args.output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:

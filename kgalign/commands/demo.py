@@ -39,17 +39,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"embedded {emb.n_symbols} symbols with {emb.run['model']} layer {emb.run['layer']} "
         f"and SAE {emb.run['sae']} ({emb.run['d_sae']} features) in {emb.seconds:.1f}s"
     )
-    from kgalign.align.formats import export_to_store
-    from kgalign.commands.align import build_matcher
     from kgalign.report import write_report
 
     alignments = []
-    matcher = build_matcher(ws)
     for a, b in itertools.combinations(ws.graph_names(), 2):
-        al = matcher.match(ws, a, b)
+        al = ws.match(a, b)
         alignments.append(al)
         print(f"aligned {a} with {b}: {len(al)} merge candidates")
-    export_to_store(ws, alignments)
+    ws.export(alignments, "rdf")
     paths = write_report(ws, args.out, alignments=alignments, behaviour=not args.no_behaviour)
     for fmt, path in paths.items():
         print(f"report ({fmt}): {path.resolve()}")

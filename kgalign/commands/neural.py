@@ -81,39 +81,22 @@ def cmd_embed(args: argparse.Namespace) -> int:
 def cmd_features(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
     s = ws.resolve_one(args.symbol, args.graph)
+    from kgalign.index.operators import features_of
+
     space = ws.space
+    cand = features_of(space, (s.graph, s.iri))  # the operator behind the DSL's 'features of'
     rows = []
-    for f, w, q in space.support_of((s.graph, s.iri))[: args.limit]:
-        rows.append({"feature": f, "label": space.feature_label(f), "weight": round(w, 4),
-                     "fired_in": round(q, 3), "density": space.feature_density(f)})
+    for j, f in enumerate(cand.ids[: args.limit]):
+        rows.append({"feature": int(f), "label": space.feature_label(int(f)), "weight": round(float(cand.cols["strength"][j]), 4),
+                     "fired_in": round(float(cand.cols["fired_in"][j]), 3), "density": space.feature_density(int(f))})
     print(f"{s.label} ({s.iri} in {s.graph}); support stability {space.stability((s.graph, s.iri)):.3f}")
     print(render_rows(rows, ["feature", "label", "weight", "fired_in", "density"], args.format))
     return 0
 
 
-def feature_record(ws, f: int, limit: int = 10) -> dict:
-    """Everything known of feature ``f``: label, density, snippets, top symbols."""
-    space = ws.space
-    space.check_feature(f)
-    stats = space.stats
-    top = []
-    for (g, iri), w in space.symbols_activating(f, limit):
-        sym = ws.symbol_table.get(iri, g)
-        top.append({"graph": g, "iri": iri, "label": sym.label if sym else iri, "weight": round(w, 4)})
-    return {
-        "feature": f,
-        "label": space.feature_label(f),
-        "density": None if stats is None else float(stats.density[f]),
-        "mean_activation": None if stats is None else float(stats.mean_activation[f]),
-        "snippets": [] if stats is None else stats.snippets[f][:limit],
-        "symbols": top,
-        "claimed": f in space.loads,
-    }
-
-
 def cmd_feature(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
-    rec = feature_record(ws, args.index, args.limit)
+    rec = ws.feature(args.index, args.limit)
     if args.format == "json":
         print(json.dumps(rec, indent=2))
         return 0
@@ -142,7 +125,7 @@ def cmd_sae_stats(args: argparse.Namespace) -> int:
     if ws.has_space():
         space = ws.space
         out["symbols_embedded"] = len(space.keys)
-        out["features_claimed"] = len(space.loads)
+        out["features_claimed"] = len(space.claimed_features())
         out["mean_support_stability"] = float(space.table.stability.mean()) if len(space.keys) else None
     if args.format == "json":
         print(json.dumps(out, indent=2, default=str))

@@ -60,18 +60,14 @@ def print_result(result, fmt: str = "table") -> None:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from kgalign.query import run
-
     ws = open_workspace(args)
-    print_result(run(ws, _text(args)), args.format)
+    print_result(ws.query(_text(args)), args.format)
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from kgalign.query import explain
-
     ws = open_workspace(args)
-    print(explain(ws, args.text))
+    print(ws.explain(args.text))
     return 0
 
 
@@ -79,8 +75,6 @@ def cmd_shell(args: argparse.Namespace) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import WordCompleter
     from prompt_toolkit.history import FileHistory
-
-    from kgalign.query import run
 
     ws = open_workspace(args)
     names = sorted({s.local_name for s in ws.symbols()} | set(ws.graph_names()))
@@ -101,6 +95,6 @@ def cmd_shell(args: argparse.Namespace) -> int:
         if not text.strip():
             continue
         try:
-            print_result(run(ws, text))
+            print_result(ws.query(text))
         except KgalignError as e:
             print(f"error: {e}")

@@ -24,7 +24,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +34,12 @@ from kgalign.index.space import ConceptSpace
 from kgalign.index.vectors import VectorIndex
 from kgalign.neural.concepts import ConceptTable, embed_symbols
 from kgalign.neural.features import FeatureStats, compute_feature_stats
+from kgalign.neural.paths import DEFAULT_SAE_NAME, FEATURE_STATS_FILE, default_sae_dir  # noqa: F401 (re-exported)
 from kgalign.symbolic.vocab import NEURAL_GRAPH
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
 
-DEFAULT_SAE_NAME = "minilm-l6-topk"
-FEATURE_STATS_FILE = "feature_stats.json"
 GENERATIONS = "generations"
 
 
@@ -64,15 +62,6 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def default_sae_dir() -> Path:
-    """The SAE that ships with kgalign for the default model."""
-    try:
-        p = Path(str(resources.files("kgalign") / "data" / "sae" / DEFAULT_SAE_NAME))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover
-        p = Path(__file__).resolve().parents[1] / "data" / "sae" / DEFAULT_SAE_NAME
-    return p
 
 
 def _sha_file(path: Path) -> str:

@@ -48,7 +48,7 @@ def neural_quads(space: ConceptSpace) -> Iterator[ox.Quad]:
     if space.run.get("layer") is not None:
         yield ox.Quad(run, _n("layer"), ox.Literal(str(int(space.run["layer"])), datatype=ox.NamedNode(XSD + "integer")), g)
     yield ox.Quad(run, _n("dSae"), ox.Literal(str(space.d_sae), datatype=ox.NamedNode(XSD + "integer")), g)
-    used = set(space.loads)
+    used = space.claimed_features()
     stats = space.stats
     for f in range(space.d_sae):
         if stats is None and f not in used:

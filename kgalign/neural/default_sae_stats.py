@@ -19,10 +19,10 @@ import numpy as np
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kgalign.index.build import FEATURE_STATS_FILE, default_sae_dir
     from kgalign.neural.corpus import read_rdf_literals, wordnet_corpus
     from kgalign.neural.features import compute_feature_stats
     from kgalign.neural.model import ModelSpec, load_base_model
+    from kgalign.neural.paths import FEATURE_STATS_FILE, default_sae_dir
     from kgalign.neural.sae.io import load_sae
 
     p = argparse.ArgumentParser(prog="python -m kgalign.neural.default_sae_stats", description=__doc__)

@@ -17,14 +17,14 @@ from kgalign.query.plan import Plan, plan
 from kgalign.query.result import Result
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.query.context import QueryContext
 
 
 #: Parsed queries by text: the AST is immutable, and dashboards ask the same questions again.
 _parse = functools.lru_cache(maxsize=512)(parse)
 
 
-def make_plan(ws: Workspace, text: str) -> Plan:
+def make_plan(ws: QueryContext, text: str) -> Plan:
     """Parse, resolve and plan ``text`` (an ``explain`` query plans what it wraps)."""
     node = _parse(text)
     explain_only = isinstance(node, Explain)
@@ -33,12 +33,12 @@ def make_plan(ws: Workspace, text: str) -> Plan:
     return Plan(plan(ws, node), explain_only=explain_only)
 
 
-def explain(ws: Workspace, text: str) -> str:
+def explain(ws: QueryContext, text: str) -> str:
     """The plan of a query as indented text."""
     return make_plan(ws, text).describe()
 
 
-def run(ws: Workspace, text: str) -> Result:
+def run(ws: QueryContext, text: str) -> Result:
     """Run a DSL query (or a whole SPARQL query) and return a typed :class:`Result`."""
     t0 = time.perf_counter()
     try:

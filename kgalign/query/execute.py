@@ -9,23 +9,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kgalign.errors import KgalignError, QuerySyntaxError
-from kgalign.query import sources
+from kgalign.index import operators
+from kgalign.index.operators import Candidates
 from kgalign.query.ast import SparqlFilter
 from kgalign.query.plan import QuestionOp, SetOpPlan, SparqlPlan
 from kgalign.query.result import DEFAULT_COLUMNS, FeatureHit, PairHit, Result, SymbolHit
-from kgalign.query.sources import Candidates
 from kgalign.store.terms import Literal, NamedNode, Solutions, Triples
 from kgalign.symbolic.store import escape_iri
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.query.context import QueryContext
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq, "!=": operator.ne}
 #: Above this many candidates the SPARQL semi-join runs the pattern once and intersects.
 VALUES_PUSHDOWN_MAX = 2000
 
 
-def execute(ws: Workspace, node: Any) -> Result:
+def execute(ws: QueryContext, node: Any) -> Result:
     """Run a plan: a whole SPARQL query, a set operation or one question."""
     if isinstance(node, SparqlPlan):
         return run_sparql(ws, node.text, node.span)
@@ -39,7 +39,7 @@ def execute(ws: Workspace, node: Any) -> Result:
     return Result(node.returns, _columns(node.returns, rows), rows, extra=extra)
 
 
-def _set_op(ws: Workspace, node: SetOpPlan) -> Result:
+def _set_op(ws: QueryContext, node: SetOpPlan) -> Result:
     left = _set_op(ws, node.left) if isinstance(node.left, SetOpPlan) else execute(ws, node.left)
     right = _set_op(ws, node.right) if isinstance(node.right, SetOpPlan) else execute(ws, node.right)
     rk = {_key(r) for r in right.rows}
@@ -88,30 +88,29 @@ def _field(row: Any, name: str) -> Any:
     return getattr(row, alias.get(name, name), None)
 
 
-def _hit(ws: Workspace, key: tuple[str, str], score: float | None, table: Any = None, **fields: Any) -> SymbolHit:
+def _hit(ws: QueryContext, key: tuple[str, str], score: float | None, table: Any = None, **fields: Any) -> SymbolHit:
     s = (table or ws.symbol_table).get(key[1], key[0])
     label = s.label if s else key[1]
     kind = s.kind if s else ""
     return SymbolHit(key[0], key[1], label, kind, None if score is None else round(float(score), 6), fields)
 
 
-def _feature(ws: Workspace, f: int, strength: float | None = None, **fields: Any) -> FeatureHit:
+def _feature(ws: QueryContext, f: int, strength: float | None = None, **fields: Any) -> FeatureHit:
     space = ws.space
     d = space.feature_density(f)
     return FeatureHit(f, space.feature_label(f), None if d is None else round(d, 7),
                       None if strength is None else round(float(strength), 6), fields)
 
 
-# -- questions over the concept space (vectorised: see kgalign.query.sources) --------------------
+# -- questions over the concept space (vectorised: see kgalign.index.operators) --------------------
 
-#: Questions answered by an operator of :mod:`kgalign.query.sources`.
-NEURAL_QUESTIONS = ("sharing_features", "similar_to", "features_of", "symbols_activating", "explain_feature",
-                    "blind_spots", "pruning_candidates", "unstable_symbols")
+#: Questions answered by an operator of :mod:`kgalign.index.operators`.
+NEURAL_QUESTIONS = tuple(k for k, o in operators.OPERATORS.items() if o.source is not None)
 #: A filtered question first looks this many times its limit deep, and widens by this factor.
 FIRST_WINDOW, WIDEN = 4, 8
 
 
-def _question(ws: Workspace, op: QuestionOp) -> tuple[list[Any], dict]:
+def _question(ws: QueryContext, op: QuestionOp) -> tuple[list[Any], dict]:
     if op.kind in ("align", "bridges", "sparql_source"):
         return _row_question(ws, op)
     space = ws.space
@@ -130,52 +129,36 @@ def _question(ws: Workspace, op: QuestionOp) -> tuple[list[Any], dict]:
     return rows, {}
 
 
-def _source(ws: Workspace, op: QuestionOp, features: list[int] | None, k: int | None) -> Candidates:
-    """The question's candidates, the first ``k`` (or all) in natural order, with a stability column
-    for symbols."""
-    space, kind, g = ws.space, op.kind, op.graphs
-    sym = op.args.get("symbol")
-    key = (sym.graph, sym.iri) if sym is not None else None
-    if kind == "sharing_features":
-        cand = sources.sharing_features(space, key, g, k)
-    elif kind == "similar_to":
-        cand = sources.similar_to(space, key, g, k)
-    elif kind in ("symbols_activating", "explain_feature"):
-        cand = sources.symbols_activating(space, list(features or ()), g, k)
-    elif kind == "unstable_symbols":
-        cand = sources.unstable_symbols(space, g, k)
-    elif kind == "pruning_candidates":
-        cand = sources.pruning_candidates(space, g)
-    elif kind == "features_of":
-        return _rounded(sources.features_of(space, key))
-    elif kind == "blind_spots":
-        min_density = sources.BLIND_SPOT_MIN_DENSITY
+def _source(ws: QueryContext, op: QuestionOp, features: list[int] | None, k: int | None) -> Candidates:
+    """The question's candidates from its operator (:data:`kgalign.index.operators.OPERATORS`), the
+    first ``k`` (or all) in natural order, with a stability column for symbols."""
+    space = ws.space
+    args = dict(op.args)
+    if features is not None:
+        args["features"] = features
+    if op.kind == "blind_spots":
+        min_density = operators.BLIND_SPOT_MIN_DENSITY
         for t in op.thresholds:  # a lower density threshold asks for rarer features than the default
             if t.field == "density" and t.op in (">", ">="):
                 min_density = min(min_density, t.value)
-        return _rounded(sources.blind_spots(space, g, min_density))
-    else:  # pragma: no cover - the plan only makes known kinds
-        raise AssertionError(kind)
-    if "stability" not in cand.cols:
+        args["min_density"] = min_density
+    source = operators.OPERATORS[op.kind].source
+    assert source is not None, op.kind
+    cand = source(space, args, op.graphs, k)
+    if op.returns == "symbols" and "stability" not in cand.cols:
         cand.cols["stability"] = space.table.stability[cand.ids].astype(np.float64)
     return _rounded(cand)
 
 
 #: Decimals each number is shown with; thresholds and ``order by`` compare the numbers as shown.
-DECIMALS = {"stability": 4, "overlap": 6, "similarity": 6, "strength": 6, "density": 7, "fired_in": 3}
+DECIMALS = operators.DECIMALS
+_rounded = operators.rounded
 
 
-def _rounded(cand: Candidates) -> Candidates:
-    for name, decimals in DECIMALS.items():
-        if name in cand.cols:
-            cand.cols[name] = np.round(cand.cols[name], decimals)
-    return cand
-
-
-def _answer(ws: Workspace, op: QuestionOp, features: list[int] | None) -> Candidates:
+def _answer(ws: QueryContext, op: QuestionOp, features: list[int] | None) -> Candidates:
     """Source → SPARQL semi-join and thresholds → order → limit, widening the source's window while
     filters leave fewer rows than the limit and more candidates remain."""
-    natural = sources.NATURAL_ORDER[op.kind]
+    natural = operators.NATURAL_ORDER[op.kind]
     keys = [(o.field, o.descending) for o in op.order_by]
     reordered = bool(keys) and keys != [natural]
     filtered = op.where is not None or bool(op.thresholds)
@@ -197,7 +180,7 @@ def _answer(ws: Workspace, op: QuestionOp, features: list[int] | None) -> Candid
     return kept
 
 
-def _filter(ws: Workspace, op: QuestionOp, cand: Candidates) -> Candidates:
+def _filter(ws: QueryContext, op: QuestionOp, cand: Candidates) -> Candidates:
     keep = np.ones(len(cand), bool)
     for t in op.thresholds:
         col = cand.cols.get(t.field)
@@ -228,7 +211,7 @@ def _past_threshold(op: QuestionOp, cand: Candidates, natural: tuple[str, bool] 
     return False
 
 
-def _order(ws: Workspace, op: QuestionOp, cand: Candidates) -> np.ndarray:
+def _order(ws: QueryContext, op: QuestionOp, cand: Candidates) -> np.ndarray:
     """Positions of ``cand`` sorted by the ``order by`` keys (missing values last), ties kept in
     natural order."""
     n = len(cand)
@@ -248,7 +231,7 @@ def _order(ws: Workspace, op: QuestionOp, cand: Candidates) -> np.ndarray:
     return np.lexsort(keys)
 
 
-def _texts(ws: Workspace, op: QuestionOp, cand: Candidates, field: str) -> list[Any]:
+def _texts(ws: QueryContext, op: QuestionOp, cand: Candidates, field: str) -> list[Any]:
     if op.returns == "features" or field == "feature":
         return [f"{int(f):012d}" for f in (cand.ids if op.returns == "features" else cand.cols["feature"])]
     table, keys = ws.symbol_table, ws.space.keys
@@ -264,7 +247,7 @@ def _variable(op: QuestionOp) -> str:
     return "feature" if op.returns == "features" else "source" if op.returns == "pairs" else "symbol"
 
 
-def _candidate_iris(ws: Workspace, op: QuestionOp, cand: Candidates) -> list[str]:
+def _candidate_iris(ws: QueryContext, op: QuestionOp, cand: Candidates) -> list[str]:
     if op.returns == "features":
         return [f"urn:kgalign:feature:{int(f)}" for f in cand.ids]
     keys = ws.space.keys
@@ -276,7 +259,7 @@ def _r(x: Any, nd: int) -> float | None:
     return None if np.isnan(x) else round(x, nd)
 
 
-def _materialise(ws: Workspace, op: QuestionOp, cand: Candidates) -> list[Any]:
+def _materialise(ws: QueryContext, op: QuestionOp, cand: Candidates) -> list[Any]:
     """Typed rows, with labels and the question's extra fields, for the candidates that survived."""
     space, kind, c = ws.space, op.kind, cand.cols
     if kind == "features_of":
@@ -312,7 +295,7 @@ def _materialise(ws: Workspace, op: QuestionOp, cand: Candidates) -> list[Any]:
             rows.append(_hit(ws, k, table=table, score=c["stability"][j], stability=st))
         elif kind == "pruning_candidates":
             w = c["strength"][j]
-            reasons = sources.pruning_reasons(int(c["reasons"][j]), float(w), float(c["stability"][j]),
+            reasons = operators.pruning_reasons(int(c["reasons"][j]), float(w), float(c["stability"][j]),
                                               float(c["generic"][j]), float(c["nearest"][j]), cand.meta)
             rows.append(_hit(ws, k, table=table, score=w, strength=_r(w, 6), stability=st, reasons=reasons))
         else:  # pragma: no cover
@@ -323,7 +306,7 @@ def _materialise(ws: Workspace, op: QuestionOp, cand: Candidates) -> list[Any]:
 # -- questions answered row by row: pairs and SPARQL sources ------------------------------------
 
 
-def _row_question(ws: Workspace, op: QuestionOp) -> tuple[list[Any], dict]:
+def _row_question(ws: QueryContext, op: QuestionOp) -> tuple[list[Any], dict]:
     if op.kind in ("align", "bridges"):
         rows: list[Any] = _pairs(ws, op)
     else:
@@ -340,7 +323,7 @@ def _row_question(ws: Workspace, op: QuestionOp) -> tuple[list[Any], dict]:
     return rows, {}
 
 
-def _sparql_source(ws: Workspace, op: QuestionOp) -> list[SymbolHit]:
+def _sparql_source(ws: QueryContext, op: QuestionOp) -> list[SymbolHit]:
     """The symbols a SPARQL pattern binds to ``?symbol`` (one row per graph declaring the IRI), by
     graph and IRI."""
     embedded = ws.has_space()
@@ -357,22 +340,23 @@ def _sparql_source(ws: Workspace, op: QuestionOp) -> list[SymbolHit]:
     return out
 
 
-def _pairs(ws: Workspace, op: QuestionOp) -> list[PairHit]:
+def _pairs(ws: QueryContext, op: QuestionOp) -> list[PairHit]:
     src, tgt = op.args["source"], op.args["target"]
     if op.kind == "align":
-        from kgalign.align.matcher import Matcher
-
-        alignment = Matcher().match(ws, src, tgt)
+        alignment = ws.match(src, tgt)
         space = ws.space if ws.has_space() else None
         out = []
         for c in alignment:
             ev = {e.kind: round(e.score, 4) for e in c.evidence if e.kind != "repair"}
             a, b = (c.subject_graph, c.subject), (c.object_graph, c.object)
-            ov = _overlap(space, a, b) if space is not None and space.has(a) and space.has(b) else None
+            both = space is not None and space.has(a) and space.has(b)
+            ov = _overlap(space, a, b) if both else None
+            sim = round(space.similarity(a, b), 6) if both else None
             out.append(PairHit(c.subject_graph, c.subject, c.subject_label, c.object_graph, c.object, c.object_label,
                                c.relation, round(c.confidence, 6),
-                               {"similarity": ev.get("neural"), "overlap": ov, "lexical": ev.get("lexical"),
-                                "structural": ev.get("structural"), "justification": c.justification}))
+                               {"similarity": sim, "overlap": ov, "lexical": ev.get("lexical"),
+                                "structural": ev.get("structural"), "neural": ev.get("neural"),
+                                "justification": c.justification}))
         out.sort(key=lambda p: -p.confidence)
         return out
     return _bridges(ws, src, tgt)
@@ -388,7 +372,7 @@ def _overlap(space: Any, a: tuple[str, str], b: tuple[str, str]) -> float:
     return round(num / den if den else 0.0, 6)
 
 
-def _bridges(ws: Workspace, source: str, target: str) -> list[PairHit]:
+def _bridges(ws: QueryContext, source: str, target: str) -> list[PairHit]:
     """:func:`kgalign.align.bridges.find_bridges` between the two graphs (mutual nearest neighbours
     of one category, well above the pair's typical similarity), with the support overlap and the
     weaker activation strength of each pair."""
@@ -396,7 +380,8 @@ def _bridges(ws: Workspace, source: str, target: str) -> list[PairHit]:
 
     space = ws.space
     out = []
-    for b in find_bridges(ws, graphs=[source, target]):
+    # As in the report: a pair the matcher maps is a mapping, not a bridge.
+    for b in find_bridges(ws, [ws.match(source, target)], graphs=[source, target]):
         if b.source[0] != source:  # the pair of graphs is taken in sorted order
             b = replace(b, source=b.target, target=b.source, source_label=b.target_label,
                         target_label=b.source_label, relation=_CONVERSE.get(b.relation, b.relation))
@@ -414,7 +399,7 @@ _CONVERSE = {"<": ">", ">": "<"}
 
 # -- SPARQL -----------------------------------------------------------------------------------
 
-def _all_prefixes(ws: Workspace) -> dict[str, str]:
+def _all_prefixes(ws: QueryContext) -> dict[str, str]:
     merged: dict[str, str] = {}
     for table in ws.symbol_table.prefixes.values():
         for p, ns in table.items():
@@ -422,7 +407,7 @@ def _all_prefixes(ws: Workspace) -> dict[str, str]:
     return merged
 
 
-def _run_pattern(ws: Workspace, where: SparqlFilter, header: str, tail: str) -> Any:
+def _run_pattern(ws: QueryContext, where: SparqlFilter, header: str, tail: str) -> Any:
     """Run ``header + pattern + tail + }`` and read its solutions; a SPARQL syntax error points into
     the pattern as written in the DSL text (the engine attaches that text). The pattern is the
     user's SPARQL by design; everything spliced around it (candidate IRIs) is escaped."""
@@ -475,7 +460,7 @@ class _Solutions(list):
         self.names = names
 
 
-def _sparql_bindings(ws: Workspace, where: SparqlFilter, var: str, values: list[str] | None) -> list[str]:
+def _sparql_bindings(ws: QueryContext, where: SparqlFilter, var: str, values: list[str] | None) -> list[str]:
     """IRIs the pattern binds to ``?var`` (only among ``values`` when given), in the store's order."""
     tail = ""
     if values is not None:
@@ -484,7 +469,7 @@ def _sparql_bindings(ws: Workspace, where: SparqlFilter, var: str, values: list[
     return [t.value for row in res if isinstance(t := row[var], NamedNode)]
 
 
-def _sparql_pair_bindings(ws: Workspace, where: SparqlFilter,
+def _sparql_pair_bindings(ws: QueryContext, where: SparqlFilter,
                           values: list[tuple[str, str]] | None) -> set[tuple[str | None, str | None]]:
     """``(source, target)`` IRI pairs the pattern binds (None where it leaves a variable unbound)."""
     tail = ""
@@ -499,7 +484,7 @@ def _sparql_pair_bindings(ws: Workspace, where: SparqlFilter,
     return {(iri(row["source"]), iri(row["target"])) for row in res}
 
 
-def _semi_join(ws: Workspace, rows: list[Any], op: QuestionOp) -> list[Any]:
+def _semi_join(ws: QueryContext, rows: list[Any], op: QuestionOp) -> list[Any]:
     """Rows whose identity the ``where`` pattern binds: ``?source`` and ``?target`` for pairs."""
     if not rows:
         return []
@@ -512,7 +497,7 @@ def _semi_join(ws: Workspace, rows: list[Any], op: QuestionOp) -> list[Any]:
     return [r for r in rows if (r.source, r.target) in found or (r.source, None) in found or (None, r.target) in found]
 
 
-def run_sparql(ws: Workspace, text: str, span: Any = None) -> Result:
+def run_sparql(ws: QueryContext, text: str, span: Any = None) -> Result:
     """A whole SPARQL query, with the artefacts' prefixes known (its own PREFIX lines win)."""
     try:
         res = _solutions(ws.sparql(text, prefixes=_all_prefixes(ws)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kgalign.index.operators import NATURAL_ORDER, OPERATORS
 from kgalign.query.ast import (
     Align,
     Bridges,
@@ -29,30 +30,17 @@ from kgalign.query.ast import (
     Threshold,
 )
 from kgalign.query.resolve import Resolver
-from kgalign.query.sources import NATURAL_ORDER
 from kgalign.symbolic.symbols import Symbol
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.query.context import QueryContext
 
-#: Rows a question returns when the query names no limit.
-DEFAULT_LIMITS = {
-    "sharing_features": 20,
-    "similar_to": 10,
-    "features_of": 32,
-    "symbols_activating": 20,
-    "explain_feature": 10,
-    "blind_spots": 20,
-    "pruning_candidates": None,
-    "unstable_symbols": 20,
-    "align": None,
-    "bridges": 20,
-    "sparql_source": None,
-}
+#: Rows a question returns when the query names no limit (each question's operator says).
+DEFAULT_LIMITS = {k: o.default_limit for k, o in OPERATORS.items()}
 #: Inside a set operation, operands without their own limit look this far.
 OPERAND_LIMIT = 200
 #: Operators that can return just the first k candidates (and widen the window when filters need more).
-WINDOWED = ("sharing_features", "similar_to", "symbols_activating", "explain_feature", "unstable_symbols")
+WINDOWED = tuple(k for k, o in OPERATORS.items() if o.windowed)
 
 
 @dataclass
@@ -99,22 +87,14 @@ class QuestionOp:
 
     def _source(self) -> str:
         a = self.args
-        g = f" in graphs {sorted(self.graphs)}" if self.graphs else ""
         sym: Symbol | None = a.get("symbol")
-        name = f"{sym.label} <{sym.iri}> ({sym.graph})" if sym else ""
-        return {
-            "sharing_features": f"SupportOverlap {name} via inverted feature index{g}",
-            "similar_to": f"NearestConceptVectors {name} via FAISS (an exact scan over small graphs){g}",
-            "features_of": f"Support {name}",
-            "symbols_activating": f"FeatureColumn {a.get('features')}{g}",
-            "explain_feature": f"ExplainFeature {a.get('features')}{g}",
-            "blind_spots": f"UnclaimedFeatures by corpus density × activation{g}",
-            "pruning_candidates": f"PruningCandidates (weak, unstable or uninformative support){g}",
-            "unstable_symbols": f"LowestSupportStability{g}",
-            "align": f"Matcher {a.get('source')} ↔ {a.get('target')} (lexical + structural + neural, 1:1, repair)",
-            "bridges": f"Bridges {a.get('source')} ↔ {a.get('target')} (close in feature space, unmapped)",
-            "sparql_source": f"SPARQL {{ {self.where.pattern_text.strip() if self.where else ''} }}",
-        }[self.kind]
+        return OPERATORS[self.kind].description.format(
+            name=f"{sym.label} <{sym.iri}> ({sym.graph})" if sym else "",
+            features=a.get("features"), source=a.get("source"), target=a.get("target"),
+            matcher=a["matcher"].describe() if a.get("matcher") else "",
+            graphs=f" in graphs {sorted(self.graphs)}" if self.graphs else "",
+            pattern=self.where.pattern_text.strip() if self.where else "",
+        )
 
 
 @dataclass
@@ -163,7 +143,7 @@ class Plan:
         return "\n".join(self.root.describe())
 
 
-def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
+def plan(ws: QueryContext, node: Any, *, operand: bool = False) -> Any:
     """Resolve and plan one AST node (not an ``Explain``: see :func:`kgalign.query.engine.run`)."""
     if isinstance(node, SparqlQuery):
         return SparqlPlan(node.text, span=node.span)
@@ -181,6 +161,8 @@ def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
         args["features"] = [r.feature(f) for f in node.features]
     if isinstance(node, (Align, Bridges)):
         args["source"], args["target"] = r.graph(node.source), r.graph(node.target)
+    if isinstance(node, Align):
+        args["matcher"] = ws.matcher_plan(args["source"], args["target"])
     graphs = {r.graph(m.graph)} if m.graph is not None else None
     limit = m.limit if m.limit is not None else DEFAULT_LIMITS[node.kind]
     if operand and m.limit is None:

@@ -17,7 +17,7 @@ from kgalign.symbolic.symbols import Symbol
 from kgalign.symbolic.vocab import graph_name
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.query.context import QueryContext
 
 
 def _at(span: Span) -> str:
@@ -44,7 +44,7 @@ _GRAPH_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 @dataclass
 class Resolver:
-    ws: Workspace
+    ws: QueryContext
 
     def graph_names(self) -> list[str]:
         table = self.ws.symbol_table

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from kgalign.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgalign.api import Workspace
+    from kgalign.query.context import QueryContext
     from kgalign.report.build import build_report
     from kgalign.report.model import SECTIONS, Report, report_to_dict
     from kgalign.report.render import to_html, to_json, to_markdown
@@ -51,7 +51,7 @@ def __getattr__(name: str) -> Any:
 
 
 def write_report(
-    ws: Workspace,
+    ws: QueryContext,
     out_dir: str | os.PathLike[str],
     formats: Sequence[str] = ("html", "json", "md"),
     *,

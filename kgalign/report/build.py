@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kgalign.errors import KgalignError, WorkspaceError
+from kgalign.index import operators
 from kgalign.report.model import (
     BehaviourSection,
     BlindSpot,
@@ -43,15 +44,17 @@ from kgalign.report.model import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgalign.api import Workspace
     from kgalign.index.space import ConceptSpace
+    from kgalign.query.context import QueryContext
 
 #: The map shows at most this many symbols (a seeded sample beyond it).
 MAP_MAX_POINTS = 3000
-#: Support stability below this counts as unstable (ConceptSpace.pruning_candidates' default).
-MIN_STABILITY = 0.35
-#: Rows shown per list section (the JSON carries the same lists).
-DEFAULT_LIMITS = {"unstable": 25, "blind_spots": 20, "bridges": 100, "merge_candidates": 500}
+#: Support stability below this counts as unstable (:data:`kgalign.index.operators.UNSTABLE_BELOW`).
+MIN_STABILITY = operators.UNSTABLE_BELOW
+#: Rows shown per list section (the JSON carries the same lists). The unstable symbols are the DSL's
+#: ``unstable symbols`` (its operator and default limit), so the report and the console list the same.
+DEFAULT_LIMITS = {"unstable": operators.OPERATORS["unstable_symbols"].default_limit or 20, "blind_spots": 20,
+                  "bridges": 100, "merge_candidates": 500}
 #: Blind spots that fire on more of the corpus' tokens than this are left out as generic.
 MAX_BLIND_DENSITY = 0.1
 #: ...and so are those whose top activations fall mostly on punctuation and function words.
@@ -73,7 +76,7 @@ which while who whom whose why will with within without would yet you your yours
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def _label(ws: Workspace, key: tuple[str, str]) -> str:
+def _label(ws: QueryContext, key: tuple[str, str]) -> str:
     s = ws.symbol_table.get(key[1], key[0])
     return s.label if s is not None else key[1]
 
@@ -85,27 +88,19 @@ def _features(space: ConceptSpace, key: tuple[str, str], n: int = 5) -> list[Fea
 
 
 def _graph_features(space: ConceptSpace) -> dict[str, set[int]]:
-    """graph -> the features its symbols load on (``ConceptSpace.loads``)."""
-    out: dict[str, set[int]] = {}
-    for f, rows in space.loads.items():
-        for r, _ in rows:
-            out.setdefault(space.keys[r][0], set()).add(int(f))
-    return out
+    """graph -> the features its symbols load on (:func:`kgalign.index.operators.graph_features`)."""
+    return operators.graph_features(space)
 
 
-def default_alignments(ws: Workspace) -> list[Any]:
-    """Every pair of graphs through the matcher (``[]`` when the matcher is not installed)."""
-    try:
-        from kgalign.align.matcher import match_all
-    except ImportError:  # pragma: no cover - the alignment engine is optional
-        return []
-    return match_all(ws, ws.graph_names())
+def default_alignments(ws: QueryContext) -> list[Any]:
+    """Every pair of graphs through the workspace's matcher policy (:meth:`Workspace.match_all`)."""
+    return ws.match_all()
 
 
 # ------------------------------------------------------------------------------------------ sections
 
 
-def graph_summaries(ws: Workspace, space: ConceptSpace) -> list[GraphSummary]:
+def graph_summaries(ws: QueryContext, space: ConceptSpace) -> list[GraphSummary]:
     feats = _graph_features(space)
     out = []
     for g in ws.graph_names():
@@ -125,7 +120,7 @@ def graph_summaries(ws: Workspace, space: ConceptSpace) -> list[GraphSummary]:
     return out
 
 
-def merge_candidates(ws: Workspace, space: ConceptSpace, alignments: Iterable[Any]) -> list[MergeCandidate]:
+def merge_candidates(ws: QueryContext, space: ConceptSpace, alignments: Iterable[Any]) -> list[MergeCandidate]:
     """The matcher's mappings, most confident first, with the concept-space figures beside them."""
     out = []
     for al in alignments:
@@ -162,7 +157,7 @@ def _relation_name(relation: str) -> str:
         return relation
 
 
-def bridges(ws: Workspace, space: ConceptSpace, alignments: Sequence[Any]) -> list[BridgeEntry]:
+def bridges(ws: QueryContext, space: ConceptSpace, alignments: Sequence[Any]) -> list[BridgeEntry]:
     from kgalign.align.bridges import find_bridges
 
     out = []
@@ -178,28 +173,34 @@ def bridges(ws: Workspace, space: ConceptSpace, alignments: Sequence[Any]) -> li
     return out
 
 
-def pruning_candidates(ws: Workspace, space: ConceptSpace, alignments: Sequence[Any]) -> list[PruningCandidate]:
-    """``ConceptSpace.pruning_candidates`` with each symbol's label, definition, features and nearest
-    symbol in another graph."""
+def pruning_candidates(ws: QueryContext, space: ConceptSpace, alignments: Sequence[Any]) -> list[PruningCandidate]:
+    """The DSL's ``symbols with no neural counterpart`` (:func:`kgalign.index.operators.pruning_candidates`,
+    same rows, order and reasons) with each symbol's label, definition, features and nearest symbol in
+    another graph."""
     mapped = {(m.subject_graph, m.subject) for al in alignments for m in al}
     mapped |= {(m.object_graph, m.object) for al in alignments for m in al}
     graphs = {k[0] for k in space.keys}
+    cand = operators.rounded(operators.pruning_candidates(space, None))  # the numbers the DSL shows
+    c = cand.cols
     out = []
-    for p in space.pruning_candidates():
-        s = ws.symbol_table.get(p.key[1], p.key[0])
-        others = graphs - {p.key[0]}
+    for j, row in enumerate(cand.ids):
+        key = space.keys[int(row)]
+        s = ws.symbol_table.get(key[1], key[0])
+        others = graphs - {key[0]}
         near = None
         if others:
-            hits = space.similar(p.key, k=1, graphs=others)
+            hits = space.similar(key, k=1, graphs=others)
             if hits:
                 (g, iri), sim = hits[0]
                 near = SymbolRef(g, iri, _label(ws, (g, iri)), round(sim, 4))
+        text = operators.pruning_reasons(int(c["reasons"][j]), float(c["strength"][j]), float(c["stability"][j]),
+                                         float(c["generic"][j]), float(c["nearest"][j]), cand.meta)
         out.append(
             PruningCandidate(
-                graph=p.key[0], iri=p.key[1], label=s.label if s else p.key[1], kind=s.kind if s else "",
-                reasons=list(p.reasons), strength=p.strength, stability=p.stability,
-                informativeness=p.informativeness, definition=(s.definition or "") if s else "",
-                top_features=_features(space, p.key), nearest_elsewhere=near, mapped=p.key in mapped,
+                graph=key[0], iri=key[1], label=s.label if s else key[1], kind=s.kind if s else "",
+                reasons=text.split("; "), strength=float(c["strength"][j]), stability=float(c["stability"][j]),
+                informativeness=1.0 - float(c["generic"][j]), definition=(s.definition or "") if s else "",
+                top_features=_features(space, key), nearest_elsewhere=near, mapped=key in mapped,
             )
         )
     return out
@@ -264,14 +265,16 @@ def suggest_label(snippets: Sequence[dict]) -> str:
     return phrase[:1].upper() + phrase[1:]
 
 
-def blind_spots(ws: Workspace, space: ConceptSpace, limit: int, max_density: float = MAX_BLIND_DENSITY) -> list[BlindSpot]:
-    """``ConceptSpace.blind_spots`` with evidence and a suggested label, without the features that fire on
+def blind_spots(ws: QueryContext, space: ConceptSpace, limit: int, max_density: float = MAX_BLIND_DENSITY) -> list[BlindSpot]:
+    """The DSL's ``features with no symbolic counterpart`` (:func:`kgalign.index.operators.blind_spots`) with evidence and a suggested label, without the features that fire on
     more than ``max_density`` of all tokens or whose top activations fall mostly on punctuation and function
     words (those track syntax or position, not a concept a symbol could name)."""
     if space.stats is None:
         return []
     out = []
-    for f, density, mean_act in space.blind_spots(limit=limit * 10):
+    cand = operators.blind_spots(space, None, operators.BLIND_SPOT_MIN_DENSITY)
+    for f, density, mean_act in zip(cand.ids.tolist(), cand.cols["density"].tolist(), cand.cols["strength"].tolist(),
+                                    strict=True):
         if density > max_density:
             continue
         if len(out) >= limit:
@@ -290,11 +293,12 @@ def blind_spots(ws: Workspace, space: ConceptSpace, limit: int, max_density: flo
     return out
 
 
-def unstable(ws: Workspace, space: ConceptSpace, limit: int) -> list[UnstableSymbol]:
+def unstable(ws: QueryContext, space: ConceptSpace, limit: int) -> list[UnstableSymbol]:
+    """The DSL's ``unstable symbols`` (:func:`kgalign.index.operators.unstable_symbols`): the least stable
+    symbols, lowest first, the same rows the console lists (those below :data:`MIN_STABILITY` are the ones
+    the pruning candidates call unstable)."""
     out = []
-    for key, stab in space.unstable(limit=limit):
-        if stab >= MIN_STABILITY:
-            break
+    for key, stab in operators.keys_of(space, operators.unstable_symbols(space, None, limit), "stability"):
         r = space.row_of(key)
         out.append(UnstableSymbol(key[0], key[1], _label(ws, key), stab, int(space.table.n_contexts[r]),
                                   _features(space, key, 3)))
@@ -360,7 +364,7 @@ def pca_2d(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, list[float]]
     return coords, explained
 
 
-def concept_map(ws: Workspace, space: ConceptSpace, pruned: set[tuple[str, str]]) -> ConceptMap:
+def concept_map(ws: QueryContext, space: ConceptSpace, pruned: set[tuple[str, str]]) -> ConceptMap:
     n = len(space.keys)
     rows = np.arange(n)
     if n > MAP_MAX_POINTS:
@@ -375,7 +379,7 @@ def concept_map(ws: Workspace, space: ConceptSpace, pruned: set[tuple[str, str]]
     return ConceptMap(points, [round(e, 5) for e in explained], n)
 
 
-def sae_quality(ws: Workspace, space: ConceptSpace) -> SAEQuality:
+def sae_quality(ws: QueryContext, space: ConceptSpace) -> SAEQuality:
     from kgalign.index.build import default_sae_dir
 
     run_path = space.run.get("sae_path")
@@ -421,7 +425,7 @@ def sae_quality(ws: Workspace, space: ConceptSpace) -> SAEQuality:
 
 
 def behaviour_section(
-    ws: Workspace, alignments: Sequence[Any], enabled: bool, options: dict[str, Any] | None
+    ws: QueryContext, alignments: Sequence[Any], enabled: bool, options: dict[str, Any] | None
 ) -> BehaviourSection:
     from kgalign.align.behaviour import behavioural_checks, summarise
 
@@ -439,7 +443,7 @@ def behaviour_section(
 
 
 def build_report(
-    ws: Workspace,
+    ws: QueryContext,
     *,
     alignments: Sequence[Any] | None = None,
     behaviour: bool = True,

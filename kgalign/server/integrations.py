@@ -85,13 +85,6 @@ def report_html() -> Callable[..., str]:
         raise NotAvailable("the pruning report", "kgalign.report.build_report and to_html")
 
     def html(ws: Any, **kw: Any) -> str:
-        return to_html(build(ws, **kw))
+        return to_html(ws.report(**kw))
 
     return html
-
-
-def feature_record() -> Callable[..., dict]:
-    fn = _attr("kgalign.commands.neural", "feature_record")
-    if fn is None:  # pragma: no cover - ships with the neural layer
-        raise NotAvailable("feature pages", "kgalign.commands.neural.feature_record")
-    return fn

@@ -164,24 +164,22 @@ def run_match(tmp: Path, source: Fetched, target: Fetched, input_alignment: Fetc
     neural = use_neural(ws, cfg)
     if neural:
         ws.embed(quiet=True)
-        base = config_cls()
-        opts.changes.setdefault("scorers", tuple(dict.fromkeys((*base.scorers, "neural"))))
     try:
         mcfg = config_cls().with_(**opts.changes) if (config_cls is not None and opts.changes) else None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"parameters: {e}") from None
-    matcher = matcher_cls(mcfg) if mcfg is not None else matcher_cls()
 
     ia_state = "none"
-    kwargs: dict[str, Any] = {}
+    given = None
     if input_alignment is not None:
         given = integrations.alignment_reader()(input_alignment.path, source_graph="source", target_graph="target")
-        if "input_alignment" in inspect.signature(matcher.match).parameters:
-            kwargs["input_alignment"] = given
+        if "input_alignment" in inspect.signature(matcher_cls.match).parameters:
             ia_state = "used"
         else:
-            ia_state = "read, not used by this matcher"
-    alignment = matcher.match(ws, "source", "target", **kwargs)
+            ia_state, given = "read, not used by this matcher", None
+    # The workspace's policy decides the evidence (neural whenever embedded), as everywhere else.
+    alignment = ws.match("source", "target", mcfg, input_alignment=given)
+    neural = "neural" in alignment.metadata.get("scorers", ())
     return MatchResult(write(alignment), len(alignment), neural, opts.ignored, ia_state)
 
 

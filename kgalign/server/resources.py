@@ -323,22 +323,24 @@ async def symbol_by_name_endpoint(request: Request) -> Response:
 
 def feature_page(ws, f: int, limit: int) -> dict:
     space = ws.space
-    rec = integrations.feature_record()(ws, f, limit)
+    rec = ws.feature(f, limit)
     for sym in rec["symbols"]:
         key = (sym["graph"], sym["iri"])
         sym["stability"] = space.stability(key) if space.has(key) else None
     stab = [s["stability"] for s in rec["symbols"] if s["stability"] is not None]
     rec["mean_stability"] = sum(stab) / len(stab) if stab else None
-    rec["n_symbols_loading"] = len(space.loads.get(f, ()))
     rec["d_sae"] = space.d_sae
     return rec
 
 
 def feature_list(ws, limit: int, offset: int, sort: str) -> dict:
+    from kgalign.index.operators import load_counts
+
     space = ws.space
+    counts = load_counts(space)
     rows = []
     for f in range(space.d_sae):
-        n = len(space.loads.get(f, ()))
+        n = int(counts[f])
         rows.append({"feature": f, "label": space.feature_label(f), "density": space.feature_density(f),
                      "n_symbols_loading": n})
     if sort == "density":
@@ -418,10 +420,12 @@ def find_alignment(ws, source: str, target: str, fresh: bool, cache: AlignmentCa
             for al in reader(ws):
                 if al.source_graph == source and al.target_graph == target:
                     return al, "store"
-    matcher_cls = integrations.matcher_class()
+    integrations.matcher_class()  # 501 when the matcher is not installed
     sums = {g.name: g.sha256 for g in ws.graphs()}
-    key = (source, target, sums[source], sums[target], ws.path.resolve().as_posix())
-    return cache.get_or_compute(key, lambda: matcher_cls().match(ws, source, target)), "matcher"
+    run = ws.path / "neural" / "run.json"
+    key = (source, target, sums[source], sums[target], ws.path.resolve().as_posix(), ws.generation,
+           run.stat().st_mtime_ns if run.exists() else None)
+    return cache.get_or_compute(key, lambda: ws.match(source, target)), "matcher"
 
 
 def stored(ws) -> list:
@@ -489,7 +493,8 @@ class ReportCache:
     @staticmethod
     def key(ws, behaviour: bool) -> str:
         run = ws.path / "neural" / "run.json"
-        parts = [g.sha256 for g in ws.graphs()] + [run.read_text() if run.exists() else "", behaviour]
+        parts = [g.sha256 for g in ws.graphs()] + [run.read_text() if run.exists() else "", behaviour,
+                                                   ws.generation]
         if ws.store.has_graph(MAPPINGS_GRAPH):
             parts.append(ws.store.count(MAPPINGS_GRAPH))
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -499,7 +504,8 @@ class ReportCache:
         k = self.key(ws, behaviour)
         with self._lock:  # one build at a time; the others wait for it and reuse it
             if k not in self._html:
-                self._html = {k: render(ws, alignments=stored(ws), behaviour=behaviour)}
+                # the report `kgalign report` writes: the matcher under the workspace's policy
+                self._html = {k: render(ws, behaviour=behaviour)}
             return self._html[k]
 
 

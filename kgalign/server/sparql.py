@@ -166,30 +166,28 @@ def update(ws, text: str) -> None:
 
 
 class ExtensionFunctions:
-    """The ``kga:`` functions over the workspace's concept space, held by the server.
+    """The ``kga:`` functions over the workspace's live concept space, held by the server.
 
-    :meth:`Workspace.sparql_functions` takes the workspace lock, which a load holds for
-    its whole parse; SPARQL readers use these instead and so never wait for a load.
-    Rebuilt when ``neural/run.json`` changes (a new embed).
+    Rebuilt when ``neural/run.json`` changes (a new embed) or the workspace is written to
+    (load, drop, update: :attr:`Workspace.generation`), so no answer mentions a dropped graph.
     """
 
     def __init__(self) -> None:
-        self._stamp: int | None = None
+        self._stamp: tuple | None = None
         self._functions: dict | None = None
         self._lock = threading.Lock()
 
     def get(self, ws) -> dict | None:
         run = ws.path / "neural" / "run.json"
         try:
-            stamp = run.stat().st_mtime_ns
+            stamp = (run.stat().st_mtime_ns, ws.generation)
         except FileNotFoundError:
             return None
         with self._lock:
             if stamp != self._stamp:
-                from kgalign.index.space import ConceptSpace
                 from kgalign.query.functions import custom_functions
 
-                self._functions = custom_functions(ConceptSpace.open(ws.path))
+                self._functions = custom_functions(ws.space)
                 self._stamp = stamp
             return self._functions
 

@@ -88,12 +88,21 @@ def test_feature_numbers_are_checked(demo_ws) -> None:
 def test_sharing_features_is_the_support_overlap(demo_ws) -> None:
     space = demo_ws.space
     got = run(demo_ws, f"symbols sharing features with {DUTY_Q} limit {EVERYTHING}").rows
-    want = space.sharing_features(DUTY)
-    assert {r.key for r in got} == {s.key for s in want}
-    by_key = {s.key: s for s in want}
+    # a plain-Python oracle: weighted Jaccard of the supports, over every symbol sharing a feature
+    mine = {f: w for f, w, _ in space.support_of(DUTY)}
+    want = {}
+    for i, k in enumerate(space.keys):
+        theirs = {f: w for f, w, _ in space.table.support(i)}
+        if k == DUTY or not set(mine) & set(theirs):
+            continue
+        both = set(mine) | set(theirs)
+        num = sum(min(mine.get(f, 0.0), theirs.get(f, 0.0)) for f in both)
+        den = sum(mine.values()) + sum(theirs.values()) - num
+        want[k] = (num / den, len(set(mine) & set(theirs)))
+    assert {r.key for r in got} == set(want)
     for r in got:
-        assert r.fields["overlap"] == pytest.approx(by_key[r.key].overlap, abs=2e-6)
-        assert r.fields["shared"] == len(by_key[r.key].shared)
+        assert r.fields["overlap"] == pytest.approx(want[r.key][0], abs=2e-6)
+        assert r.fields["shared"] == want[r.key][1]
     overlaps = [r.fields["overlap"] for r in got]
     assert overlaps == sorted(overlaps, reverse=True)
 
@@ -120,7 +129,9 @@ def test_symbols_activating_is_the_feature_column(demo_ws) -> None:
     space = demo_ws.space
     f = space.support_of(DUTY)[0][0]
     got = run(demo_ws, f"symbols activating feature {f} limit 25").rows
-    want = space.symbols_activating(f, 25)
+    col0 = space.table.vectors[:, f]
+    want = sorted(((space.keys[i], float(col0[i])) for i in range(len(space.keys)) if col0[i] > 0),
+                  key=lambda x: -x[1])[:25]
     assert [r.fields["strength"] for r in got] == pytest.approx([w for _, w in want], abs=1e-6)
     assert {r.key for r in got if r.fields["strength"] > want[-1][1]} <= {k for k, _ in want}
     # several features: each symbol once, with the feature it weighs most
@@ -138,13 +149,27 @@ def test_unstable_symbols_is_stability_order(demo_ws) -> None:
     space = demo_ws.space
     got = run(demo_ws, "unstable symbols limit 30").rows
     assert [r.fields["stability"] for r in got] == pytest.approx(
-        [round(s, 4) for _, s in space.unstable(30)], abs=1e-9)
+        [round(float(s), 4) for s in sorted(space.table.stability)[:30]], abs=1e-9)
 
 
 def test_pruning_candidates_are_the_space_s(demo_ws) -> None:
     got = run(demo_ws, "symbols with no neural counterpart").rows
-    want = demo_ws.space.pruning_candidates()
-    assert {r.key: r.fields["reasons"] for r in got} == {p.key: "; ".join(p.reasons) for p in want}
+    space = demo_ws.space
+    # oracle for two of the reasons: unstable support iff stability < 0.35; weak iff below the 5th percentile
+    weak_below = np.percentile(space.table.strength, 5)
+    for r in got:
+        i = space.row_of(r.key)
+        assert ("unstable support" in r.fields["reasons"]) == (space.table.stability[i] < 0.35)
+        assert ("weak activation" in r.fields["reasons"]) == (space.table.strength[i] < weak_below)
+    flagged = {space.keys[i] for i in range(len(space.keys))
+               if space.table.stability[i] < 0.35 or space.table.strength[i] < weak_below}
+    assert flagged <= {r.key for r in got}
+    # the report lists the same candidates with the same reasons
+    from kgalign.report.build import pruning_candidates
+
+    report = pruning_candidates(demo_ws, space, [])
+    assert [(p.graph, p.iri, "; ".join(p.reasons)) for p in report] == [
+        (r.graph, r.iri, r.fields["reasons"]) for r in got]
     kinds = ("weak activation", "unstable support", "uninformative support", "isolated")
     order = [(-sum(k in r.fields["reasons"] for k in kinds), r.fields["stability"]) for r in got]
     assert order == sorted(order)
@@ -152,8 +177,16 @@ def test_pruning_candidates_are_the_space_s(demo_ws) -> None:
 
 def test_blind_spots_are_the_space_s(demo_ws) -> None:
     got = run(demo_ws, "features with no symbolic counterpart limit 50").rows
-    assert [r.feature for r in got] == [f for f, _, _ in demo_ws.space.blind_spots(limit=50)]
-    claimed = demo_ws.space.claimed_features()
+    space = demo_ws.space
+    claimed = set()  # oracle: a symbol loads on the features weighing at least 0.1 of its strongest
+    for i in range(len(space.keys)):
+        sup = space.table.support(i)
+        claimed |= {f for f, w, _ in sup if sup and w >= 0.1 * sup[0][1]}
+    d, a = space.stats.density, space.stats.mean_activation
+    want = sorted((f for f in range(space.d_sae) if d[f] >= 1e-3 and f not in claimed),
+                  key=lambda f: (-(d[f] * a[f]), f))[:50]
+    assert [r.feature for r in got] == want
+    assert claimed == space.claimed_features()
     assert not {r.feature for r in got} & claimed
 
 
@@ -466,3 +499,28 @@ def test_in_graph_after_a_name_is_explained(demo_ws) -> None:
     assert "did you mean 'DutyOfCare in graph tort-owl'" in msg
     assert "'symbols in graph negligence-skos ...'" in msg
     assert keys(run(demo_ws, "symbols in graph negligence-skos similar to DutyOfCare limit 3"))
+
+
+# ---- the report asks the same operators ------------------------------------------------------------
+
+
+def test_report_and_console_list_the_same_unstable_symbols(demo_ws) -> None:
+    from kgalign.report.build import DEFAULT_LIMITS, unstable
+
+    report = unstable(demo_ws, demo_ws.space, DEFAULT_LIMITS["unstable"])
+    console = run(demo_ws, "unstable symbols").rows
+    assert report and [(u.graph, u.iri) for u in report] == [(r.graph, r.iri) for r in console]
+    assert [u.stability for u in report] == pytest.approx([r.fields["stability"] for r in console], abs=1e-4)
+
+
+def test_report_and_dsl_bridges_leave_out_the_same_mapped_pairs(demo_ws) -> None:
+    from kgalign.report.build import bridges
+
+    al = demo_ws.match("tort-owl", "negligence-skos")
+    mapped = {(m.subject, m.object) for m in al}
+    pair = {"tort-owl", "negligence-skos"}
+    report = {frozenset((b.source, b.target)) for b in bridges(demo_ws, demo_ws.space, [al])
+              if {b.source_graph, b.target_graph} == pair}
+    rows = run(demo_ws, "bridges between tort-owl and negligence-skos limit 1000").rows
+    assert {frozenset((r.source, r.target)) for r in rows} == report
+    assert not {(r.source, r.target) for r in rows} & mapped

@@ -1,4 +1,9 @@
-"""The neural questions as vectorised operators over the concept space.
+"""The concept-space operators: every question asked of the concept space, vectorised, in one place.
+
+The DSL (:mod:`kgalign.query.execute`), the report (:mod:`kgalign.report.build`), the CLI and the
+HTTP server all answer through these; :data:`OPERATORS` gives each DSL question its operator, its
+default limit, natural order and plan description, so a new question form is one entry here plus
+its grammar rule.
 
 Each operator answers one question as :class:`Candidates`: ids (rows of the concept space for
 symbol questions, feature indices for feature questions) in the question's *natural order*
@@ -6,6 +11,9 @@ symbol questions, feature indices for feature questions) in the question's *natu
 only the first ``k``. Nothing here loops over all symbols in Python: per query the work is a
 few numpy passes (or one FAISS search), and labels are looked up only for the rows that
 survive filtering and the limit (see :mod:`kgalign.query.execute`).
+
+Thresholds live here only: :data:`LOAD_FRACTION` (what "a symbol loads on a feature" means), the
+pruning thresholds, the blind-spot density floor and :data:`UNSTABLE_BELOW`.
 
 :class:`SpaceArrays` holds what the operators derive from a :class:`ConceptSpace` once (graph of
 each row, an inverted index of the supports, feature claims, promiscuity); it is cached per
@@ -16,15 +24,19 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kgalign.index.space import LOAD_FRACTION
-
 if TYPE_CHECKING:
     from kgalign.index.space import ConceptSpace, Key
+
+#: Weights below this fraction of a symbol's strongest feature do not count as "loading on" a feature.
+LOAD_FRACTION = 0.1
+#: Support stability below this counts as unstable (the pruning reason and the report's wording).
+UNSTABLE_BELOW = 0.35
 
 #: Each question's natural order: the column its rows are ranked by and whether descending.
 #: ``None`` for questions with a compound or external order (pruning candidates, pairs, SPARQL).
@@ -38,8 +50,8 @@ NATURAL_ORDER: dict[str, tuple[str, bool] | None] = {
     "pruning_candidates": None,
     "unstable_symbols": ("stability", False),
 }
-#: Pruning thresholds (the defaults of :meth:`ConceptSpace.pruning_candidates`).
-PRUNING_MIN_STABILITY = 0.35
+#: Pruning thresholds.
+PRUNING_MIN_STABILITY = UNSTABLE_BELOW
 PRUNING_MAX_PROMISCUITY = 0.15
 PRUNING_ISOLATION_PERCENTILE = 5.0
 #: Blind spots: features firing on less than this fraction of corpus tokens are not reported.
@@ -91,14 +103,15 @@ class SpaceArrays:
         order = np.argsort(feats, kind="stable")
         self.inv_rows, self.inv_w = rows[order], weights[order]
         self.inv_ptr = np.searchsorted(feats[order], np.arange(space.d_sae + 1))
-        # Loads: support entries at least LOAD_FRACTION of the row's strongest (what ConceptSpace.loads holds).
+        # Loads: support entries at least LOAD_FRACTION of the row's strongest.
         top = np.where(valid[:, :1], w[:, :1], 0) if n else np.zeros((0, 1))
         loads = valid & (w >= LOAD_FRACTION * top)
         load_f = ids[loads].astype(np.int64)
         self.load_rows = np.broadcast_to(np.arange(n)[:, None], ids.shape)[loads]
         self.load_f = load_f
         self.promiscuity = np.bincount(load_f, minlength=space.d_sae).astype(np.float32) / max(1, n)
-        self.claimed = np.bincount(load_f, minlength=space.d_sae) > 0
+        self.load_count = np.bincount(load_f, minlength=space.d_sae)
+        self.claimed = self.load_count > 0
 
     def rows_of(self, graphs: set[str] | None) -> np.ndarray | slice | None:
         """Rows of ``graphs`` (a slice when contiguous); None for every row."""
@@ -256,8 +269,11 @@ def unstable_symbols(space: ConceptSpace, graphs: set[str] | None, k: int | None
 
 
 def pruning_candidates(space: ConceptSpace, graphs: set[str] | None) -> Candidates:
-    """Symbols with no clear neural counterpart, as :meth:`ConceptSpace.pruning_candidates` defines
-    them (weak activation, unstable support, uninformative support, isolation), most reasons first,
+    """Symbols with no clear neural counterpart (weak activation: strength below the 5th percentile;
+    unstable support: stability below :data:`PRUNING_MIN_STABILITY`; uninformative support: over half
+    its weight on features more than :data:`PRUNING_MAX_PROMISCUITY` of all symbols load on;
+    isolated: its nearest other symbol farther than all but :data:`PRUNING_ISOLATION_PERCENTILE` % of
+    the symbols' nearest neighbours), most reasons first,
     then the least stable, then the weakest; and the thresholds used. Column ``reasons`` is a bit
     mask: 1 weak, 2 unstable, 4 uninformative, 8 isolated; ``generic`` is the share of the support's
     weight on promiscuous features, ``nearest`` the cosine to the nearest other symbol; ``meta`` holds
@@ -289,7 +305,7 @@ def pruning_candidates(space: ConceptSpace, graphs: set[str] | None) -> Candidat
 
 def pruning_reasons(mask: int, strength: float, stability: float, generic: float, nearest: float,
                     limits: dict[str, float]) -> str:
-    """The reasons of one pruning candidate, worded as :meth:`ConceptSpace.pruning_candidates` words them."""
+    """The reasons of one pruning candidate, in words (the DSL's ``reasons`` column, the report's list)."""
     out = []
     if mask & 1:
         out.append(f"weak activation ({strength:.3g} < {limits['min_strength']:.3g})")
@@ -333,8 +349,104 @@ def blind_spots(space: ConceptSpace, graphs: set[str] | None, min_density: float
         mine = a.in_graphs(a.load_rows, graphs)
         claimed = np.bincount(a.load_f[mine], minlength=space.d_sae) > 0
     d, act = space.stats.density, space.stats.mean_activation
-    salience = d * act  # in the statistics' own precision, as ConceptSpace.blind_spots ranks them
+    salience = d * act  # in the statistics' own precision
     feats = np.flatnonzero((d >= min_density) & ~claimed)
     feats = feats[np.lexsort((feats, -salience[feats]))]
     return Candidates(feats, {"density": d[feats].astype(np.float64), "strength": act[feats].astype(np.float64),
                               "salience": salience[feats].astype(np.float64)})
+
+
+#: Decimals each column is shown with (the DSL's thresholds and ``order by`` compare the numbers as
+#: shown; the report words its reasons from the same numbers).
+DECIMALS = {"stability": 4, "overlap": 6, "similarity": 6, "strength": 6, "density": 7, "fired_in": 3}
+
+
+def rounded(cand: Candidates) -> Candidates:
+    """``cand`` with its columns rounded to :data:`DECIMALS` (in place)."""
+    for name, decimals in DECIMALS.items():
+        if name in cand.cols:
+            cand.cols[name] = np.round(cand.cols[name], decimals)
+    return cand
+
+
+# ---- whole-space figures (report, CLI, server) -----------------------------------------------------
+
+
+def load_counts(space: ConceptSpace) -> np.ndarray:
+    """``[d_sae]``: how many symbols load on each feature."""
+    return arrays(space).load_count
+
+
+def claimed_features(space: ConceptSpace) -> set[int]:
+    """Features at least one symbol loads on."""
+    return {int(f) for f in np.flatnonzero(arrays(space).claimed)}
+
+
+def graph_features(space: ConceptSpace) -> dict[str, set[int]]:
+    """graph -> the features its symbols load on."""
+    a = arrays(space)
+    out: dict[str, set[int]] = {}
+    for code, g in enumerate(a.graphs):
+        mine = a.graph_code[a.load_rows] == code
+        out[g] = {int(f) for f in np.unique(a.load_f[mine])}
+    return out
+
+
+def keys_of(space: ConceptSpace, cand: Candidates, column: str) -> list[tuple[Key, float]]:
+    """``[(key, value of column)]`` for symbol candidates."""
+    return [(space.keys[int(i)], float(v)) for i, v in zip(cand.ids, cand.cols[column], strict=True)]
+
+
+# ---- the DSL's questions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One question form: what it returns, how many rows by default, its natural order, its plan
+    text, and (for concept-space questions) the operator that answers it."""
+
+    kind: str
+    returns: str  # "symbols", "features" or "pairs"
+    default_limit: int | None
+    natural_order: tuple[str, bool] | None
+    #: plan text; ``{name}`` the query symbol, ``{features}``, ``{source}``/``{target}``, ``{graphs}``
+    description: str
+    #: ``source(space, args, graphs, k) -> Candidates``; None for questions answered elsewhere
+    source: Callable[[Any, dict[str, Any], set[str] | None, int | None], Candidates] | None = None
+    #: whether the operator can return only the first k candidates (and widen its window)
+    windowed: bool = False
+
+
+def _key(args: dict[str, Any]) -> Key:
+    s = args["symbol"]
+    return (s.graph, s.iri)
+
+
+OPERATORS: dict[str, Operator] = {o.kind: o for o in (
+    Operator("sharing_features", "symbols", 20, ("overlap", True),
+             "SupportOverlap {name} via inverted feature index{graphs}",
+             lambda sp, a, g, k: sharing_features(sp, _key(a), g, k), True),
+    Operator("similar_to", "symbols", 10, ("similarity", True),
+             "NearestConceptVectors {name} via FAISS (an exact scan over small graphs){graphs}",
+             lambda sp, a, g, k: similar_to(sp, _key(a), g, k), True),
+    Operator("features_of", "features", 32, ("strength", True), "Support {name}",
+             lambda sp, a, g, k: features_of(sp, _key(a))),
+    Operator("symbols_activating", "symbols", 20, ("strength", True), "FeatureColumn {features}{graphs}",
+             lambda sp, a, g, k: symbols_activating(sp, list(a["features"]), g, k), True),
+    Operator("explain_feature", "symbols", 10, ("strength", True), "ExplainFeature {features}{graphs}",
+             lambda sp, a, g, k: symbols_activating(sp, list(a["features"]), g, k), True),
+    Operator("blind_spots", "features", 20, ("salience", True),
+             "UnclaimedFeatures by corpus density × activation{graphs}",
+             lambda sp, a, g, k: blind_spots(sp, g, a.get("min_density", BLIND_SPOT_MIN_DENSITY))),
+    Operator("pruning_candidates", "symbols", None, None,
+             "PruningCandidates (weak, unstable or uninformative support){graphs}",
+             lambda sp, a, g, k: pruning_candidates(sp, g)),
+    Operator("unstable_symbols", "symbols", 20, ("stability", False), "LowestSupportStability{graphs}",
+             lambda sp, a, g, k: unstable_symbols(sp, g, k), True),
+    Operator("align", "pairs", None, None, "Matcher {source} ↔ {target} ({matcher}, 1:1, repair)"),
+    Operator("bridges", "pairs", 20, None,
+             "Bridges {source} ↔ {target} (mutual nearest neighbours in concept space, the matcher's mappings left out)"),
+    Operator("sparql_source", "symbols", None, None, "SPARQL {{ {pattern} }}"),
+)}
+#: Each question's natural order: the column its rows are ranked by and whether descending.
+NATURAL_ORDER: dict[str, tuple[str, bool] | None] = {k: o.natural_order for k, o in OPERATORS.items()}
