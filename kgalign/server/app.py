@@ -28,6 +28,7 @@ from kgalign import __version__
 from kgalign.errors import KgalignError
 from kgalign.server import integrations
 from kgalign.server.config import ServerConfig
+from kgalign.server.console import completions_endpoint, examples_endpoint
 from kgalign.server.dsl import query_endpoint
 from kgalign.server.errors import MethodNotAllowed, NotFound
 from kgalign.server.http import JSONResponse, error_response
@@ -114,6 +115,9 @@ async def openapi_endpoint(request: Request) -> Response:
 
 ROUTES = [
     Route("/", console_endpoint, methods=["GET"]),
+    Route("/console", console_endpoint, methods=["GET"]),
+    Route("/console/completions", completions_endpoint, methods=["GET"]),
+    Route("/console/examples", examples_endpoint, methods=["GET"]),
     Route("/status", status_endpoint, methods=["GET"]),
     Route("/openapi.json", openapi_endpoint, methods=["GET"]),
     Route("/sparql", sparql_endpoint, methods=["GET", "POST"]),
