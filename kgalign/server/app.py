@@ -71,6 +71,13 @@ async def console_endpoint(request: Request) -> Response:
                         headers={"Content-Security-Policy": CONSOLE_CSP, "Cache-Control": "no-cache"})
 
 
+@operation("GET", "The web console at /console: the page the report links to (#symbol=IRI&graph=G, #feature=N)",
+           responses={"200": {"description": "the console", "content": {"text/html": {"schema": {"type": "string"}}}}},
+           errors=(), tags=["console"])
+async def console_page_endpoint(request: Request) -> Response:
+    return await console_endpoint(request)
+
+
 @operation("GET", "What this server offers: version, workspace, read-only or not, installed parts, limits",
            responses=ok("the status"), errors=(), tags=["meta"])
 async def status_endpoint(request: Request) -> Response:
@@ -115,7 +122,7 @@ async def openapi_endpoint(request: Request) -> Response:
 
 ROUTES = [
     Route("/", console_endpoint, methods=["GET"]),
-    Route("/console", console_endpoint, methods=["GET"]),
+    Route("/console", console_page_endpoint, methods=["GET"]),
     Route("/console/completions", completions_endpoint, methods=["GET"]),
     Route("/console/examples", examples_endpoint, methods=["GET"]),
     Route("/status", status_endpoint, methods=["GET"]),
