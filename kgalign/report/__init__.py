@@ -62,7 +62,9 @@ def write_report(
 ) -> dict[str, Path]:
     """Build the report (unless ``report`` is given) and write it to ``out_dir`` in each of ``formats``.
 
-    Each file is written to a temporary name and renamed into place. Returns ``{format: path}``.
+    Beside them: ``prune.tsv`` (the prune list) and, with Markdown, the plots it links (``plots/NAME.png``
+    and ``.svg``). Each file is written to a temporary name and renamed into place. Returns
+    ``{format: path}`` plus ``"prune"`` (and ``"plots"``, the folder).
     """
     from kgalign.report.build import build_report
     from kgalign.report.render import RENDERERS
@@ -81,6 +83,22 @@ def write_report(
         tmp.write_text(RENDERERS[fmt](report), encoding="utf-8")
         os.replace(tmp, path)
         paths[fmt] = path
+    from kgalign.report.curate import prune_tsv
+    from kgalign.report.render import PLOTS_DIR, PRUNE_FILE
+
+    prune = out / PRUNE_FILE
+    tmp = prune.with_name(prune.name + ".tmp")
+    tmp.write_text(prune_tsv(report.prune_list), encoding="utf-8")
+    os.replace(tmp, prune)
+    paths["prune"] = prune
+    if "md" in formats:
+        try:
+            from kgalign.report.plots import write_plots
+        except ImportError:  # pragma: no cover - matplotlib is a dependency
+            pass
+        else:
+            write_plots(report, out / PLOTS_DIR)
+            paths["plots"] = out / PLOTS_DIR
     return paths
 
 

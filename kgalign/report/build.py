@@ -513,4 +513,6 @@ def build_report(
         n_behavioural_passed=sum(c.passed for c in beh.checks),
         graphs=graphs,
     )
-    return Report(summary, merges, brs, prune, blinds, unst, cov, hist, cmap, beh, sae, notes)
+    from kgalign.report.curate import curate
+
+    return curate(Report(summary, merges, brs, prune, blinds, unst, cov, hist, cmap, beh, sae, notes), ws, space)

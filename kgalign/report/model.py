@@ -29,7 +29,11 @@ SECTIONS: tuple[str, ...] = (
     "map",
     "behaviour",
     "sae",
+    "prune_list",
 )
+
+#: Severities of a prune-list row, as in ROBOT's report: ERROR (act), WARN (review), INFO (for the record).
+SEVERITIES: tuple[str, ...] = ("ERROR", "WARN", "INFO")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,10 @@ class FeatureRef:
     index: int
     label: str
     weight: float | None = None
+    #: fraction of the statistics corpus' tokens it fires on (None when unknown)
+    density: float | None = None
+    #: ``content``, or why it carries no shared meaning: ``generic``, ``sub-word``, ``punctuation``, ...
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ class MergeCandidate:
     evidence: list[EvidenceItem] = field(default_factory=list)
     concept_similarity: float | None = None
     shared_features: list[FeatureRef] = field(default_factory=list)
+    #: shared features left out of ``shared_features`` as generic, sub-word or punctuation
+    hidden_features: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,7 @@ class BridgeEntry:
     relation_name: str
     reason: str
     shared_features: list[FeatureRef] = field(default_factory=list)
+    hidden_features: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,26 @@ class PruningCandidate:
     #: the closest symbol of another graph, as context for a curator
     nearest_elsewhere: SymbolRef | None = None
     mapped: bool = False
+    #: ERROR / WARN / INFO (see :data:`SEVERITIES`) and what a curator might do
+    severity: str = ""
+    action: str = ""
+    #: why it is kept after all (a near-identical counterpart or a confident mapping in another graph)
+    kept_because: str = ""
+
+
+@dataclass(frozen=True)
+class PruneRow:
+    """One line of the exportable prune list (``prune.tsv``), after ROBOT's report columns."""
+
+    severity: str
+    rule: str
+    graph: str
+    iri: str
+    label: str
+    reason: str
+    action: str
+    related_iri: str = ""
+    related_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,6 +254,9 @@ class ConceptMap:
     points: list[MapPoint]
     explained: list[float]  # fraction of variance of PC1, PC2
     sampled_from: int  # how many symbols there were (the map shows at most MAP_MAX_POINTS)
+    #: mean share of each point's 10 nearest neighbours in concept space that are also among its 10
+    #: nearest on the map (1 = the map keeps every neighbourhood; chance is about 10/n)
+    neighbour_overlap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +285,10 @@ class BehaviourSection:
     summary: dict[str, Any]
     ran: bool
     note: str = ""
+    #: share of random control features that would pass the same rule against the other controls
+    false_positive_rate: float | None = None
+    #: chance of at least this many passes if every link were a random feature (binomial tail)
+    p_value: float | None = None
 
 
 @dataclass
@@ -270,6 +308,10 @@ class Report:
     sae: SAEQuality
     notes: list[str] = field(default_factory=list)
     format: str = "kgalign-report/1"
+    #: pruning candidates judged across graphs and kept (not dead weight)
+    kept: list[PruningCandidate] = field(default_factory=list)
+    #: the exportable prune list (``prune.tsv``)
+    prune_list: list[PruneRow] = field(default_factory=list)
 
 
 def _plain(value: Any) -> Any:

@@ -8,13 +8,48 @@ from the ontologies is escaped (:func:`kgalign.report.svg.esc` in HTML, :func:`m
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
+from urllib.parse import quote
 
-from kgalign.report.model import FeatureRef, Report, Snippet, report_to_dict
+from kgalign.report.model import FeatureRef, PruneRow, Report, Snippet, report_to_dict
 from kgalign.report.svg import colours, coverage_svg, density_svg, esc, histogram_svg, scatter_svg
+
+#: Where the console's symbol and feature pages live (same origin as ``kgalign serve``'s /report).
+CONSOLE_URL = "/console"
+#: The folder beside report.md that holds the plots, and the prune list's file name.
+PLOTS_DIR = "plots"
+PRUNE_FILE = "prune.tsv"
+
+
+def console_symbol_url(iri: str, graph: str, console: str = CONSOLE_URL) -> str:
+    """The console page of a symbol.
+
+    >>> console_symbol_url("http://cmt#Author", "cmt")
+    '/console#symbol=http%3A%2F%2Fcmt%23Author&graph=cmt'
+    """
+    return f"{console}#symbol={quote(iri, safe='')}&graph={quote(graph, safe='')}"
+
+
+def console_feature_url(n: int, console: str = CONSOLE_URL) -> str:
+    return f"{console}#feature={int(n)}"
+
+
+def iri_href(iri: str) -> str | None:
+    """The IRI as a link target when it is one a browser should follow (http, https), else None."""
+    return iri if re.match(r"https?://[^\s\"<>]+$", iri or "") else None
+
+
+def _plot(name: str, report: Report) -> str:
+    """A matplotlib plot as inline SVG; ``""`` when matplotlib is not installed or there is nothing to plot."""
+    try:
+        from kgalign.report.plots import inline_svg
+    except ImportError:  # pragma: no cover - matplotlib is a dependency; the hand-drawn SVGs stand in
+        return ""
+    return inline_svg(name, report)
 
 # --------------------------------------------------------------------------------------------------- JSON
 
@@ -61,15 +96,49 @@ def _md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str
 
 
 def _md_features(fs: Sequence[FeatureRef]) -> str:
-    return ", ".join(f"{f.index} ({md(f.label)})" for f in fs)
+    return ", ".join(f"[#{f.index}]({console_feature_url(f.index)}) ({md(f.label)})" for f in fs)
 
 
-def _md_sym(label: str, graph: str) -> str:
-    return f"{md(label)} ({md(graph)})"
+def _md_sym(label: str, graph: str, iri: str | None = None) -> str:
+    if not iri:
+        return f"{md(label)} ({md(graph)})"
+    link = f"[{md(label)}](<{console_symbol_url(iri, graph)}>) ({md(graph)})"
+    href = iri_href(iri)
+    return link + (f" [↗](<{href}>)" if href else "")
 
 
-def to_markdown(report: Report) -> str:
-    """The report as Markdown (GitHub-flavoured tables)."""
+def _md_plot(name: str, title: str) -> list[str]:
+    return [f"![{title}]({PLOTS_DIR}/{name}.png)", "",
+            f"[{title} as SVG]({PLOTS_DIR}/{name}.svg)", ""]
+
+
+def behaviour_words(report: Report) -> str:
+    """What the behavioural figures mean, in words."""
+    beh = report.behaviour
+    n = len(beh.checks)
+    if not n:
+        return ""
+    k = sum(bool(c.passed) for c in beh.checks)
+    fpr = beh.false_positive_rate
+    text = (f"{k} of {n} feature–symbol links passed. A link passes when editing that feature changes the model's "
+            "output for the symbol more than editing random features of the same strength does (z ≥ 2 against "
+            "those controls, and above 90% of them): the feature demonstrably matters for the symbol, not just "
+            "co-occurs with it. A link that fails is not shown wrong, only not shown to matter.")
+    if fpr is not None:
+        text += (f" The rule's false-positive rate, measured by scoring each random control against the "
+                 f"others, is {fpr:.1%}: about {fpr * n:.1f} of {n} links would pass by chance.")
+    else:
+        text += " The rule is built to pass at most 10% of random features."
+    if beh.p_value is not None:
+        verdict = ("more passes than chance gives" if beh.p_value < 0.05
+                   else "no more passes than chance would give")
+        text += f" The chance of {k} or more passes if every link were random is p = {beh.p_value:.3g}: {verdict}."
+    return text
+
+
+def to_markdown(report: Report, plots: bool = True) -> str:
+    """The report as Markdown (GitHub-flavoured tables); with ``plots``, images from ``plots/`` (written by
+    :func:`kgalign.report.write_report`) and a link to ``prune.tsv``."""
     s = report.summary
     L: list[str] = ["# kgalign pruning report", ""]
     L.append(f"Workspace `{md(s.workspace)}` · model {md(s.model)} layer {s.layer} · SAE {md(s.sae)} "
@@ -91,11 +160,14 @@ def to_markdown(report: Report) -> str:
     ])
     if report.notes:
         L += ["", "Notes:", ""] + [f"- {md(n)}" for n in report.notes]
+    if plots:
+        L += ["", "## Concept map", ""] + _md_plot("concept-map", "Concept map") + [md(_map_words(report))]
 
     L += ["", "## Merge candidates", ""]
     if report.merge_candidates:
         L += _md_table(["source", "relation", "target", "confidence", "concept similarity", "evidence"], [
-            [_md_sym(m.source_label, m.source_graph), md(m.relation_name), _md_sym(m.target_label, m.target_graph),
+            [_md_sym(m.source_label, m.source_graph, m.source), md(m.relation_name),
+             _md_sym(m.target_label, m.target_graph, m.target),
              _num(m.confidence), _num(m.concept_similarity),
              "; ".join(f"{md(e.kind)} {e.score:.2f}" for e in m.evidence)]
             for m in report.merge_candidates
@@ -106,22 +178,31 @@ def to_markdown(report: Report) -> str:
     L += ["", "## Bridges", ""]
     if report.bridges:
         L += _md_table(["source", "relation", "target", "similarity", "why"], [
-            [_md_sym(b.source_label, b.source_graph), md(b.relation_name), _md_sym(b.target_label, b.target_graph),
-             _num(b.similarity), md(b.reason)] for b in report.bridges
+            [_md_sym(b.source_label, b.source_graph, b.source), md(b.relation_name),
+             _md_sym(b.target_label, b.target_graph, b.target), _num(b.similarity), md(b.reason)]
+            for b in report.bridges
         ])
     else:
         L.append("None.")
 
     L += ["", "## Pruning candidates", ""]
+    if plots:
+        L += [f"The prune list, with severity, reason and suggested action: [{PRUNE_FILE}]({PRUNE_FILE}).", ""]
     if report.pruning_candidates:
-        L += _md_table(["symbol", "kind", "reasons", "strength", "stability", "nearest in another graph"], [
-            [_md_sym(p.label, p.graph), md(p.kind), "; ".join(md(r) for r in p.reasons), _num(p.strength),
-             _num(p.stability),
-             f"{md(p.nearest_elsewhere.label)} ({_num(p.nearest_elsewhere.score, 2)})" if p.nearest_elsewhere else "–"]
+        L += _md_table(["severity", "symbol", "kind", "reasons", "strength", "stability", "nearest in another graph",
+                        "suggested action"], [
+            [p.severity or "–", _md_sym(p.label, p.graph, p.iri), md(p.kind), "; ".join(md(r) for r in p.reasons),
+             _num(p.strength), _num(p.stability),
+             f"{md(p.nearest_elsewhere.label)} ({_num(p.nearest_elsewhere.score, 2)})" if p.nearest_elsewhere else "–",
+             md(p.action) or "–"]
             for p in report.pruning_candidates
         ])
     else:
         L.append("None.")
+    if report.kept:
+        L += ["", "Kept after judging across graphs (not dead weight):", ""]
+        L += _md_table(["symbol", "why kept"], [
+            [_md_sym(p.label, p.graph, p.iri), md(p.kept_because)] for p in report.kept])
 
     L += ["", "## Blind spots", ""]
     if report.blind_spots:
@@ -138,7 +219,7 @@ def to_markdown(report: Report) -> str:
     L += ["", "## Unstable symbols", ""]
     if report.unstable:
         L += _md_table(["symbol", "stability", "contexts", "top features"], [
-            [_md_sym(u.label, u.graph), _num(u.stability), str(u.n_contexts), _md_features(u.top_features)]
+            [_md_sym(u.label, u.graph, u.iri), _num(u.stability), str(u.n_contexts), _md_features(u.top_features)]
             for u in report.unstable
         ])
     else:
@@ -150,13 +231,19 @@ def to_markdown(report: Report) -> str:
     L += [""] + _md_table(["graphs", "shared features", "Jaccard"], [
         [f"{md(o.a)} ∩ {md(o.b)}", str(o.shared), _num(o.jaccard)] for o in c.overlaps
     ])
+    if plots:
+        L += [""] + _md_plot("coverage", "Feature coverage")
+        L += ["## Support stability", ""] + _md_plot("stability", "Support stability")
 
     L += ["", "## Behavioural checks", ""]
     beh = report.behaviour
     if beh.checks:
-        L.append(f"{beh.summary.get('n_passed', 0)} of {len(beh.checks)} feature–symbol links beat their "
-                 f"random-feature controls (median z {_num(beh.summary.get('median_z'), 2)}); "
+        L.append(md(behaviour_words(report)))
+        L.append("")
+        L.append(f"Median z {_num(beh.summary.get('median_z'), 2)}; "
                  f"{beh.summary.get('n_opposite', 0)} moved the measure the other way (z ≤ −2).")
+        if plots:
+            L += [""] + _md_plot("behaviour", "Behavioural checks")
         L += [""] + _md_table(
             ["symbol", "feature", "mode", "measure", "effect", "controls (mean ± sd)", "z", "passed"],
             [[_md_sym(ch.label, ch.graph), f"{ch.feature} ({md(ch.feature_label)})", ch.mode, ch.measure,
@@ -175,7 +262,31 @@ def to_markdown(report: Report) -> str:
         L.append("")
         L.append(f"Feature statistics over {md(q.feature_stats_corpus)} ({q.feature_stats_tokens} tokens); "
                  f"{q.silent_features} features never fired there.")
+    if plots and q.density_histogram:
+        L += [""] + _md_plot("density", "SAE feature density")
+    L += ["", "## Prune list", ""]
+    if report.prune_list:
+        L += _md_table(["severity", "rule", "symbol", "reason", "suggested action"], [
+            [r.severity, md(r.rule), _md_sym(r.label, r.graph, r.iri), md(r.reason), md(r.action)]
+            for r in report.prune_list])
+    else:
+        L.append("Nothing to prune.")
     return "\n".join(L) + "\n"
+
+
+def _map_words(report: Report) -> str:
+    """What the concept map shows and how far to trust it."""
+    cm = report.map
+    ex = cm.explained
+    text = (f"Each dot is a symbol's concept vector projected on the two directions of greatest variance (PCA). "
+            f"They explain {ex[0]:.1%} and {ex[1]:.1%} of the variance: the vectors spread over many directions, "
+            "so the map shows the broad layout (which graphs overlap, outliers), not fine distances.")
+    if cm.neighbour_overlap is not None:
+        text += (f" On average {cm.neighbour_overlap:.0%} of a symbol's 10 nearest neighbours in concept space are "
+                 "among its 10 nearest on the map; use the symbol pages for neighbours.")
+    if cm.sampled_from > len(cm.points):
+        text += f" A seeded sample of {len(cm.points)} of {cm.sampled_from} symbols is shown."
+    return text
 
 
 # --------------------------------------------------------------------------------------------------- HTML
@@ -217,6 +328,15 @@ ul.reasons { margin: 0; padding-left: 16px; }
 .plot { max-width: 100%; height: auto; display: block; }
 details pre { white-space: pre-wrap; background: #f7f7f7; padding: 10px; border-radius: 4px; }
 p.lead { color: var(--muted); max-width: 900px; }
+a.sym { color: var(--fg); text-decoration: none; border-bottom: 1px dotted var(--accent); }
+a.iri-link { color: var(--accent); text-decoration: none; font-size: 11px; }
+a.feat { color: var(--fg); text-decoration: none; }
+a.download { font-weight: 600; color: var(--accent); }
+.sev { font-weight: 700; font-size: 12px; padding: 0 4px; border-radius: 3px; }
+.sev-error { background: #fde7ea; color: var(--bad); }
+.sev-warn { background: #fff4d6; color: #8a5a00; }
+.sev-info { background: #e8f1fb; color: var(--accent); }
+svg.plot { width: 100%; max-width: 900px; height: auto; }
 """
 
 SORT_JS = """
@@ -251,15 +371,38 @@ SORT_JS = """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
+_console = [CONSOLE_URL]  # set by to_html for the page being rendered
+
+
 def _sym(label: str, graph: str, iri: str | None = None) -> str:
-    title = f' title="{esc(iri)}"' if iri else ""
-    return f"<span{title}>{esc(label)}</span> <span class=\"g\">{esc(graph)}</span>"
+    if not iri:
+        return f"<span>{esc(label)}</span> <span class=\"g\">{esc(graph)}</span>"
+    page = console_symbol_url(iri, graph, _console[0])
+    out = (f'<a class="sym" href="{esc(page)}" title="{esc(iri)}" data-iri="{esc(iri)}">{esc(label)}</a> '
+           f'<span class="g">{esc(graph)}</span>')
+    href = iri_href(iri)
+    if href:
+        out += f' <a class="iri-link" href="{esc(href)}" title="the IRI: {esc(iri)}" rel="noopener noreferrer">↗</a>'
+    return out
 
 
-def _feats(fs: Sequence[FeatureRef]) -> str:
-    return "".join(
-        f'<span class="feat" title="{esc(f.label)}">#{f.index} {esc(f.label)}</span>' for f in fs
+def _feats(fs: Sequence[FeatureRef], hidden: int = 0) -> str:
+    def title(f: FeatureRef) -> str:
+        bits = [f.label]
+        if f.density is not None:
+            bits.append(f"fires on {f.density:.2%} of tokens")
+        if f.kind:
+            bits.append(f"kind: {f.kind}")
+        return " · ".join(bits)
+
+    out = "".join(
+        f'<a class="feat" href="{esc(console_feature_url(f.index, _console[0]))}" title="{esc(title(f))}" '
+        f'data-feature="{f.index}">#{f.index} {esc(f.label)}</a>' for f in fs
     )
+    if hidden:
+        out += (f' <span class="g" title="features both load on that fire on a large share of all tokens, '
+                f'or on sub-words, punctuation or function words">+{hidden} generic hidden</span>')
+    return out or "–"
 
 
 def _td_num(v: float | int | None, digits: int = 3) -> str:
@@ -317,22 +460,25 @@ def _merge_html(report: Report) -> str:
         rows.append(
             f"<tr><td>{_sym(m.source_label, m.source_graph, m.source)}</td><td>{esc(m.relation_name)}</td>"
             f"<td>{_sym(m.target_label, m.target_graph, m.target)}</td>{_td_num(m.confidence)}"
-            f"{_td_num(m.concept_similarity)}<td>{_feats(m.shared_features)}</td>"
+            f"{_td_num(m.concept_similarity)}<td>{_feats(m.shared_features, m.hidden_features)}</td>"
             f"<td><details><summary>{len(m.evidence)} items</summary><ul class=\"reasons\">{ev}</ul>"
             "</details></td></tr>"
         )
     body = _table(["source", "relation", "target", "confidence", "concept similarity", "shared features",
                    "evidence"], rows, "No merge candidates (no alignments were given and the matcher found none).")
     return _section("merge", "Merge candidates", body,
-                    "Mappings the matcher kept between pairs of graphs, with the concept-space similarity of the "
-                    "two symbols and the SAE features both load on.")
+                    "Mappings the matcher kept between pairs of graphs (and individuals of different graphs with "
+                    "identical labels), with the concept-space similarity of the two symbols and the SAE features "
+                    "both load on. Shared features leave out generic ones (firing on more than 10% of all "
+                    "tokens) and form features (sub-words, punctuation, function words): every symbol shares "
+                    "those, so they say nothing about shared meaning.")
 
 
 def _bridges_html(report: Report) -> str:
     rows = [
         f"<tr><td>{_sym(b.source_label, b.source_graph, b.source)}</td><td>{esc(b.relation_name)}</td>"
         f"<td>{_sym(b.target_label, b.target_graph, b.target)}</td>{_td_num(b.similarity)}"
-        f"<td>{esc(b.reason)}</td><td>{_feats(b.shared_features)}</td></tr>"
+        f"<td>{esc(b.reason)}</td><td>{_feats(b.shared_features, b.hidden_features)}</td></tr>"
         for b in report.bridges
     ]
     body = _table(["source", "suggested relation", "target", "similarity", "why", "shared features"], rows,
@@ -342,6 +488,14 @@ def _bridges_html(report: Report) -> str:
                     "above the typical similarity between the two graphs, and that no mapping links yet.")
 
 
+_SEVERITY_ORDER = {"ERROR": 0, "WARN": 1, "INFO": 2}
+
+
+def _severity(sev: str) -> str:
+    return (f'<td data-v="{_SEVERITY_ORDER.get(sev, 3)}"><span class="sev sev-{esc(sev.lower())}">'
+            f"{esc(sev or '–')}</span></td>")
+
+
 def _pruning_html(report: Report) -> str:
     rows = []
     for p in report.pruning_candidates:
@@ -349,24 +503,48 @@ def _pruning_html(report: Report) -> str:
         near = p.nearest_elsewhere
         near_html = f"{_sym(near.label, near.graph, near.iri)} ({_num(near.score, 2)})" if near else "–"
         rows.append(
-            f"<tr><td>{_sym(p.label, p.graph, p.iri)}<div class=\"iri\">{esc(p.iri)}</div></td>"
+            f"<tr>{_severity(p.severity)}<td>{_sym(p.label, p.graph, p.iri)}<div class=\"iri\">{esc(p.iri)}</div></td>"
             f"<td>{esc(p.kind)}</td><td data-v=\"{len(p.reasons)}\"><ul class=\"reasons\">{reasons}</ul></td>"
             f"{_td_num(p.strength)}{_td_num(p.stability)}{_td_num(p.informativeness)}"
-            f"<td>{near_html}</td><td>{_feats(p.top_features[:3])}</td><td>{esc(p.definition)}</td></tr>"
+            f"<td>{near_html}</td><td>{esc(p.action)}</td><td>{_feats(p.top_features[:3])}</td>"
+            f"<td>{esc(p.definition)}</td></tr>"
         )
-    body = _table(["symbol", "kind", "reasons", "strength", "stability", "informativeness",
-                   "nearest in another graph", "top features", "definition"], rows, "No pruning candidates.")
+    body = _prune_download(report.prune_list)
+    body += _table(["severity", "symbol", "kind", "reasons", "strength", "stability", "informativeness",
+                    "nearest in another graph", "suggested action", "top features", "definition"], rows,
+                   "No pruning candidates.")
+    if report.kept:
+        kept = [f"<tr><td>{_sym(p.label, p.graph, p.iri)}</td><td>{esc(p.kept_because)}</td>"
+                f"<td>{esc('; '.join(p.reasons))}</td></tr>" for p in report.kept]
+        body += (f'<details id="kept"><summary>{len(report.kept)} kept after judging across graphs: a '
+                 "near-identical counterpart or a confident mapping elsewhere means they are not dead weight"
+                 "</summary>" + _table(["symbol", "why kept", "what flagged it"], kept, "") + "</details>")
     return _section("pruning", "Pruning candidates", body,
                     "Symbols with no clear neural counterpart: weak activation (below the 5th percentile), "
                     "unstable support (the features change with the wording around the symbol), or support "
-                    "mostly on features that many symbols share.")
+                    "mostly on features that many symbols share. Each is judged across graphs: ERROR (several "
+                    "reasons, nothing like it elsewhere: remove or define it), WARN (review, or merge with a "
+                    "close counterpart), INFO (mapped elsewhere: check the mapping first).")
+
+
+def _prune_download(rows: Sequence[PruneRow]) -> str:
+    """A link that downloads the prune list as TSV (a data: URL: the page stays self-contained)."""
+    from kgalign.report.curate import prune_tsv
+
+    data = base64.b64encode(prune_tsv(rows).encode("utf-8")).decode("ascii")
+    counts = {sev: sum(r.severity == sev for r in rows) for sev in ("ERROR", "WARN", "INFO")}
+    summary = ", ".join(f"{n} {sev}" for sev, n in counts.items())
+    return (f'<p><a class="download" id="prune-download" download="{PRUNE_FILE}" '
+            f'href="data:text/tab-separated-values;charset=utf-8;base64,{data}">Download the prune list '
+            f"({PRUNE_FILE}: {len(rows)} rows — {summary})</a> with severity, rule, reason and suggested action "
+            "for each symbol, as in ROBOT's report.</p>")
 
 
 def _blind_html(report: Report) -> str:
     rows = []
     for b in report.blind_spots:
         rows.append(
-            f"<tr><td data-v=\"{b.feature}\">#{b.feature}</td><td>{esc(b.label)}</td>"
+            f"<tr><td data-v=\"{b.feature}\">{_feats([FeatureRef(b.feature, '')])}</td><td>{esc(b.label)}</td>"
             f"<td><b>{esc(b.suggested_label or '–')}</b></td>{_td_num(b.density, 4)}{_td_num(b.mean_activation)}"
             f"<td>{''.join(_snippet(s) for s in b.snippets)}</td>"
             f"<td>{', '.join(_sym(r.label, r.graph, r.iri) for r in b.near_symbols) or '–'}</td></tr>"
@@ -397,9 +575,10 @@ def _behaviour_html(report: Report) -> str:
     if not beh.checks:
         return _section("behaviour", "Behavioural checks", f"<p>{esc(beh.note or 'No checks.')}</p>")
     sm = beh.summary
-    head = (f"<p><b>{sm.get('n_passed', 0)} of {len(beh.checks)}</b> feature–symbol links beat their "
-            f"same-strength random-feature controls (median z {esc(_num(sm.get('median_z'), 2))}); "
-            f"{sm.get('n_opposite', 0)} moved the measure the other way (z ≤ −2).</p>")
+    head = (f'<p id="behaviour-words">{esc(behaviour_words(report))}</p>'
+            f"<p>Median z {esc(_num(sm.get('median_z'), 2))}; {sm.get('n_opposite', 0)} moved the measure the "
+            "other way (z ≤ −2): the feature matters, but not as the report reads it.</p>")
+    head += _plot("behaviour", report)
     rows = []
     for c in beh.checks:
         verdict = '<span class="pass">yes</span>' if c.passed else '<span class="fail">no</span>'
@@ -434,7 +613,8 @@ def _sae_html(report: Report) -> str:
     ]
     body = f"<table><tbody>{''.join(rows)}</tbody></table>"
     if q.density_histogram:
-        body += density_svg(q.density_histogram["log10_bin_edges"], q.density_histogram["counts"])
+        body += _plot("density", report) or density_svg(q.density_histogram["log10_bin_edges"],
+                                                        q.density_histogram["counts"])
     if q.details:
         more = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in q.details.items())
         body += f"<details><summary>All figures of metrics.json</summary><table><tbody>{more}</tbody></table></details>"
@@ -443,8 +623,10 @@ def _sae_html(report: Report) -> str:
     return _section("sae", "SAE quality", body, "The figures of the SAE itself, read from the files beside it.")
 
 
-def to_html(report: Report) -> str:
-    """The report as one self-contained HTML page (inline CSS, inline SVG, a little inline JS)."""
+def to_html(report: Report, console_url: str = CONSOLE_URL) -> str:
+    """The report as one self-contained HTML page (inline CSS, inline SVG, a little inline JS); symbols and
+    features link to their pages in the console at ``console_url``."""
+    _console[0] = console_url
     s = report.summary
     palette = colours([g.name for g in s.graphs])
     cov = report.coverage
@@ -455,21 +637,22 @@ def to_html(report: Report) -> str:
     sections: list[tuple[str, str, Callable[[], str]]] = [
         ("summary", "Summary", lambda: _summary_html(report)),
         ("map", "Map", lambda: _section(
-            "map", "Concept map", scatter_svg(report.map, palette),
-            "Every symbol's concept vector projected on its first two principal components; colour is the "
-            "graph, ringed dots are pruning candidates. Hover a dot for its label.")),
+            "map", "Concept map", _plot("concept-map", report) or scatter_svg(report.map, palette),
+            _map_words(report) + " Colour is the graph; ringed dots are pruning candidates; the labelled dots "
+            "are the pruning candidates and the outliers.")),
         ("merge", "Merge candidates", lambda: _merge_html(report)),
         ("bridges", "Bridges", lambda: _bridges_html(report)),
         ("pruning", "Pruning", lambda: _pruning_html(report)),
         ("blind", "Blind spots", lambda: _blind_html(report)),
         ("unstable", "Unstable", lambda: _unstable_html(report)),
         ("coverage", "Coverage", lambda: _section(
-            "coverage", "Feature coverage", coverage_svg(cov, palette) + _table(
+            "coverage", "Feature coverage", (_plot("coverage", report) or coverage_svg(cov, palette)) + _table(
                 ["graph", "graph", "shared features", "Jaccard"], overlap_rows, ""),
             "How many SAE features each graph's symbols load on (pale: also loaded on by another graph), and "
             "how many features two graphs share.")),
         ("stability", "Stability", lambda: _section(
-            "stability", "Support stability", histogram_svg(report.stability, palette))),
+            "stability", "Support stability",
+            _plot("stability", report) or histogram_svg(report.stability, palette))),
         ("behaviour", "Behaviour", lambda: _behaviour_html(report)),
         ("sae", "SAE", lambda: _sae_html(report)),
     ]
@@ -495,5 +678,6 @@ def render(report: Report, fmt: str) -> str:
 
 
 RENDERERS: dict[str, Callable[[Report], str]] = {"html": to_html, "json": to_json, "md": to_markdown}
+__all__ = ["RENDERERS", "render", "to_html", "to_json", "to_markdown", "md", "console_symbol_url",
+           "console_feature_url"]
 
-__all__ = ["RENDERERS", "render", "to_html", "to_json", "to_markdown", "md"]

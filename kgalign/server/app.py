@@ -28,6 +28,7 @@ from kgalign import __version__
 from kgalign.errors import KgalignError
 from kgalign.server import integrations
 from kgalign.server.config import ServerConfig
+from kgalign.server.console import completions_endpoint, examples_endpoint
 from kgalign.server.dsl import query_endpoint
 from kgalign.server.errors import MethodNotAllowed, NotFound
 from kgalign.server.http import JSONResponse, error_response
@@ -68,6 +69,13 @@ CONSOLE_CSP = (
 async def console_endpoint(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html",
                         headers={"Content-Security-Policy": CONSOLE_CSP, "Cache-Control": "no-cache"})
+
+
+@operation("GET", "The web console at /console: the page the report links to (#symbol=IRI&graph=G, #feature=N)",
+           responses={"200": {"description": "the console", "content": {"text/html": {"schema": {"type": "string"}}}}},
+           errors=(), tags=["console"])
+async def console_page_endpoint(request: Request) -> Response:
+    return await console_endpoint(request)
 
 
 @operation("GET", "What this server offers: version, workspace, read-only or not, installed parts, limits",
@@ -114,6 +122,9 @@ async def openapi_endpoint(request: Request) -> Response:
 
 ROUTES = [
     Route("/", console_endpoint, methods=["GET"]),
+    Route("/console", console_page_endpoint, methods=["GET"]),
+    Route("/console/completions", completions_endpoint, methods=["GET"]),
+    Route("/console/examples", examples_endpoint, methods=["GET"]),
     Route("/status", status_endpoint, methods=["GET"]),
     Route("/openapi.json", openapi_endpoint, methods=["GET"]),
     Route("/sparql", sparql_endpoint, methods=["GET", "POST"]),

@@ -94,12 +94,13 @@ def _from_pairs(pairs: list[tuple[str, str]], into: SparqlRequest) -> SparqlRequ
 async def parse_request(request: Request) -> SparqlRequest:
     """The query or update of a SPARQL Protocol request, by the rules of SPARQL 1.1 Protocol §2."""
     url_pairs = parse_qsl(request.url.query, keep_blank_values=True)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         if any(k == "update" for k, _ in url_pairs):
             raise MethodNotAllowed("GET", "/sparql (updates)", ["POST"])
         req = _from_pairs(url_pairs, SparqlRequest(query=_one(url_pairs, "query")))
         if req.query is None:
-            raise UsageError("give the SPARQL query as the 'query' parameter")
+            raise UsageError("give the SPARQL query as the 'query' parameter (GET /sparql without one "
+                             "returns the service description)")
         return req
     mt = media_type(request)
     if mt not in QUERY_TYPES:  # refused before a byte of the body is read
@@ -215,7 +216,7 @@ _DESCRIPTION = (
     "once the workspace is embedded."
 )
 _PARAMS = [
-    query("query", "the SPARQL query", required=True),
+    query("query", "the SPARQL query (without it, GET returns the SPARQL 1.1 Service Description)"),
     query("default-graph-uri", "a graph of the default graph (repeatable)"),
     query("named-graph-uri", "a named graph the query may use (repeatable)"),
     query("format", "a result format instead of the Accept header: json, xml, csv, tsv, turtle, nt, rdfxml, jsonld"),
@@ -241,6 +242,8 @@ _RESULTS = {"200": {"description": "the results, in the negotiated format",
 )
 async def sparql_endpoint(request: Request) -> Response:
     state = request.app.state
+    if request.method in ("GET", "HEAD") and not _has_protocol_params(request):
+        return _head_only(request, service_description(request))
     req = await parse_request(request)
     if req.update is not None:
         require_write(request)
@@ -251,5 +254,93 @@ async def sparql_endpoint(request: Request) -> Response:
         lambda: execute_query(state.ws, req, request.headers.get("accept"), state.sparql_functions.get(state.ws)),
         timeout=state.config.query_timeout, what="the SPARQL query",
     )
+    ctype = mt + ("; charset=utf-8" if mt.startswith("text/") else "")
+    return _head_only(request, Response(body, media_type=ctype, headers={"Vary": "Accept"}))
+
+
+def _head_only(request: Request, response: Response) -> Response:
+    """For HEAD: the same status and headers (Content-Length of the body GET would send), no body."""
+    if request.method != "HEAD":
+        return response
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    headers["content-length"] = str(len(response.body))
+    return Response(b"", status_code=response.status_code, headers=headers)
+
+
+# -- the SPARQL 1.1 Service Description at GET /sparql ---------------------------------------------
+
+SD = "http://www.w3.org/ns/sparql-service-description#"
+FORMATS_NS = "http://www.w3.org/ns/formats/"
+#: Result formats the endpoint writes, as W3C format IRIs (http://www.w3.org/ns/formats/).
+SD_RESULT_FORMATS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
+                     "Turtle", "N-Triples", "RDF_XML", "JSON-LD", "N3")
+#: The kga: extension functions and what each returns (kgalign.query.functions).
+SD_FUNCTIONS = {
+    "similarity": "cosine similarity of two symbols' concept vectors",
+    "sharedFeatures": "how many support features two symbols share",
+    "overlap": "weighted Jaccard overlap of two symbols' supports",
+    "stability": "a symbol's support stability",
+    "featureWeight": "the weight of a feature (index or feature IRI) in a symbol",
+    "featureLabel": "a feature's automatic label",
+}
+SD_TYPES = {"text/turtle": ox.RdfFormat.TURTLE, "application/rdf+xml": ox.RdfFormat.RDF_XML,
+            "application/n-triples": ox.RdfFormat.N_TRIPLES, "application/ld+json": ox.RdfFormat.JSON_LD,
+            "application/xml": ox.RdfFormat.RDF_XML, "text/plain": ox.RdfFormat.N_TRIPLES}
+
+
+def _has_protocol_params(request: Request) -> bool:
+    names = {k for k, _ in parse_qsl(request.url.query, keep_blank_values=True)}
+    return bool(names & {"query", "update"})
+
+
+def service_description_triples(endpoint: str, graph_names: list[str], writable: bool) -> list[ox.Triple]:
+    """The SPARQL 1.1 Service Description of this endpoint as triples."""
+    from kgalign.symbolic.vocab import KGA
+
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    comment = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment")
+    label = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+    svc = ox.NamedNode(endpoint)
+    T = ox.Triple
+
+    def sd(name: str) -> ox.NamedNode:
+        return ox.NamedNode(SD + name)
+
+    out = [T(svc, rdf_type, sd("Service")), T(svc, sd("endpoint"), svc),
+           T(svc, label, ox.Literal("kgalign SPARQL endpoint")),
+           T(svc, sd("supportedLanguage"), sd("SPARQL11Query")),
+           T(svc, sd("feature"), sd("UnionDefaultGraph"))]
+    if writable:
+        out.append(T(svc, sd("supportedLanguage"), sd("SPARQL11Update")))
+    out += [T(svc, sd("resultFormat"), ox.NamedNode(FORMATS_NS + f)) for f in SD_RESULT_FORMATS]
+    for name, what in SD_FUNCTIONS.items():
+        fn = ox.NamedNode(KGA + name)
+        out += [T(svc, sd("extensionFunction"), fn), T(fn, rdf_type, sd("ScalarFunction")),
+                T(fn, comment, ox.Literal(what + " (once the workspace is embedded)"))]
+    dataset, default = ox.BlankNode(), ox.BlankNode()
+    out += [T(svc, sd("defaultDataset"), dataset), T(dataset, rdf_type, sd("Dataset")),
+            T(dataset, sd("defaultGraph"), default), T(default, rdf_type, sd("Graph")),
+            T(default, comment, ox.Literal("the union of every named graph"))]
+    for g in graph_names:
+        ng = ox.BlankNode()
+        out += [T(dataset, sd("namedGraph"), ng), T(ng, rdf_type, sd("NamedGraph")),
+                T(ng, sd("name"), ox.NamedNode(f"urn:kgalign:graph:{g}"))]
+    return out
+
+
+def service_description(request: Request) -> Response:
+    """GET /sparql without a query: the service description, in Turtle or RDF/XML (by Accept)."""
+    accept = request.headers.get("accept")
+    mt = negotiate(accept, list(SD_TYPES))
+    if mt is None:
+        raise NotAcceptable(accept or "", list(SD_TYPES))
+    state = request.app.state
+    endpoint = str(request.url.replace(query="", fragment=""))
+    triples = service_description_triples(endpoint, state.ws.graph_names(), state.config.write_token is not None)
+    from kgalign.symbolic.vocab import KGA
+
+    prefixes = {"sd": SD, "formats": FORMATS_NS, "kga": KGA, "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
+    kw = {"prefixes": prefixes} if SD_TYPES[mt] == ox.RdfFormat.TURTLE else {}
+    body = ox.serialize(triples, format=SD_TYPES[mt], **kw)
     ctype = mt + ("; charset=utf-8" if mt.startswith("text/") else "")
     return Response(body, media_type=ctype, headers={"Vary": "Accept"})

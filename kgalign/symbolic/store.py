@@ -92,7 +92,7 @@ def sparql_error(e: SyntaxError, text: str) -> QuerySyntaxError:
 
     >>> err = sparql_error(SyntaxError("error at 2:7: expected [_]"), "SELECT\\n  ?s { }")
     >>> (err.line, err.column, err.message)
-    (2, 7, 'SPARQL: expected [_]')
+    (2, 7, "SPARQL syntax error at '}'")
     """
     import re
 
@@ -103,10 +103,9 @@ def sparql_error(e: SyntaxError, text: str) -> QuerySyntaxError:
     if m:
         line, col = int(m.group(1)), int(m.group(2))
         msg = msg[m.end():]
-    msg = " ".join(msg.split())
-    if len(msg) > 200:
-        msg = msg[:199] + "…"
-    return QuerySyntaxError(f"SPARQL: {msg}", text=text, line=line, column=col)
+    from kgalign.symbolic.sparql_errors import readable
+
+    return readable(msg, text, line, col)
 
 
 _STRIP = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>|#[^\n]*')

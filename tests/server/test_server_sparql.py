@@ -129,8 +129,8 @@ def test_syntax_error_carries_line_and_column(client):
 
 
 def test_protocol_misuse_is_json(client):
-    r = client.get("/sparql")
-    assert r.status_code == 400 and r.json()["error"] == "UsageError"
+    r = client.get("/sparql", params={"default-graph-uri": CMT})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/turtle")  # a service description
     r = client.get("/sparql", params={"update": "CLEAR ALL"})
     assert r.status_code == 405 and r.json()["allowed"] == ["POST"]
     r = client.post("/sparql", content=b"query=x", headers={"Content-Type": "text/plain"})
@@ -231,3 +231,83 @@ def test_sparqlwrapper_against_the_endpoint(live):
     with live.client() as c:
         c.post("/sparql", data={"update": "DROP GRAPH <urn:test:sw>"}, headers=live.auth)
 
+
+
+# -- HEAD, the service description, readable syntax errors ------------------------------------------------
+
+
+def test_head_answers_like_get_without_a_body(client):
+    get = client.get("/sparql", params={"query": SELECT_AUTHOR}, headers={"Accept": "text/csv"})
+    head = client.head("/sparql", params={"query": SELECT_AUTHOR}, headers={"Accept": "text/csv"})
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert int(head.headers["content-length"]) == len(get.content) > 0
+    assert head.content == b""
+    bad = client.head("/sparql", params={"query": "SELECT * WHERE {"})
+    assert bad.status_code == 400 and bad.content == b""
+
+
+SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+KGA = rdflib.Namespace("https://w3id.org/kgalign/vocab#")
+
+
+@pytest.mark.parametrize("accept,fmt", [("text/turtle", "turtle"), ("application/rdf+xml", "xml"),
+                                        (None, "turtle"), ("text/html,*/*;q=0.8", "turtle")])
+def test_get_without_a_query_is_a_service_description(client, live, accept, fmt):
+    r = client.get("/sparql", headers={"Accept": accept} if accept else {})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].split(";")[0] == ("application/rdf+xml" if fmt == "xml" else "text/turtle")
+    g = rdflib.Graph().parse(data=r.text, format=fmt)
+    services = list(g.subjects(rdflib.RDF.type, SD.Service))
+    assert [str(s) for s in services] == [f"{live.url}/sparql"]
+    svc = services[0]
+    assert (svc, SD.endpoint, svc) in g
+    assert SD.SPARQL11Query in set(g.objects(svc, SD.supportedLanguage))
+    assert SD.SPARQL11Update in set(g.objects(svc, SD.supportedLanguage))  # the live server takes a write token
+    formats = {str(f) for f in g.objects(svc, SD.resultFormat)}
+    assert "http://www.w3.org/ns/formats/SPARQL_Results_JSON" in formats
+    assert "http://www.w3.org/ns/formats/Turtle" in formats
+    functions = set(g.objects(svc, SD.extensionFunction))
+    assert {KGA.similarity, KGA.stability, KGA.featureLabel} <= functions
+    named = {str(n) for n in g.objects(None, SD.name)}
+    assert CMT in named
+    assert client.head("/sparql").status_code == 200
+
+
+def test_service_description_of_a_read_only_server_has_no_update(live_ro):
+    with live_ro.client() as c:
+        g = rdflib.Graph().parse(data=c.get("/sparql", headers={"Accept": "text/turtle"}).text, format="turtle")
+    langs = set(g.objects(None, SD.supportedLanguage))
+    assert SD.SPARQL11Query in langs and SD.SPARQL11Update not in langs
+
+
+def test_service_description_refuses_an_unwritable_accept(client):
+    r = client.get("/sparql", headers={"Accept": "image/png"})
+    assert r.status_code == 406 and "text/turtle" in r.json()["available"]
+
+
+@pytest.mark.parametrize("query,line,found,expected", [
+    ("SELECT * WHERE {\n  ?s ?p ?o ", 2, "the end of the query", "}"),
+    ("SELECT * WHERE { ?s nope:p ?o }", 1, "'?o'", None),
+])
+def test_syntax_errors_are_readable(client, query, line, found, expected):
+    body = client.get("/sparql", params={"query": query}).json()
+    assert body["error"] == "QuerySyntaxError" and body["line"] == line
+    assert body["message"].startswith(f"SPARQL syntax error at {found}")
+    assert "[_]" not in body["message"] and "[_]" not in body["expected"]
+    caret_line = body["context"].splitlines()[-1]
+    assert caret_line.strip() == "^" and len(caret_line) - 1 == 2 + body["column"] - 1
+    if expected:
+        assert expected in body["expected"] and "expected" in body["message"]
+    else:
+        assert "'nope:' is not declared" in body["message"]
+
+
+def test_cli_prints_a_sparql_syntax_error_as_one_line_and_a_caret(http_ws, capsys):
+    from kgalign.cli import main
+
+    rc = main(["-w", str(http_ws.path), "query", "SELECT ?s WHERE {\n  ?s ?p ?o "])
+    err = capsys.readouterr().err.rstrip("\n").splitlines()
+    assert rc == 5
+    assert err[0].startswith("kgalign: error: line 2, column ") and "expected" in err[0] and "[_]" not in err[0]
+    assert err[1].strip() == "?s ?p ?o" and err[2].strip() == "^" and len(err) == 3

@@ -1,7 +1,10 @@
-/* kgalign web console: plain JavaScript over the HTTP API (no build step, no dependencies).
+/* kgalign web console: plain JavaScript over the HTTP API (no build step). The one dependency is
+ * @zazuko/yasqe (the YASGUI SPARQL editor, with CodeMirror 5 inside it), vendored in static/vendor/.
  *
  * Pages are hash routes, so every view is a link:
- *   #/query?lang=sparql&q=...        query box (DSL or SPARQL) with results as a table
+ *   #/query?lang=sparql&q=...        query editor (YASQE for SPARQL, CodeMirror for the DSL), results,
+ *                                    downloads (CSV/TSV/JSON), history (localStorage), examples from the server
+ *   #symbol=IRI&graph=G, #feature=N  the report's links (same pages as below)
  *   #/graphs, #/graph/NAME           artefacts and their symbols
  *   #/symbol?iri=...&graph=...       a symbol page (labels, hierarchy, features, neighbours, mappings)
  *   #/features, #/feature/N          the feature dashboard
@@ -112,7 +115,16 @@ const routes = [
 ];
 
 function currentRoute() {
-  const raw = location.hash.replace(/^#/, "") || "/query";
+  let raw = location.hash.replace(/^#/, "") || "/query";
+  // the report's links: #symbol=IRI&graph=G and #feature=N
+  if (!raw.startsWith("/")) {
+    const p = new URLSearchParams(raw);
+    if (p.get("symbol")) {
+      const q = new URLSearchParams({ iri: p.get("symbol") });
+      if (p.get("graph")) q.set("graph", p.get("graph"));
+      raw = "/symbol?" + q.toString();
+    } else if (/^\d+$/.test(p.get("feature") || "")) raw = "/feature/" + p.get("feature");
+  }
   const [path, query] = raw.split("?");
   return { path, params: new URLSearchParams(query || "") };
 }
@@ -142,27 +154,237 @@ async function render() {
 
 // -- query -----------------------------------------------------------------------------------------
 
-const EXAMPLES = {
-  sparql: [
-    ["classes", "SELECT ?class ?label WHERE {\n  ?class a owl:Class .\n  OPTIONAL { ?class rdfs:label ?label }\n} LIMIT 25"],
-    ["graphs", "SELECT ?g (COUNT(*) AS ?triples) WHERE {\n  GRAPH ?g { ?s ?p ?o }\n} GROUP BY ?g ORDER BY DESC(?triples)"],
-    ["ask", "ASK { ?s a owl:Class }"],
-  ],
-  dsl: [
-    ["unstable", "unstable symbols limit 20"],
-    ["pruning", "symbols with no neural counterpart limit 20"],
-    ["blind spots", "features with no symbolic counterpart limit 20"],
-    ["align", "align cmt with confOf"],
-  ],
+// Examples come from the server (GET console/examples), built from the graphs and symbols loaded.
+const FALLBACK_EXAMPLES = {
+  sparql: [["graphs", "SELECT ?g (COUNT(*) AS ?triples) WHERE {\n  GRAPH ?g { ?s ?p ?o }\n} GROUP BY ?g ORDER BY DESC(?triples)"]],
+  dsl: [["unstable", "unstable symbols limit 20"]],
 };
+
+async function loadOnce(key, path) {
+  if (!state[key]) state[key] = api(path).catch(() => null);
+  return state[key];
+}
+
+// -- query history (localStorage) -------------------------------------------------------------------
+
+const HISTORY_KEY = "kgalign.console.history";
+const HISTORY_MAX = 50;
+
+function readHistory() {
+  try {
+    const items = JSON.parse(localStorage.getItem(HISTORY_KEY) || "[]");
+    return Array.isArray(items) ? items.filter((x) => x && typeof x.q === "string") : [];
+  } catch (e) {
+    return [];
+  }
+}
+
+function remember(entry) {
+  const items = readHistory().filter((x) => !(x.q === entry.q && x.lang === entry.lang));
+  items.unshift(entry);
+  try {
+    localStorage.setItem(HISTORY_KEY, JSON.stringify(items.slice(0, HISTORY_MAX)));
+  } catch (e) { /* storage full or disabled: history is a convenience */ }
+}
+
+// -- downloads ----------------------------------------------------------------------------------------
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function delimited(columns, rows, sep) {
+  const cell = (v) => {
+    let s = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+    if (sep === "\t") return s.replace(/[\t\r\n]+/g, " ");
+    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  };
+  return [columns.map(cell).join(sep), ...rows.map((r) => columns.map((c) => cell(r[c])).join(sep))].join("\r\n") + "\r\n";
+}
+
+function downloadBar(lang, text, data) {
+  const bar = h("div", { class: "downloads", testid: "downloads" }, "download: ");
+  const add = (label, fn) => bar.append(h("button", { class: "plain", testid: "download-" + label.toLowerCase(), onclick: fn }, label));
+  if (lang === "sparql") {
+    const fetchAs = async (fmt, name) => {
+      const resp = await fetch("sparql", { method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ query: text, format: fmt }) });
+      download(name, resp.headers.get("content-type") || "text/plain", await resp.text());
+    };
+    if (typeof data === "string") add("Turtle", () => fetchAs("turtle", "results.ttl"));
+    else {
+      add("CSV", () => fetchAs("csv", "results.csv"));
+      add("TSV", () => fetchAs("tsv", "results.tsv"));
+      add("JSON", () => fetchAs("json", "results.json"));
+    }
+  } else {
+    const cols = data.columns || [];
+    const rows = data.rows || [];
+    add("CSV", () => download("results.csv", "text/csv", delimited(cols, rows, ",")));
+    add("TSV", () => download("results.tsv", "text/tab-separated-values", delimited(cols, rows, "\t")));
+    add("JSON", () => download("results.json", "application/json", JSON.stringify(data, null, 2)));
+  }
+  return bar;
+}
+
+// -- editors ------------------------------------------------------------------------------------------
+
+// The DSL's highlighting: keywords, numbers, strings, IRIs, CURIEs, known graph and symbol names, and
+// SPARQL groups in braces (kept as one token so their content is not read as DSL).
+function defineDslMode(CM, comp) {
+  const keywords = new Set((comp && comp.keywords) || []);
+  const graphs = new Set((comp && comp.graphs) || []);
+  const names = new Set();
+  for (const s of (comp && comp.symbols) || []) { if (s.name) names.add(s.name.toLowerCase()); }
+  CM.defineMode("kgalign-dsl", () => ({
+    startState: () => ({ depth: 0 }),
+    token(stream, st) {
+      if (st.depth > 0) {
+        while (!stream.eol()) {
+          const ch = stream.next();
+          if (ch === "{") st.depth++;
+          else if (ch === "}" && --st.depth === 0) break;
+        }
+        return "meta";
+      }
+      if (stream.eatSpace()) return null;
+      if (stream.match("#")) { stream.skipToEnd(); return "comment"; }
+      if (stream.peek() === "{") { stream.next(); st.depth = 1; return "meta"; }
+      if (stream.match(/^"(?:[^"\\]|\\.)*"?/) || stream.match(/^'(?:[^'\\]|\\.)*'?/)) return "string";
+      if (stream.match(/^<[^<>"{}|^`\\\s]*>/)) return "link";
+      if (stream.match(/^-?\d+(\.\d+)?/)) return "number";
+      if (stream.match(/^(>=|<=|!=|[<>=,;()])/)) return "operator";
+      const m = stream.match(/^(?:[^\W\d](?:[\w.-]*[\w-])?)?:[\w%.:-]*/);
+      if (m) return "variable-2";
+      const w = stream.match(/^[^\W\d](?:[\w-]*\w)?/);
+      if (w) {
+        const word = w[0];
+        if (keywords.has(word.toLowerCase())) return "keyword";
+        if (graphs.has(word)) return "def";
+        if (names.has(word.toLowerCase())) return "variable";
+        return null;
+      }
+      stream.next();
+      return null;
+    },
+  }));
+}
+
+function dslHint(comp) {
+  return (cm) => {
+    const cur = cm.getCursor();
+    const line = cm.getLine(cur.line);
+    let start = cur.ch;
+    while (start > 0 && /[\w-]/.test(line.charAt(start - 1))) start--;
+    const word = line.slice(start, cur.ch).toLowerCase();
+    const list = [];
+    const seen = new Set();
+    const push = (text, displayText, className) => {
+      if (seen.has(text) || list.length >= 60) return;
+      seen.add(text);
+      list.push({ text, displayText, className });
+    };
+    for (const k of comp.keywords || []) if (k.startsWith(word)) push(k, k, "hint-keyword");
+    for (const g of comp.graphs || []) if (g.toLowerCase().startsWith(word)) push(g, g + "  · graph", "hint-graph");
+    if (word.length >= 1) {
+      for (const s of comp.symbols || []) {
+        const n = s.name || "";
+        if (n && /^[^\W\d](?:[\w-]*\w)?$/.test(n) && (n.toLowerCase().startsWith(word) || (s.label || "").toLowerCase().startsWith(word))) {
+          push(n, `${n}  · ${s.label} (${s.graph}, ${s.kind})`, "hint-symbol");
+        }
+      }
+    }
+    return { list, from: { line: cur.line, ch: start }, to: cur };
+  };
+}
+
+function sparqlCompleters(Y, comp) {
+  // Class and property completion from the workspace instead of the LOV web service (no network).
+  const iris = (kinds) => (comp.symbols || []).filter((s) => kinds.includes(s.kind)).map((s) => s.iri);
+  state.sparqlCompletions = comp;
+  if (Y.Autocompleters && Y.Autocompleters.prefixes && !Y.Autocompleters.kgaPrefixes) {
+    // the prefixes the server declares for every query, and one per loaded graph
+    Y.forkAutocompleter("prefixes", { name: "kgaPrefixes", bulk: true, autoShow: true, persistenceId: null,
+      get: () => Object.entries((state.sparqlCompletions || {}).prefixes || {}).map(([p, ns]) => `${p}: <${ns}>`) }, false);
+  }
+  if (Y.Autocompleters && Y.Autocompleters.class && !Y.Autocompleters.kgaClasses) {
+    Y.forkAutocompleter("class", { name: "kgaClasses", bulk: true, autoShow: true, persistenceId: null,
+      get: () => iris(["class", "concept"]) }, false);
+    Y.forkAutocompleter("property", { name: "kgaProperties", bulk: true, autoShow: true, persistenceId: null,
+      get: () => iris(["object_property", "data_property", "annotation_property", "property"]) }, false);
+  }
+}
+
+// kgalign declares the standard prefixes (rdf:, owl:, skos:, kga:, ...) for every query: tell YASQE's
+// syntax check, so that `owl:Class` without a PREFIX line is not marked as an error.
+function declareServerPrefixes(Y, comp) {
+  const CM = Object.getPrototypeOf(Y);
+  const base = CM && CM.modes && CM.modes.sparql11;
+  if (!base || base.kgaWrapped) return;
+  const wrapped = function (config, parserConfig) {
+    const mode = base(config, parserConfig);
+    const start = mode.startState;
+    mode.startState = function () {
+      const st = start.apply(this, arguments);
+      if (st && st.prefixes) Object.assign(st.prefixes, (state.sparqlCompletions || comp || {}).prefixes || {});
+      return st;
+    };
+    return mode;
+  };
+  wrapped.kgaWrapped = true;
+  CM.modes.sparql11 = wrapped;
+}
+
+function makeEditor(host, lang, text, comp, run) {
+  const Y = window.Yasqe;
+  if (lang === "sparql" && Y) {
+    sparqlCompleters(Y, comp || {});
+    declareServerPrefixes(Y, comp || {});
+    const yasqe = new Y(host, {
+      value: text, persistenceId: null, showQueryButton: false, createShareableLink: null,
+      consumeShareLink: null, prefixCcApi: null, resizeable: true, editorHeight: "240px",
+      autocompleters: ["kgaPrefixes", "variables", "kgaClasses", "kgaProperties"],
+      extraKeys: { "Ctrl-Enter": run, "Cmd-Enter": run, "Ctrl-Space": "autocomplete" },
+    });
+    // the server declares these prefixes for every query: completion offers them too
+    yasqe.getWrapperElement().setAttribute("data-testid", "sparql-editor");
+    return { get: () => yasqe.getValue(), set: (v) => yasqe.setValue(v), cm: yasqe, kind: "yasqe" };
+  }
+  const CM = Y ? Object.getPrototypeOf(Y) : null;
+  if (lang === "dsl" && CM && typeof CM.defineMode === "function") {
+    defineDslMode(CM, comp);
+    const hint = dslHint(comp || {});
+    const cm = CM(host, {
+      value: text, mode: "kgalign-dsl", lineNumbers: true, lineWrapping: true, viewportMargin: Infinity,
+      extraKeys: { "Ctrl-Enter": run, "Cmd-Enter": run,
+        "Ctrl-Space": (ed) => ed.showHint({ hint, completeSingle: false }) },
+    });
+    cm.on("inputRead", (ed, change) => {
+      if (/^[\w-]$/.test(change.text[0] || "") && !ed.state.completionActive) ed.showHint({ hint, completeSingle: false });
+    });
+    cm.getWrapperElement().classList.add("dsl-editor");
+    cm.getWrapperElement().setAttribute("data-testid", "dsl-editor");
+    return { get: () => cm.getValue(), set: (v) => cm.setValue(v), cm, kind: "codemirror" };
+  }
+  const ta = h("textarea", { id: "query-input", spellcheck: "false" }, text);
+  ta.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); } });
+  host.append(ta);
+  return { get: () => ta.value, set: (v) => { ta.value = v; }, cm: null, kind: "textarea" };
+}
 
 function renderSparqlResults(out, data, elapsed) {
   if (typeof data === "string") {
-    out.append(h("div", { class: "meta" }, `graph result in ${elapsed} ms`), h("pre", { testid: "results-text" }, data));
+    out.append(h("div", { class: "meta", testid: "results-meta" }, `graph result in ${elapsed} ms`), h("pre", { testid: "results-text" }, data));
     return;
   }
   if ("boolean" in data) {
-    out.append(h("div", { class: "meta" }, `in ${elapsed} ms`),
+    out.append(h("div", { class: "meta", testid: "results-meta" }, `in ${elapsed} ms`),
       h("div", { class: "card", testid: "results-boolean" }, h("strong", {}, String(data.boolean))));
     return;
   }
@@ -213,7 +435,14 @@ function renderDslResults(out, data, elapsed) {
   if (data.plan) out.append(h("details", {}, h("summary", { class: "meta" }, "plan"), h("pre", {}, data.plan)));
 }
 
-async function runQuery(lang, text, out) {
+function rowCount(data) {
+  if (typeof data === "string") return null;
+  if (data && data.results) return data.results.bindings.length;
+  if (data && data.rows) return data.rows.length;
+  return null;
+}
+
+async function runQuery(lang, text, out, onDone) {
   out.replaceChildren(h("div", { class: "loading" }, "running…"));
   const t0 = performance.now();
   try {
@@ -236,44 +465,82 @@ async function runQuery(lang, text, out) {
     out.replaceChildren();
     if (lang === "sparql") renderSparqlResults(out, data, elapsed);
     else renderDslResults(out, data, elapsed);
+    out.prepend(downloadBar(lang, text, data));
+    remember({ lang, q: text, at: new Date().toISOString(), rows: rowCount(data), ok: true });
   } catch (err) {
     out.replaceChildren();
     showError(out, err);
+    remember({ lang, q: text, at: new Date().toISOString(), rows: null, ok: false });
   }
+  if (onDone) onDone();
 }
 
-function viewQuery() {
+function historyList(lang, load) {
+  const items = readHistory();
+  const box = h("details", { class: "history", testid: "history" },
+    h("summary", {}, `history (${items.length})`));
+  if (!items.length) box.append(h("p", { class: "note" }, "Queries you run are kept here, in this browser only."));
+  const list = h("ol", { class: "history-list" });
+  for (const it of items) {
+    const when = new Date(it.at);
+    list.append(h("li", { class: it.ok ? "" : "failed" },
+      h("a", { href: "#", testid: "history-item", title: it.q, onclick: (e) => { e.preventDefault(); load(it); } },
+        it.q.length > 90 ? it.q.slice(0, 89) + "…" : it.q),
+      h("span", { class: "meta" }, ` ${it.lang === "sparql" ? "SPARQL" : "DSL"} · ${isNaN(when) ? "" : when.toLocaleString()}`
+        + (it.ok ? (it.rows === null ? "" : ` · ${it.rows} rows`) : " · failed"))));
+  }
+  box.append(list);
+  if (items.length) {
+    box.append(h("button", { class: "plain", testid: "history-clear", onclick: () => {
+      localStorage.removeItem(HISTORY_KEY); render();
+    } }, "clear history"));
+  }
+  return box;
+}
+
+async function viewQuery() {
   const { params } = currentRoute();
   const dsl = state.status && state.status.features && state.status.features.dsl;
   const lang = params.get("lang") || (dsl ? "dsl" : "sparql");
-  const text = params.get("q") || (lang === "sparql" ? EXAMPLES.sparql[0][1] : EXAMPLES.dsl[0][1]);
-  const input = h("textarea", { id: "query-input", testid: "query-input", spellcheck: "false",
-    placeholder: lang === "sparql" ? "SELECT ..." : "a kgalign query" }, text);
+  const [comp, ex] = await Promise.all([loadOnce("completions", "console/completions"), loadOnce("examples", "console/examples")]);
+  const examplesFor = ((ex && ex[lang]) || FALLBACK_EXAMPLES[lang] || []);
+  const text = params.get("q") || (examplesFor[0] ? examplesFor[0][1] : "");
   const select = h("select", { id: "query-lang", testid: "query-lang" },
     h("option", { value: "dsl", selected: lang === "dsl" }, "kgalign DSL"),
     h("option", { value: "sparql", selected: lang === "sparql" }, "SPARQL"));
   const out = h("div", { id: "results", testid: "results" });
+  const host = h("div", { class: "editor-host", testid: "query-editor" });
+  let editor = null;
   const run = () => {
-    const p = new URLSearchParams({ lang: select.value, q: input.value });
-    const target = "#/query?" + p.toString();
+    const q = editor.get();
+    const target = "#/query?" + new URLSearchParams({ lang: select.value, q }).toString();
     if (location.hash !== target) history.replaceState(null, "", target);
-    runQuery(select.value, input.value, out);
+    runQuery(select.value, q, out, () => {
+      const old = document.querySelector("[data-testid=history]");
+      if (old) old.replaceWith(historyList(select.value, loadFromHistory));
+    });
   };
-  input.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); } });
-  const examples = h("span", { class: "examples" }, "examples: ",
-    EXAMPLES[select.value === "sparql" ? "sparql" : "dsl"].map(([name, q]) =>
-      h("a", { href: "#/query?" + new URLSearchParams({ lang: select.value, q }) }, name)));
+  const loadFromHistory = (it) => {
+    location.hash = "#/query?" + new URLSearchParams({ lang: it.lang, q: it.q, run: "0" }).toString();
+  };
+  const examples = h("span", { class: "examples", testid: "examples" }, "examples: ",
+    examplesFor.map(([name, q]) =>
+      h("a", { href: "#/query?" + new URLSearchParams({ lang, q }), testid: "example" }, name)));
   select.addEventListener("change", () => { location.hash = "#/query?lang=" + select.value; });
   const note = dsl ? null : h("div", { class: "note", testid: "dsl-note" },
     "The query language is not installed in this build; SPARQL works (with the kga: functions once embedded).");
-  if (params.get("q")) setTimeout(run, 0);
-  return [
-    h("h1", {}, "Query"),
-    h("div", { class: "card query-form" }, input,
-      h("div", { class: "row" }, select, h("button", { id: "run-query", testid: "run-query", onclick: run }, "Run"),
-        h("span", { class: "meta" }, "Ctrl+Enter"), examples), note),
-    out,
-  ];
+  const card = h("div", { class: "card query-form" }, host,
+    h("div", { class: "row" }, select, h("button", { id: "run-query", testid: "run-query", onclick: () => run() }, "Run"),
+      h("span", { class: "meta" }, "Ctrl+Enter · Ctrl+Space completes"), examples), note);
+  const parts = [h("h1", {}, "Query"), card, historyList(lang, loadFromHistory), out];
+  // the editor needs its host in the document to measure itself
+  setTimeout(() => {
+    editor = makeEditor(host, lang, text, comp, run);
+    window.kgaConsole = { editor, run, lang };
+    host.setAttribute("data-editor", editor.kind);
+    if (params.get("q") && params.get("run") !== "0") run();
+  }, 0);
+  return parts;
 }
 
 // -- graphs and symbols ----------------------------------------------------------------------------
