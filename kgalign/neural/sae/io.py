@@ -33,7 +33,8 @@ WEIGHTS_FILENAME = "sae_weights.safetensors"
 #: SAELens's optional per-latent log10 firing frequency.
 SPARSITY_FILENAME = "sparsity.safetensors"
 #: Files ``save_sae`` may replace; a directory holding anything else is never overwritten.
-SAE_FILES = frozenset({CFG_FILENAME, WEIGHTS_FILENAME, SPARSITY_FILENAME})
+READOUT_FILENAME = "readout.safetensors"  # kgalign readout vectors (idf, background), optional
+SAE_FILES = frozenset({CFG_FILENAME, WEIGHTS_FILENAME, SPARSITY_FILENAME, READOUT_FILENAME})
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
 #: The cfg.json layout written here. SAELens reads ``metadata.sae_lens_version`` to choose its parser.
@@ -291,6 +292,12 @@ def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> SparseAu
     sae = module_class(cfg, seed=0)
     sae.load_state_dict(state)
     sae.requires_grad_(False)
+    readout = directory / "readout.safetensors"  # kgalign's readout vectors (idf, background), if shipped
+    if readout.is_file():
+        vectors = read_safetensors(readout)
+        sae.readout_vectors = tuple(
+            vectors[name].float().numpy() if name in vectors else None for name in ("idf", "background")
+        )
     if cfg.normalize_activations == "expected_average_only_in" and cfg.norm_scaling_factor is None:
         warnings.warn(
             f"{directory}: normalize_activations is 'expected_average_only_in' but cfg.json has no "
