@@ -91,6 +91,8 @@ def feature_record(ws, f: int, limit: int = 10) -> dict:
     for (g, iri), w in space.symbols_activating(f, limit):
         sym = ws.symbol_table.get(iri, g)
         top.append({"graph": g, "iri": iri, "label": sym.label if sym else iri, "weight": round(w, 4)})
+    from kgalign.neural.labels import grounded_record
+
     return {
         "feature": f,
         "label": space.feature_label(f),
@@ -99,6 +101,7 @@ def feature_record(ws, f: int, limit: int = 10) -> dict:
         "snippets": [] if stats is None else stats.snippets[f][:limit],
         "symbols": top,
         "claimed": f in space.loads,
+        **grounded_record(ws, f, limit),
     }
 
 
@@ -117,6 +120,9 @@ def cmd_feature(args: argparse.Namespace) -> int:
             print(f"  {sn['activation']:7.3f}  {t[: sn['start']]}[{t[sn['start']:sn['end']]}]{t[sn['end']:]}"[:160])
     print("\nsymbols:")
     print(render_rows(rec["symbols"], ["weight", "graph", "label", "iri"]))
+    from kgalign.neural.labels import format_grounded
+
+    print(format_grounded(rec))
     return 0
 
 

@@ -509,4 +509,7 @@ def build_report(
         n_behavioural_passed=sum(c.passed for c in beh.checks),
         graphs=graphs,
     )
-    return Report(summary, merges, brs, prune, blinds, unst, cov, hist, cmap, beh, sae, notes)
+    from kgalign.report.check_section import bridge_check
+
+    return Report(summary, merges, brs, prune, blinds, unst, cov, hist, cmap, beh, sae, notes,
+                  bridge_check=bridge_check(ws))

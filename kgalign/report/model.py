@@ -270,6 +270,8 @@ class Report:
     sae: SAEQuality
     notes: list[str] = field(default_factory=list)
     format: str = "kgalign-report/1"
+    #: the saved ``kgalign check`` of this embed run (see :mod:`kgalign.report.check_section`), or None
+    bridge_check: dict | None = None
 
 
 def _plain(value: Any) -> Any:
