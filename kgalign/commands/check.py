@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--links", type=int, default=10, help="merge-candidate links to test behaviourally (default 10)")
     p.add_argument("--symbols", type=int, default=80, help="symbols sampled for stability and paraphrases (default 80)")
     p.add_argument("--budget", type=float, default=45.0, help="seconds for the behavioural sample (default 45)")
+    p.add_argument("--label-synsets", type=int, default=1500,
+                   help="WordNet synsets to ground feature labels on when none are cached for this SAE (default 1500)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", "-f", choices=("table", "json"), default="table")
     p.add_argument("--quiet", "-q", action="store_true")
@@ -34,7 +36,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{time.perf_counter() - t0:5.1f}s] {msg}", file=sys.stderr, flush=True)
 
-    cfg = CheckConfig(n_symbols=args.symbols, n_links=args.links, behaviour_budget=args.budget, seed=args.seed)
+    cfg = CheckConfig(n_symbols=args.symbols, n_links=args.links, behaviour_budget=args.budget, seed=args.seed,
+                      label_synsets=args.label_synsets)
     res = run_check(ws, cfg, progress=say, quiet=args.quiet)
     path = save_check(ws, res)
     if args.format == "json":
