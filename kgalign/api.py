@@ -407,6 +407,7 @@ class Workspace:
         """Everything known of feature ``f``: label, density, snippets, the symbols weighing it most
         (the DSL's ``symbols activating feature f``), how many symbols load on it."""
         from kgalign.index import operators
+        from kgalign.neural.labels import grounded_record
 
         space = self.space
         space.check_feature(f)
@@ -425,6 +426,7 @@ class Workspace:
             "symbols": top,
             "claimed": n_loading > 0,
             "n_symbols_loading": n_loading,
+            **grounded_record(self, f, limit),
         }
 
     def query(self, text: str) -> Any:

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "query",
     "align",
+    "check",
     "server",
 )
 

@@ -430,11 +430,346 @@ def summarise(checks: Sequence[BehaviouralCheck]) -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------------------ tests of meaning
+
+#: Contexts that say nothing, for the "amplify in a neutral context" test.
+NEUTRAL_CONTEXTS: tuple[str, ...] = (
+    "This is it.",
+    "Here is one more thing.",
+    "We talked about it yesterday.",
+    "That is what they meant.",
+)
+#: The two tests of meaning: suppressing the feature two merge candidates share pulls them apart
+#: (``pull-apart``); adding the feature to a neutral context pulls it toward the symbol's definition
+#: (``definition-pull``).
+MEANING_TESTS: tuple[str, ...] = ("pull-apart", "definition-pull")
+
+
+@dataclass(frozen=True)
+class MeaningCheck:
+    """One test of what a feature means, against same-strength random features.
+
+    ``effect`` is signed so that the predicted direction is positive: for ``pull-apart`` the drop of the
+    cosine between the two symbols' mean context embeddings when the feature is suppressed at their
+    mentions; for ``definition-pull`` the rise of the cosine between neutral contexts and the symbol's
+    definition when the feature is added at every token. ``null`` marks a link from the control batch
+    (a random pair; another symbol's definition), whose pass rate is the test's false-positive rate.
+    """
+
+    test: str
+    keys: tuple[Key, ...]
+    labels: tuple[str, ...]
+    feature: int
+    null: bool
+    effect: float
+    control_mean: float
+    control_std: float
+    z: float
+    rank: float
+    passed: bool
+    n_controls: int
+    baseline: float
+    strength: float
+    feature_label: str = ""
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["keys"] = [list(k) for k in self.keys]
+        d["labels"] = list(self.labels)
+        for k, v in list(d.items()):
+            if isinstance(v, float):
+                d[k] = round(v, 6) if np.isfinite(v) else None
+        return d
+
+
+def _verdict(effects: np.ndarray, norm: float, z_threshold: float, percentile: float) -> tuple[float, float, float, float, bool, str]:
+    """``(effect, mean, std, z, rank, passed, note)`` of condition 1 against conditions 2.. (controls)."""
+    effect = float(effects[0])
+    ctrl = np.asarray(effects[1:], np.float64)
+    mean, std = float(ctrl.mean()), float(ctrl.std(ddof=1))
+    note = ""
+    if norm == 0.0:
+        z, note = 0.0, "the feature does not fire at the edited tokens: the edit changes nothing"
+    elif std > 0:
+        z = (effect - mean) / std
+    else:
+        z = float("inf") if effect > mean else 0.0
+    rank = float((ctrl < effect).mean())
+    passed = bool(norm > 0 and np.isfinite(effect) and z >= z_threshold
+                  and effect > float(np.quantile(ctrl, percentile)))
+    return effect, mean, std, float(z), rank, passed, note
+
+
+def _controls(space: ConceptSpace, exclude: set[int], n: int, seed: Sequence[int]) -> list[int]:
+    pool = control_pool(space, exclude)
+    if len(pool) < n:
+        raise UsageError(f"only {len(pool)} features fire elsewhere to draw {n} controls from; lower n_controls")
+    rng = np.random.default_rng(list(seed))
+    return [int(g) for g in rng.choice(pool, size=n, replace=False)]
+
+
+def _seed_of(*parts: str) -> int:
+    return zlib.crc32("\x00".join(parts).encode())
+
+
+def pull_apart_check(
+    model: BaseModel, sae: Any, space: ConceptSpace, a: Symbol, b: Symbol, feature: int, *,
+    null: bool = False, n_controls: int = DEFAULT_CONTROLS, seed: int = 0, max_contexts: int = 4,
+    label_of: Any = None, z_threshold: float = Z_THRESHOLD, percentile: float = PERCENTILE,
+) -> MeaningCheck:
+    """Suppress ``feature`` at the mentions of ``a`` (``b`` left as it is): does ``a`` move away from ``b``
+    (the cosine of their mean context embeddings drops) more than when the same code change goes along
+    random features' decoder directions? Editing one side only keeps the test meaningful for two symbols
+    with the same wording."""
+    feature = space.check_feature(int(feature))
+    ka, kb = (a.graph, a.iri), (b.graph, b.iri)
+    own = {f for k in (ka, kb) if space.has(k) for f, _, _ in space.support_of(k)}
+    controls = _controls(space, own | {feature}, n_controls, [seed, _seed_of(*ka, *kb), feature])
+    pa, pb = _encoder_probe(a, label_of, max_contexts), _encoder_probe(b, label_of, max_contexts)
+    conditions: list[int | None] = [None, feature, *controls]
+    na = len(pa.texts)
+    texts = [t for _ in conditions for t in pa.texts]
+    spans = [sp for _ in conditions for sp in pa.spans]
+    rows = [c for c in conditions for _ in pa.texts]
+    splice = MatchedSplice(sae, feature, Intervention("suppress"), rows, token_mask(model, texts, spans))
+    emb = _unit(model.sentence_embedding(texts, batch_size=len(texts), replace=splice)).reshape(
+        len(conditions), na, -1)
+    mb = _unit(_unit(model.sentence_embedding(pb.texts, batch_size=len(pb.texts))).mean(0))
+    sims = _unit(emb.mean(1)) @ mb  # [n_cond]
+    drops = sims[0] - sims[1:]
+    norms = splice.applied_norm.reshape(len(conditions), na).sum(1)
+    effect, mean, std, z, rank, passed, note = _verdict(drops, float(norms[1]), z_threshold, percentile)
+    return MeaningCheck("pull-apart", (ka, kb), (a.label, b.label), feature, null, effect, mean, std, z, rank,
+                        passed, n_controls, float(sims[0]), float(norms[1]), space.feature_label(feature), note)
+
+
+def definition_pull_check(
+    model: BaseModel, sae: Any, space: ConceptSpace, symbol: Symbol, feature: int, null_definition: str, *,
+    n_controls: int = DEFAULT_CONTROLS, alpha: float = 1.0, seed: int = 0,
+    z_threshold: float = Z_THRESHOLD, percentile: float = PERCENTILE, null_key: Key | None = None,
+) -> tuple[MeaningCheck, MeaningCheck]:
+    """Add ``feature`` (``alpha`` × its largest activation) at every token of neutral contexts: do they move
+    toward ``symbol``'s definition more than with same-strength random features? The same edits measured
+    against ``null_definition`` (another symbol's) give the null link, at no extra forward pass."""
+    feature = space.check_feature(int(feature))
+    key = (symbol.graph, symbol.iri)
+    if not symbol.definition:
+        raise UsageError(f"{symbol.label}: no definition to pull toward")
+    top = float(space.stats.max_activation[feature]) if space.stats is not None else 0.0
+    if not top:
+        top = max((w for f, w, _ in space.support_of(key) if f == feature), default=1.0)
+    own = {f for f, _, _ in space.support_of(key)} if space.has(key) else set()
+    controls = _controls(space, own | {feature}, n_controls, [seed, _seed_of(*key), feature, 1])
+    conditions: list[int | None] = [None, feature, *controls]
+    base = list(NEUTRAL_CONTEXTS)
+    texts = [t for _ in conditions for t in base]
+    rows = [c for c in conditions for _ in base]
+    splice = MatchedSplice(sae, feature, Intervention("add", float(alpha) * top), rows,
+                           token_mask(model, texts, None))
+    emb = _unit(model.sentence_embedding(texts, batch_size=len(texts), replace=splice)).reshape(
+        len(conditions), len(base), -1)
+    targets = _unit(model.sentence_embedding([symbol.definition, null_definition]))
+    norms = splice.applied_norm.reshape(len(conditions), len(base)).sum(1)
+    out = []
+    for t, null in ((targets[0], False), (targets[1], True)):
+        cos = (emb @ t).mean(1)  # [n_cond]
+        rises = cos[1:] - cos[0]
+        effect, mean, std, z, rank, passed, note = _verdict(rises, float(norms[1]), z_threshold, percentile)
+        keys = (key,) if not null else (key, null_key or ("", ""))
+        out.append(MeaningCheck("definition-pull", keys, (symbol.label,), feature, null, effect, mean, std, z,
+                                rank, passed, n_controls, float(cos[0]), float(norms[1]),
+                                space.feature_label(feature), note))
+    return out[0], out[1]
+
+
+def _specificity(space: ConceptSpace) -> np.ndarray:
+    """``[d_sae]``: ``-log`` of the share of symbols loading on each feature (generic features weigh less)."""
+    cached = getattr(space, "_kga_specificity", None)
+    if cached is None:
+        cached = -np.log(np.maximum(space.promiscuity(), 1.0 / max(1, len(space.keys))))
+        space._kga_specificity = cached
+    return cached
+
+
+def shared_feature(space: ConceptSpace, a: Key, b: Key) -> int | None:
+    """The feature two symbols share most, generic features discounted (``min`` of their weights ×
+    specificity), or ``None``."""
+    spec = _specificity(space)
+    wa = {f: w for f, w, _ in space.support_of(a)}
+    best = max(((min(w, wa[f]) * spec[f], f) for f, w, _ in space.support_of(b) if f in wa), default=None)
+    return None if best is None else int(best[1])
+
+
+def specific_feature(space: ConceptSpace, key: Key) -> int | None:
+    """The symbol's strongest feature, generic features discounted (weight × specificity)."""
+    spec = _specificity(space)
+    best = max(((w * spec[f], f) for f, w, _ in space.support_of(key)), default=None)
+    return None if best is None else int(best[1])
+
+
+def merge_candidate_pairs(ws: Workspace, limit: int = 20) -> list[tuple[Key, Key, float]]:
+    """Cross-graph mutual nearest neighbours in concept space (the pairs a merge query proposes first),
+    most similar first: ``(a, b, cosine)``."""
+    space = ws.space
+    graphs = sorted({k[0] for k in space.keys})
+    if len(graphs) < 2:
+        return []
+    best: dict[Key, tuple[Key, float]] = {}
+    for k in space.keys:
+        hits = space.similar(k, 1, graphs=set(graphs) - {k[0]})
+        if hits:
+            best[k] = hits[0]
+    pairs = []
+    for k, (o, sim) in best.items():
+        if best.get(o, (None,))[0] == k and k < o:
+            pairs.append((k, o, sim))
+    pairs.sort(key=lambda p: (-p[2], p[0], p[1]))
+    return pairs[:limit]
+
+
+def null_pairs(ws: Workspace, n: int, exclude: set[tuple[Key, Key]], seed: int = 0) -> list[tuple[Key, Key]]:
+    """``n`` seeded random cross-graph pairs that are not merge candidates (and not near neighbours)."""
+    space = ws.space
+    keys = list(space.keys)
+    rng = np.random.default_rng(seed + 7)
+    out: list[tuple[Key, Key]] = []
+    tries = 0
+    while len(out) < n and tries < 50 * max(n, 1) and len(keys) > 1:
+        tries += 1
+        i, j = rng.choice(len(keys), 2, replace=False)
+        a, b = keys[int(i)], keys[int(j)]
+        if a[0] == b[0] or (a, b) in exclude or (b, a) in exclude:
+            continue
+        if space.similarity(a, b) > float(np.median(space.nearest_neighbour_similarity())):
+            continue
+        out.append((a, b))
+    return out
+
+
+@dataclass
+class MeaningBatch:
+    """A batch of meaning tests on merge-candidate links and on null links, with the statistics."""
+
+    checks: list[MeaningCheck] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def rates(self, test: str) -> dict[str, Any]:
+        """Pass rate on real links, false-positive rate on null links, and the batch p-values.
+
+        ``p_binomial``: P(at least the observed passes among the real links) if each passed at the
+        measured false-positive rate (floored at half a null, so that 0 nulls passing is not certainty);
+        ``p_fisher``: one-sided Fisher exact test of real vs null pass counts.
+        """
+        from scipy.stats import binom, fisher_exact
+
+        real = [c for c in self.checks if c.test == test and not c.null]
+        null = [c for c in self.checks if c.test == test and c.null]
+        k, n = sum(c.passed for c in real), len(real)
+        kn, nn = sum(c.passed for c in null), len(null)
+        out: dict[str, Any] = {"test": test, "n": n, "passed": k, "n_null": nn, "null_passed": kn,
+                               "pass_rate": k / n if n else None, "false_positive_rate": kn / nn if nn else None,
+                               "p_binomial": None, "p_fisher": None, "ratio": None}
+        if n and nn:
+            p0 = max(kn / nn, 0.5 / nn)
+            out["p_binomial"] = float(binom.sf(k - 1, n, p0))
+            out["p_fisher"] = float(fisher_exact([[k, n - k], [kn, nn - kn]], alternative="greater")[1])
+            out["ratio"] = (k / n) / p0
+            out["meets_target"] = bool(out["ratio"] >= 3 and out["p_binomial"] < 0.01)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": round(self.seconds, 2), "tests": {t: self.rates(t) for t in MEANING_TESTS},
+                "checks": [c.to_dict() for c in self.checks]}
+
+
+def meaning_checks(
+    ws: Workspace, *, n_links: int = 12, n_controls: int = 10, seed: int = 0, max_contexts: int = 4,
+    alpha: float = 1.0, time_budget: float | None = None, model: BaseModel | None = None, sae: Any = None,
+    progress: Any = None,
+) -> MeaningBatch:
+    """Both tests of meaning on up to ``n_links`` merge-candidate links and as many null links.
+
+    ``pull-apart``: each candidate pair with the feature it shares most, and random cross-graph pairs
+    (with theirs, or the first symbol's top feature) as the null. ``definition-pull``: each candidate
+    symbol that has a definition with its top feature, measured against its own definition and, as the
+    null, against another symbol's. Stops when ``time_budget`` seconds are spent, keeping what is done.
+    """
+    from kgalign.index.build import load_model_for, load_sae_for
+
+    t0 = time.perf_counter()
+    space, table = ws.space, ws.symbol_table
+    if model is None:
+        model = load_model_for(ws)
+    if sae is None:
+        sae, _ = load_sae_for(ws, model.d_model)
+
+    def label_of(iri: str) -> str | None:
+        s = table.get(iri)
+        return s.label if s is not None else None
+
+    cands = merge_candidate_pairs(ws, n_links)
+    nulls = null_pairs(ws, len(cands), {(a, b) for a, b, _ in cands}, seed)
+    defined = [k for k in space.keys if (s := table.get(k[1], k[0])) is not None and s.definition]
+    rng = np.random.default_rng(seed)
+    jobs: list[tuple[str, Any]] = []
+    for (a, b, _), nb in zip(cands, nulls + [None] * len(cands), strict=False):
+        jobs.append(("pair", (a, b, False)))
+        if nb is not None:
+            jobs.append(("pair", (nb[0], nb[1], True)))
+    seen_def: set[Key] = set()
+    for a, b, _ in cands:
+        for k in (a, b):
+            s = table.get(k[1], k[0])
+            if s is not None and s.definition and k not in seen_def and len(seen_def) < n_links:
+                seen_def.add(k)
+                jobs.append(("def", k))
+    batch = MeaningBatch()
+    for i, (kind, job) in enumerate(jobs):
+        if time_budget is not None and time.perf_counter() - t0 > time_budget:
+            break
+        if kind == "pair":
+            a, b, null = job
+            f = shared_feature(space, a, b)
+            if f is None:
+                f = specific_feature(space, a)
+                if f is None:
+                    continue
+            sa, sb = table.get(a[1], a[0]), table.get(b[1], b[0])
+            if sa is None or sb is None:
+                continue
+            batch.checks.append(pull_apart_check(model, sae, space, sa, sb, f, null=null, n_controls=n_controls,
+                                                 seed=seed, max_contexts=max_contexts, label_of=label_of))
+        else:
+            k = job
+            s = table.get(k[1], k[0])
+            f = specific_feature(space, k)
+            others = [d for d in defined if d != k]
+            if s is None or f is None or not others:
+                continue
+            nk = others[int(rng.integers(len(others)))]
+            ns = table.get(nk[1], nk[0])
+            real, nul = definition_pull_check(model, sae, space, s, f, ns.definition, n_controls=n_controls,
+                                              alpha=alpha, seed=seed, null_key=nk)
+            batch.checks.extend([real, nul])
+        if progress:
+            progress(i + 1, len(jobs))
+    batch.seconds = time.perf_counter() - t0
+    return batch
+
+
 __all__ = [
     "BehaviouralCheck",
     "MODES",
     "MEASURES",
+    "MEANING_TESTS",
+    "MeaningBatch",
+    "MeaningCheck",
     "behavioural_checks",
+    "definition_pull_check",
+    "meaning_checks",
+    "merge_candidate_pairs",
+    "pull_apart_check",
     "check_link",
     "control_pool",
     "links_to_check",

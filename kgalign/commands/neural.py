@@ -109,6 +109,9 @@ def cmd_feature(args: argparse.Namespace) -> int:
             print(f"  {sn['activation']:7.3f}  {t[: sn['start']]}[{t[sn['start']:sn['end']]}]{t[sn['end']:]}"[:160])
     print("\nsymbols:")
     print(render_rows(rec["symbols"], ["weight", "graph", "label", "iri"]))
+    from kgalign.neural.labels import format_grounded
+
+    print(format_grounded(rec))
     return 0
 
 

@@ -513,6 +513,9 @@ def build_report(
         n_behavioural_passed=sum(c.passed for c in beh.checks),
         graphs=graphs,
     )
+    from kgalign.report.check_section import bridge_check
     from kgalign.report.curate import curate
 
-    return curate(Report(summary, merges, brs, prune, blinds, unst, cov, hist, cmap, beh, sae, notes), ws, space)
+    report = Report(summary, merges, brs, prune, blinds, unst, cov, hist, cmap, beh, sae, notes,
+                    bridge_check=bridge_check(ws))
+    return curate(report, ws, space)

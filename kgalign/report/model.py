@@ -312,6 +312,8 @@ class Report:
     kept: list[PruningCandidate] = field(default_factory=list)
     #: the exportable prune list (``prune.tsv``)
     prune_list: list[PruneRow] = field(default_factory=list)
+    #: the saved ``kgalign check`` of this embed run (see :mod:`kgalign.report.check_section`), or None
+    bridge_check: dict | None = None
 
 
 def _plain(value: Any) -> Any:

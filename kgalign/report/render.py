@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import quote
 
+from kgalign.report.check_section import check_html, check_markdown
 from kgalign.report.model import FeatureRef, PruneRow, Report, Snippet, report_to_dict
 from kgalign.report.svg import colours, coverage_svg, density_svg, esc, histogram_svg, scatter_svg
 
@@ -143,6 +144,7 @@ def to_markdown(report: Report, plots: bool = True) -> str:
     L: list[str] = ["# kgalign pruning report", ""]
     L.append(f"Workspace `{md(s.workspace)}` · model {md(s.model)} layer {s.layer} · SAE {md(s.sae)} "
              f"({s.d_sae} features) · {md(s.generated_at)}")
+    L += [""] + check_markdown(report.bridge_check)
     L += ["", "## Summary", ""]
     L += _md_table(["figure", "value"], [
         ["graphs", str(s.n_graphs)], ["symbols", str(s.n_symbols)], ["embedded symbols", str(s.n_embedded)],
@@ -635,6 +637,7 @@ def to_html(report: Report, console_url: str = CONSOLE_URL) -> str:
         for o in cov.overlaps
     ]
     sections: list[tuple[str, str, Callable[[], str]]] = [
+        ("check", "Bridge check", lambda: check_html(report.bridge_check)),
         ("summary", "Summary", lambda: _summary_html(report)),
         ("map", "Map", lambda: _section(
             "map", "Concept map", _plot("concept-map", report) or scatter_svg(report.map, palette),

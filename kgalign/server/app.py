@@ -38,6 +38,7 @@ from kgalign.server.openapi import build_document, ok, operation
 from kgalign.server.resources import (
     AlignmentCache,
     ReportCache,
+    check_endpoint,
     feature_endpoint,
     features_endpoint,
     graph_endpoint,
@@ -136,6 +137,7 @@ ROUTES = [
     Route("/symbol", symbol_endpoint, methods=["GET"]),
     Route("/features", features_endpoint, methods=["GET"]),
     Route("/features/{n}", feature_endpoint, methods=["GET"]),
+    Route("/check", check_endpoint, methods=["GET"]),
     Route("/mappings", mappings_endpoint, methods=["GET"]),
     Route("/report", report_endpoint, methods=["GET"]),
     Route("/match", match_endpoint, methods=["POST"]),

@@ -379,6 +379,26 @@ async def feature_endpoint(request: Request) -> Response:
     return JSONResponse(body)
 
 
+# -- bridge check -------------------------------------------------------------------------------
+
+
+def check_record(ws) -> dict:
+    """The saved ``kgalign check`` of the current embed run (never recomputed by a GET)."""
+    from kgalign.align.check import load_check
+
+    res = load_check(ws)
+    if res is None:
+        return {"checked": False, "message": "no bridge check for this embed run: run 'kgalign check'"}
+    return {"checked": True, **res.to_dict()}
+
+
+@operation("GET", "The bridge check of this workspace (what 'kgalign check' measured and its verdict per claim kind)",
+           responses=ok("the saved check, or checked: false"), errors=(409,), tags=["features"])
+async def check_endpoint(request: Request) -> Response:
+    body = await _run(request, check_record, request.app.state.ws, what="reading the bridge check")
+    return JSONResponse(body)
+
+
 # -- mappings -----------------------------------------------------------------------------------
 
 MAPPING_TYPES = {

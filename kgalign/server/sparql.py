@@ -23,6 +23,7 @@ from kgalign.server.errors import MethodNotAllowed, NotAcceptable, UnsupportedMe
 from kgalign.server.http import media_type, negotiate, require_write
 from kgalign.server.openapi import content, operation, query
 from kgalign.store.rdfio import serialize_results, serialize_triples
+import kgalign.store.terms as ox
 from kgalign.store.terms import Triples
 
 RESULTS = {
@@ -283,9 +284,9 @@ SD_FUNCTIONS = {
     "featureWeight": "the weight of a feature (index or feature IRI) in a symbol",
     "featureLabel": "a feature's automatic label",
 }
-SD_TYPES = {"text/turtle": ox.RdfFormat.TURTLE, "application/rdf+xml": ox.RdfFormat.RDF_XML,
-            "application/n-triples": ox.RdfFormat.N_TRIPLES, "application/ld+json": ox.RdfFormat.JSON_LD,
-            "application/xml": ox.RdfFormat.RDF_XML, "text/plain": ox.RdfFormat.N_TRIPLES}
+SD_TYPES = {"text/turtle": "text/turtle", "application/rdf+xml": "application/rdf+xml",
+            "application/n-triples": "application/n-triples", "application/ld+json": "application/ld+json",
+            "application/xml": "application/rdf+xml", "text/plain": "application/n-triples"}
 
 
 def _has_protocol_params(request: Request) -> bool:
@@ -340,7 +341,6 @@ def service_description(request: Request) -> Response:
     from kgalign.symbolic.vocab import KGA
 
     prefixes = {"sd": SD, "formats": FORMATS_NS, "kga": KGA, "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
-    kw = {"prefixes": prefixes} if SD_TYPES[mt] == ox.RdfFormat.TURTLE else {}
-    body = ox.serialize(triples, format=SD_TYPES[mt], **kw)
+    body = serialize_triples(triples, SD_TYPES[mt], prefixes=prefixes)
     ctype = mt + ("; charset=utf-8" if mt.startswith("text/") else "")
     return Response(body, media_type=ctype, headers={"Vary": "Accept"})

@@ -115,9 +115,13 @@ def triple_to_ox(t: Triple | Quad) -> ox.Triple:
 # -- serialisation ---------------------------------------------------------------------------
 
 
-def serialize_triples(triples: Iterable[Triple], media_type: str = "application/n-triples") -> bytes:
+def serialize_triples(
+    triples: Iterable[Triple], media_type: str = "application/n-triples", prefixes: dict[str, str] | None = None
+) -> bytes:
+    """Triples in ``media_type``; ``prefixes`` are declared where the format has them (Turtle)."""
     fmt = rdf_format(media_type)
-    return ox.serialize((triple_to_ox(t) for t in triples), format=fmt)  # type: ignore[return-value]
+    kw = {"prefixes": prefixes} if prefixes and fmt == ox.RdfFormat.TURTLE else {}
+    return ox.serialize((triple_to_ox(t) for t in triples), format=fmt, **kw)  # type: ignore[return-value]
 
 
 def ntriples_lines(triples: Iterable[Triple | Quad]) -> Iterator[str]:

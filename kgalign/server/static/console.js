@@ -694,6 +694,17 @@ function snippet(sn) {
     t.slice(0, s), h("mark", {}, t.slice(s, e)), t.slice(e));
 }
 
+// The evidence behind a feature's grounded label (kgalign.neural.labels): in-group items marked.
+function groundedCard(f) {
+  const g = f.grounded;
+  if (!g) return h("div", { class: "card", testid: "feature-grounded" }, h("p", { class: "note" }, "no grounded label for this SAE run (run kgalign check)"));
+  const items = (g.source === "tokens" || g.source === "wordnet-words") ? g.tokens : g.contexts;
+  const inGroup = (it) => it.in_group || (g.source === "tokens" && (it.form === g.kind || (g.kind === "positional" && (it.form === "first" || it.form === "last"))));
+  return h("div", { class: "card", testid: "feature-grounded" },
+    h("p", {}, h("strong", {}, g.summary)), g.gloss ? h("p", { class: "note" }, g.gloss) : null,
+    items.slice(0, 12).map((it) => h("div", { class: "snippet" + (inGroup(it) ? "" : " muted") }, inGroup(it) ? "✓ " : "· ", snippet(it))));
+}
+
 async function viewFeature(n) {
   const f = await api("features/" + n + "?limit=15");
   const maxW = Math.max(0, ...f.symbols.map((s) => s.weight));
@@ -708,6 +719,7 @@ async function viewFeature(n) {
       h("dt", {}, "symbols loading on it"), h("dd", {}, fmt(f.n_symbols_loading)),
       h("dt", {}, "mean stability of its top symbols"), h("dd", {}, f.mean_stability === null ? "–" : bar(f.mean_stability, 1, "good")),
       h("dt", {}, "claimed by a symbol"), h("dd", {}, f.claimed ? "yes" : "no (a blind spot if it fires often)"))),
+    h("h2", {}, "Label evidence"), groundedCard(f),
     h("div", { class: "grid" },
       h("div", {}, h("h2", {}, "Top symbols"),
         f.symbols.length ? table([{ key: "label" }, { key: "graph" }, { key: "weight" }, { key: "stability" }], f.symbols, (c, r) => {
