@@ -80,6 +80,7 @@ SCORERS: dict[str, str] = {
     "lexical": "kgalign.align.lexical:LexicalScorer",
     "structural": "kgalign.align.structural:StructuralScorer",
     "neural": "kgalign.align.neural:NeuralScorer",
+    "dense": "kgalign.align.dense:DenseScorer",
 }
 _LOADED: dict[str, type] = {}
 
