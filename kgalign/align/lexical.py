@@ -556,6 +556,7 @@ class LexicalScorer:
     def __init__(self, config: object = None) -> None:
         self.config = config
         self.floor = float(getattr(config, "lexical_floor", 0.3))
+        self.qualifier_penalty = float(getattr(config, "qualifier_penalty", 0.5))
 
     def propose(self, context: MatchContext) -> set[Pair]:
         lex = lexicon_for(context)
@@ -596,6 +597,14 @@ class LexicalScorer:
     def score(self, pairs: Collection[Pair], context: MatchContext) -> dict[Pair, Evidence]:
         lex = lexicon_for(context)
         out: dict[Pair, Evidence] = {}
+        ctx = None
+        if self.qualifier_penalty < 1.0:
+            from kgalign.align.structural import ContextWords
+
+            ctx = context.cache.get("context_words")
+            if ctx is None:
+                ctx = context.cache["context_words"] = (ContextWords(context.source, lex),
+                                                         ContextWords(context.target, lex))
         for pair in pairs:
             a, b = pair
             sa, sb = context.source.symbols.get(a), context.target.symbols.get(b)
@@ -605,6 +614,11 @@ class LexicalScorer:
             if na is None or nb is None or s <= 0:
                 out[pair] = Evidence("lexical", 0.0, f"no words in common: {sa.label!r} / {sb.label!r}")
                 continue
+            if ctx is not None and category(sa.kind) == "class" and s < EXACT:
+                from kgalign.align.structural import check_context
+
+                s, note = check_context(lex, na, nb, a, b, ctx[0], ctx[1], s, self.qualifier_penalty)
+                why += note
             if s < self.floor:
                 s = 0.0
             out[pair] = Evidence("lexical", round(s, 4), f"{why}: {na.text!r} ~ {nb.text!r}", (na.text, nb.text))
