@@ -319,7 +319,9 @@ class Lexicon:
         if a.compact == b.compact:
             return COMPACT, "same label up to spacing"
         if a.joined and a.joined == b.joined:
-            return SAME_TOKENS, "same words run together"
+            exp = a.expanded + b.expanded
+            return SAME_TOKENS, "same words run together" + (
+                " after expanding " + ", ".join(dict.fromkeys(exp)) if exp else "")
         if sorted(a.tokens) == sorted(b.tokens):
             how = "same words"
             exp = a.expanded + b.expanded
