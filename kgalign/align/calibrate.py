@@ -27,7 +27,7 @@ ANCHOR_SCORE = 0.98
 MAX_ANCHORS = 400
 #: random extra negatives per anchor
 RANDOM_NEGATIVES = 3
-#: fewer anchors than this: the measure is too noisy, the evidence keeps half weight
+#: fewer anchors than this: nothing to measure on (tiny artefacts), the evidence keeps full weight
 MIN_ANCHORS = 5
 
 
@@ -67,7 +67,7 @@ def measure_reliability(context: MatchContext, kinds: Sequence[str], seed: int =
             groups.append(((a, b), sorted((a, x) for x in negs)))
     for kind in kinds:
         if len(groups) < MIN_ANCHORS:
-            out[kind] = 0.5
+            out[kind] = 1.0
             continue
         scorer = make_scorer(kind, context.config)
         pairs = {p for pos, negs in groups for p in (pos, *negs)}

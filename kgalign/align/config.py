@@ -83,9 +83,10 @@ class MatcherConfig:
     neural_proposal_floor: float = 0.5
     #: how neural evidence enters the confidence: ``mean`` (one more term of the weighted mean)
     #: or ``support`` (it nudges the symbolic confidence by ``neural_boost`` × reliability ×
-    #: (score − 0.5), and a pair with no symbolic evidence needs ``neural_only_threshold`` alone)
+    #: (score − 0.5) — 0 by default, the nudge cost F1 when measured — and carries a pair alone
+    #: when the pair is mutual best in it with reliability × score >= ``neural_only_threshold``)
     neural_combination: str = "support"
-    neural_boost: float = 0.1
+    neural_boost: float = 0.0
     neural_only_threshold: float = 0.9
     #: weight embedding evidence (neural, dense) by its reliability measured on the pair itself
     #: (how well it separates high-precision lexical anchors from random pairs); off = weight 1

@@ -497,6 +497,10 @@ def _deletions(word: str) -> set[str]:
     return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
+#: blocking: a token shared by more than max(BLOCK_CAP, BLOCK_SHARE × |target|) target symbols
+#: proposes pairs only for one-word names (the other words of a longer name must do it)
+BLOCK_CAP = 50
+BLOCK_SHARE = 0.02
 #: factor on the score of two properties whose names read in opposite directions
 INVERSE_PENALTY = 0.6
 #: factor on a partial class match whose last words (the head nouns) differ: "PC chair" / "program committee"
@@ -580,6 +584,7 @@ class LexicalScorer:
                 for nm in lex.names(t.iri):
                     by_phrase[" ".join(nm.tokens)].append(t.iri)
             index = lex.token_index(by_token)
+            cap = max(BLOCK_CAP, int(BLOCK_SHARE * len(tgt)))
             near: dict[str, set[str]] = {}
             for s in src:
                 hits: set[str] = set()
@@ -592,7 +597,10 @@ class LexicalScorer:
                         if tok not in near:
                             near[tok] = index.near(tok)
                         for u in near[tok]:
-                            hits.update(by_token[u])
+                            posting = by_token[u]
+                            if len(posting) > cap and len(nm.tokens) > 1:
+                                continue  # a common word ("genus", "conference") blocks nothing alone
+                            hits.update(posting)
                 out.update((s.iri, h) for h in hits)
         return out
 

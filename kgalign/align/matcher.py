@@ -143,9 +143,10 @@ class Matcher:
 
                 reliability = measure_reliability(context, [k for k in cfg.scorers if k in EMBEDDING_SCORERS])
                 context.cache["reliability"] = reliability
+        mutual = _mutual_best(scored, [k for k in cfg.scorers if k in EMBEDDING_SCORERS])
         for (a, b), evs in scored.items():
             sa, sb = context.source.symbols[a], context.target.symbols[b]
-            conf = self._confidence(evs, category(sa.kind), reliability)
+            conf = self._confidence(evs, category(sa.kind), reliability, mutual.get((a, b), ()))
             ordered = tuple(evs[n] for n in cfg.scorers if n in evs)
             out.append(
                 MappingCandidate(
@@ -163,9 +164,14 @@ class Matcher:
             )
         return out
 
-    def _confidence(self, evs: dict[str, Evidence], cat: str, reliability: dict[str, float]) -> float:
+    def _confidence(self, evs: dict[str, Evidence], cat: str, reliability: dict[str, float],
+                    mutual: Iterable[str] = ()) -> float:
         """Symbolic evidence as a weighted mean; embedding evidence (neural, dense) as support,
-        weighted by the reliability measured on this pair (see :mod:`kgalign.align.calibrate`)."""
+        weighted by the reliability measured on this pair (see :mod:`kgalign.align.calibrate`):
+        it nudges the symbolic confidence by ``neural_boost`` (0 by default: measured, the nudge
+        cost F1 on both benchmarks), and it may carry a pair on its own only when the two symbols
+        are each other's best in that evidence and its reliability-weighted score reaches
+        ``neural_only_threshold``."""
         cfg = self.config
         weights = cfg.weights_for(cat)
         embedded = {k: e for k, e in evs.items() if k in EMBEDDING_SCORERS}
@@ -174,15 +180,19 @@ class Matcher:
         if cfg.neural_combination == "mean":
             w = {k: (v * reliability.get(k, 1.0) if k in EMBEDDING_SCORERS else v) for k, v in weights.items()}
             return combine(evs, w)
+        if not any(k not in EMBEDDING_SCORERS for k in cfg.scorers):
+            return max(e.score for e in embedded.values())  # embeddings alone: their own score
         symbolic = {k: e for k, e in evs.items() if k not in EMBEDDING_SCORERS}
         base = combine(symbolic, weights) if symbolic else 0.0
         conf = base
+        mutual = set(mutual)
         for k, e in embedded.items():
             r = reliability.get(k, 1.0)
-            if base > 0.0:
+            if base > 0.0 and cfg.neural_boost:
                 conf += cfg.neural_boost * r * (e.score - 0.5)
             # Where the words say little, a reliable embedding may carry the pair alone, if it is sure.
-            conf = max(conf, r * e.score * cfg.threshold(cat) / cfg.neural_only_threshold)
+            if k in mutual:
+                conf = max(conf, r * e.score * cfg.threshold(cat) / cfg.neural_only_threshold)
         return min(1.0, max(0.0, conf))
 
     def match_views(
@@ -278,6 +288,26 @@ def _anchor_list(input_alignment: Alignment | None, source: OntologyView, target
         out.append(replace(m, subject_graph=source.graph, object_graph=target.graph, evidence=ev,
                            subject_label=a.label, object_label=b.label, category=category(a.kind)))
     return out
+
+
+def _mutual_best(scored: dict[Pair, dict[str, Evidence]], kinds: Sequence[str]) -> dict[Pair, tuple[str, ...]]:
+    """Pair -> the embedding kinds in which its two symbols are each other's best candidate."""
+    out: dict[Pair, list[str]] = defaultdict(list)
+    for k in kinds:
+        best_s: dict[str, tuple[float, str]] = {}
+        best_t: dict[str, tuple[float, str]] = {}
+        for (a, b), evs in scored.items():
+            e = evs.get(k)
+            if e is None:
+                continue
+            if e.score > best_s.get(a, (-1.0, ""))[0]:
+                best_s[a] = (e.score, b)
+            if e.score > best_t.get(b, (-1.0, ""))[0]:
+                best_t[b] = (e.score, a)
+        for a, (_, b) in best_s.items():
+            if best_t.get(b, (0.0, ""))[1] == a:
+                out[(a, b)].append(k)
+    return {p: tuple(ks) for p, ks in out.items()}
 
 
 def _same_category(pair: Pair, context: MatchContext) -> bool:

@@ -259,8 +259,9 @@ def _greedy_repair(
         reason = None
         cat = m.category or (category(source.symbols[m.subject].kind) if m.subject in source.symbols else "")
         edges = merged.add(m)
-        affected = (nx.ancestors(merged.graph, ("s", m.subject)) | {("s", m.subject)}) if ("s", m.subject) in merged.graph else set()
-        if "disjointness" in checks and cat == "class":
+        if "disjointness" in checks and cat == "class" and merged.disjoint:
+            sn = ("s", m.subject)
+            affected = (nx.ancestors(merged.graph, sn) | {sn}) if sn in merged.graph else set()
             for node in sorted(affected):
                 if node in baseline:
                     continue
