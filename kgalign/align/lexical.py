@@ -35,7 +35,7 @@ from functools import lru_cache
 from kgalign.align.candidates import Evidence, Pair
 from kgalign.align.morphology import Morphology, numeral
 from kgalign.align.ontology import category
-from kgalign.align.scoring import MatchContext
+from kgalign.align.scoring import MatchContext, progress
 from kgalign.align.wordnet import WordNet, wordnet
 from kgalign.symbolic.symbols import Symbol, normalise, split_words
 
@@ -224,7 +224,9 @@ class Lexicon:
     def _raw_names(s: Symbol) -> tuple[tuple[str, str], ...]:
         """(text, scope) of every name: label and exact synonyms, a wordy local name, then the
         related/narrow/broad synonyms; hidden labels (misspellings, search forms) are left out."""
-        names = [(n, "label") for n in s.names]
+        syns = getattr(s, "synonyms", ())
+        weak = {t for scope, t in syns if scope in WEAK_SCOPES} - {t for scope, t in syns if scope == "exact"}
+        names = [(n, "label") for n in s.names if n == s.label or n not in weak]
         ln = s.local_name
         if not s.label_derived and _WORDY.search(ln) and not _CODE.match(ln):
             names.append((ln, "label"))
@@ -615,7 +617,7 @@ class LexicalScorer:
             if ctx is None:
                 ctx = context.cache["context_words"] = (ContextWords(context.source, lex),
                                                          ContextWords(context.target, lex))
-        for pair in pairs:
+        for pair in progress(pairs, self.config, "lexical"):
             a, b = pair
             sa, sb = context.source.symbols.get(a), context.target.symbols.get(b)
             if sa is None or sb is None or category(sa.kind) != category(sb.kind):

@@ -108,5 +108,14 @@ def scorer_class(name: str) -> type:
     return cls
 
 
+def progress(items: Collection[Any], config: Any, desc: str) -> Iterable[Any]:
+    """``items``, with a tqdm bar (rate, ETA) on stderr when ``config.progress`` and there are many."""
+    if getattr(config, "progress", False) and len(items) > 5000:
+        from tqdm import tqdm
+
+        return tqdm(items, desc=desc, unit="pair", mininterval=1.0)
+    return items
+
+
 def make_scorer(name: str, config: Any) -> Scorer:
     return scorer_class(name)(config)

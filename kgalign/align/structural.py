@@ -41,7 +41,7 @@ import networkx as nx
 
 from kgalign.align.candidates import Evidence, Pair
 from kgalign.align.ontology import OntologyView, category
-from kgalign.align.scoring import MatchContext
+from kgalign.align.scoring import MatchContext, progress
 from kgalign.align.select import combine
 
 CLASS_RELATIONS = {"ancestor": 1.0, "child": 0.5, "domain": 0.5, "range": 0.5, "part_of": 1.0, "has_part": 0.5,
@@ -267,9 +267,9 @@ class StructuralScorer:
         sim = dict(base)
         prev_evidence: dict[str, dict[Pair, Evidence]] = {}
         out: dict[Pair, Evidence] = {}
-        for _ in range(max(self.rounds, 1)):
+        for r in range(max(self.rounds, 1)):
             out = {}
-            for pair in pairs:
+            for pair in progress(pairs, self.config, f"structural round {r + 1}"):
                 ev = self._score_pair(pair, context, ha, hb, sim)
                 if ev is not None:
                     out[pair] = ev

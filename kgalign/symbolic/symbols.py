@@ -91,7 +91,8 @@ class Symbol:
     ranges: tuple[str, ...] = ()
     label_derived: bool = False
     #: every alternative name with its scope: ``(scope, text)``, scope in ``exact``, ``related``,
-    #: ``narrow``, ``broad``, ``hidden`` (see :data:`SYNONYM_SCOPES`); ``alt_labels`` holds the exact ones
+    #: ``narrow``, ``broad``, ``hidden`` (see :data:`SYNONYM_SCOPES`); ``alt_labels`` holds all but
+    #: the hidden ones (a hidden label is for resolution only, never a display or probing name)
     synonyms: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -290,7 +291,7 @@ def read_symbols(store: OxigraphStore, graph: str) -> list[Symbol]:
                     texts.extend(t for t in syn_labels.get(str(o), ()) if t not in texts)
             scope = SYNONYM_SCOPES[p]
             scoped.extend((scope, t) for t in texts)
-            if scope == "exact":
+            if scope != "hidden":
                 alt.extend(texts)
         definitions: list[str] = []
         for p in _DEFINITION:

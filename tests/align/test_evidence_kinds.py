@@ -42,7 +42,7 @@ def test_synonyms_literal_and_resource_valued_with_their_scope(anatomy_ws):
     syms = {s.iri: s for s in anatomy_ws.symbols("a")}
     larynx = syms[MA + "MA_7"]
     assert larynx.synonyms == (("related", "voice box"),)  # an IRI node whose rdfs:label holds the text
-    assert larynx.alt_labels == ()  # a related synonym is not another name of the same thing
+    assert larynx.alt_labels == ("voice box",)  # shown as an alternative label, matched as related
     nerve = syms[MA + "MA_8"]
     assert ("exact", "optic nerve") in nerve.synonyms and "optic nerve" in nerve.alt_labels  # a blank node
     ovary = syms[MA + "MA_9"]
@@ -188,3 +188,16 @@ def test_dense_scorer_and_reliability_measured_on_the_pair(anatomy_ws, minilm):
     assert dense and dense[0].score > 0.99
     rel = al.metadata["reliability"]
     assert set(rel) == {"dense"} and 0.0 <= rel["dense"] <= 1.0
+
+
+def test_match_endpoint_parameters_take_the_cli_switches():
+    from dataclasses import fields
+
+    from kgalign.server.match import translate_parameters
+
+    names = {f.name for f in fields(MatcherConfig)}
+    opts = translate_parameters({"no_repair": "true", "dense": True, "class_threshold": 0.9,
+                                 "include_imported": "false"}, names)
+    assert opts.switches == {"repair": False, "scorers": "+dense"}
+    assert opts.changes == {"class_threshold": 0.9}
+    assert not opts.ignored
