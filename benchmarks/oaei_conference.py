@@ -60,9 +60,18 @@ ABLATIONS: list[Ablation] = [
     Ablation("  default without WordNet", {"use_wordnet": False}),
     Ablation("  default without the head-noun rule", {"head_match": False}),
     Ablation("  default with Hungarian selection", {"selection": "hungarian"}),
+    Ablation("  default without morphology", {"morphology": False}),
+    Ablation("  default without the context/qualifier check", {"qualifier_penalty": 1.0}),
+    Ablation("  default with the imported vocabulary matched", {"exclude_imported": False}),
+    Ablation("dense only (sentence embeddings as a scorer)", {"scorers": ("dense",), "repair": False}),
+    Ablation("default + dense", {"scorers": ("lexical", "structural", "dense")}),
+    Ablation("default + dense, reliability not measured",
+             {"scorers": ("lexical", "structural", "dense"), "measure_reliability": False}),
     Ablation("SAE only", {"scorers": ("neural",), "repair": False}, _neural_missing),
-    Ablation("combined (lexical + structural + SAE + repair)",
-             {"scorers": ("lexical", "structural", "neural")}, _neural_missing),
+    Ablation("default + SAE", {"scorers": ("lexical", "structural", "neural")}, _neural_missing),
+    Ablation("default + SAE, reliability not measured",
+             {"scorers": ("lexical", "structural", "neural"), "measure_reliability": False}, _neural_missing),
+    Ablation("default + SAE + dense", {"scorers": ("lexical", "structural", "neural", "dense")}, _neural_missing),
 ]
 HERMIT = Ablation("lexical + structural + repair + HermiT", {"hermit": True})
 
@@ -145,6 +154,26 @@ def run(
     return total, classes, props, time.perf_counter() - t0, results
 
 
+def run_dense_baseline(
+    ws: Workspace, refs: list[tuple[str, str, Alignment]], threshold: float
+) -> tuple[Score, float]:
+    """The plain dense matcher (mutual best label embeddings, cosine >= threshold) on every pair."""
+    from kgalign.align.dense import dense_baseline
+    from kgalign.align.ontology import OntologyView
+
+    total = Score()
+    t0 = time.perf_counter()
+    views = {}
+    for src, tgt, ref in refs:
+        for g in (src, tgt):
+            if g not in views:
+                views[g] = OntologyView.from_workspace(ws, g).without_imported()
+        found = dense_baseline(views[src], views[tgt], threshold)
+        r = ref.pairs("=")
+        total.add(Score(len(found & r), len(found), len(r)))
+    return total, time.perf_counter() - t0
+
+
 def print_errors(ws: Workspace, results: list[tuple[Alignment, Alignment]]) -> None:
     for al, ref in results:
         found = {m.pair: m for m in al}
@@ -170,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-default", action="store_true", help="skip the ablation rows")
     ap.add_argument("--neural", action="store_true",
                     help="embed the ontologies with the workspace's SAE first, to fill the SAE rows")
+    ap.add_argument("--rows", metavar="REGEX",
+                    help="only the ablation rows (and 'dense baseline') whose name matches (to split a run)")
+    ap.add_argument("--config", metavar="FILE", help="a matcher config (TOML/JSON) to use as the default")
+    ap.add_argument("--dense-threshold", type=float, default=0.8, help="the dense baseline's cosine threshold")
     ap.add_argument("--sae", metavar="DIR", help="with --neural: the SAE directory (SAELens layout) to embed with")
     args = ap.parse_args(argv)
     if not DATA.exists():
@@ -197,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
 
         default = MatcherConfig()
+        if args.config:
+            default = MatcherConfig.from_file(args.config)
         total, classes, props, secs, results = run(ws, refs, default)
         print("kgalign default matcher, micro-averaged over the 21 pairs:")
         print(f"  all          P {total.precision:.3f}  R {total.recall:.3f}  F1 {total.f1:.3f}  "
@@ -205,8 +240,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  properties   P {props.precision:.3f}  R {props.recall:.3f}  F1 {props.f1:.3f}")
         print(f"  matching time {secs:.1f} s for 21 pairs (load {t_load:.1f} s)\n")
 
+        wanted = re.compile(args.rows) if args.rows else None
+        dense, dsecs = Score(), 0.0
+        if wanted is None or wanted.search("dense baseline"):
+            dense, dsecs = run_dense_baseline(ws, refs, args.dense_threshold)
+        print(f"dense baseline (MiniLM label embeddings, mutual best >= {args.dense_threshold}): "
+              f"P {dense.precision:.3f}  R {dense.recall:.3f}  F1 {dense.f1:.3f}  ({dsecs:.1f} s, model load included)")
+        print(f"  kgalign default F1 / dense baseline F1 = {total.f1 / max(dense.f1, 1e-9):.3f}\n")
+
         print(f"{'system':<48} {'P':>5} {'R':>5} {'F1':>5}")
-        rows = [("kgalign (default)", total.precision, total.recall, total.f1)]
+        rows = [("kgalign (default)", total.precision, total.recall, total.f1),
+                (f"dense baseline (this run, >= {args.dense_threshold})", dense.precision, dense.recall, dense.f1)]
         rows += [(name, p, r, f) for name, p, r, f in published()]
         for name, p, r, f in sorted(rows, key=lambda t: -t[3]):
             print(f"{name:<48} {p:>5.2f} {r:>5.2f} {f:>5.2f}")
@@ -216,7 +260,11 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.only_default:
             print(f"\nAblations (micro-averaged, all 21 pairs)\n{'configuration':<48} {'P':>6} {'R':>6} {'F1':>6} {'time':>7}")
+            print(f"{'dense baseline (mutual best >= ' + str(args.dense_threshold) + ')':<48} {dense.precision:>6.3f} "
+                  f"{dense.recall:>6.3f} {dense.f1:>6.3f} {dsecs:>6.1f}s")
             for ab in [*ABLATIONS, *([HERMIT] if args.hermit else [])]:
+                if wanted is not None and not wanted.search(ab.name):
+                    continue
                 reason = ab.skip_if(ws) if ab.skip_if else None
                 if reason:
                     print(f"{ab.name:<48} {'—':>6} {'—':>6} {'—':>6} {'—':>7}  ({reason})")

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kgalign.align.candidates import Evidence, Pair
+from kgalign.align.morphology import Morphology, numeral
 from kgalign.align.ontology import category
-from kgalign.align.scoring import MatchContext
+from kgalign.align.scoring import MatchContext, progress
 from kgalign.align.wordnet import WordNet, wordnet
 from kgalign.symbolic.symbols import Symbol, normalise, split_words
 
@@ -43,6 +44,8 @@ STOP_WORDS = PREPOSITIONS | frozenset(
     "a an the and or as its it this that these those has have having had is are was were be been being "
     "does do did".split()
 )
+#: synonym scopes that are weaker evidence than a label (an exact synonym counts as a label)
+WEAK_SCOPES = ("related", "narrow", "broad")
 #: words marking a property phrased from the object's side ("written by", "is member of")
 INVERSE_MARKERS = frozenset({"by", "of"})
 
@@ -109,6 +112,9 @@ class Name:
     inverse_phrased: bool  # "written by", "is member of"
     expanded: tuple[str, ...] = ()  # abbreviations expanded in this name ("PC=program committee")
     joined: str = ""  # content words run together, before lemmatising ("hasEmail", "E-mail" -> "email")
+    #: where the name comes from: ``label`` (label, exact synonym, local name) or the synonym scope
+    #: (``related``, ``narrow``, ``broad``) — weaker evidence
+    scope: str = "label"
 
 
 def learn_abbreviations(names: Iterable[Sequence[str]]) -> dict[str, tuple[str, ...]]:
@@ -159,10 +165,16 @@ class Lexicon:
         typo_ratio: float = 0.85,
         stop_words: Collection[str] = STOP_WORDS,
         wordnet_root: str | None = None,
+        morphology: bool = True,
+        morphology_score: float = 0.9,
+        related_synonym_score: float = 0.8,
     ) -> None:
         self.wn: WordNet | None = wordnet(wordnet_root) if use_wordnet else None
         if self.wn is not None and not self.wn.available:
             self.wn = None
+        self.morph: Morphology | None = Morphology(self.wn) if morphology else None
+        self.morphology_score = morphology_score
+        self.related_synonym_score = related_synonym_score
         self.synonym_score = synonym_score
         self.synonym_senses = synonym_senses
         self.typo_ratio = typo_ratio
@@ -178,8 +190,10 @@ class Lexicon:
                 self._category[sym.iri] = category(sym.kind)
         raw = {s.iri: self._raw_names(s) for s in syms}
         self._surface: dict[str, set[str]] = defaultdict(set)  # lemma -> the words it came from
-        self.abbreviations = learn_abbreviations(split_words(t) for ts in raw.values() for t in ts)
-        self._names: dict[str, tuple[Name, ...]] = {iri: tuple(self._analyse(t) for t in ts) for iri, ts in raw.items()}
+        self.abbreviations = learn_abbreviations(split_words(t) for ts in raw.values() for t, _ in ts)
+        self._names: dict[str, tuple[Name, ...]] = {
+            iri: tuple(self._analyse(t, scope) for t, scope in ts) for iri, ts in raw.items()
+        }
         df: Counter[str] = Counter()
         n_docs = 0
         for names in self._names.values():
@@ -207,30 +221,40 @@ class Lexicon:
     # -- analysis ------------------------------------------------------------------------
 
     @staticmethod
-    def _raw_names(s: Symbol) -> tuple[str, ...]:
-        names = list(s.names)
+    def _raw_names(s: Symbol) -> tuple[tuple[str, str], ...]:
+        """(text, scope) of every name: label and exact synonyms, a wordy local name, then the
+        related/narrow/broad synonyms; hidden labels (misspellings, search forms) are left out."""
+        syns = getattr(s, "synonyms", ())
+        weak = {t for scope, t in syns if scope in WEAK_SCOPES} - {t for scope, t in syns if scope == "exact"}
+        names = [(n, "label") for n in s.names if n == s.label or n not in weak]
         ln = s.local_name
         if not s.label_derived and _WORDY.search(ln) and not _CODE.match(ln):
-            names.append(ln)
+            names.append((ln, "label"))
+        names.extend((t, scope) for scope, t in getattr(s, "synonyms", ()) if scope in WEAK_SCOPES)
         seen: set[str] = set()
         out = []
-        for n in names:
+        for n, scope in names:
             key = normalise(n)
             if key and key not in seen:
                 seen.add(key)
-                out.append(n)
+                out.append((n, scope))
         return tuple(out)
 
     def lemma(self, word: str) -> str:
         return self.wn.lemma(word) if self.wn is not None else _light_stem(word)
 
-    def _analyse(self, text: str) -> Name:
+    def _analyse(self, text: str, scope: str = "label") -> Name:
         words = tuple(split_words(text))
         low = [w.lower() for w in words]
         content: list[str] = []
         expanded: list[str] = []
-        for w in low:
+        for k, w in enumerate(low):
             if w in self.stop_words:
+                continue
+            num = numeral(words[k], first=k == 0) if self.morph is not None else None
+            if num is not None:
+                content.append(num)
+                expanded.append(f"{words[k]}={num}")
                 continue
             if w in self.abbreviations:
                 exp = self.abbreviations[w]
@@ -253,6 +277,7 @@ class Lexicon:
             inverse_phrased=inverse,
             expanded=tuple(expanded),
             joined=compact("".join(content)),
+            scope=scope,
         )
 
     def names(self, iri: str) -> tuple[Name, ...]:
@@ -278,6 +303,8 @@ class Lexicon:
         if self.wn is not None and (u in self.wn.synonyms(t, self.synonym_senses)
                                     and t in self.wn.synonyms(u, self.synonym_senses)):
             out = (self.synonym_score, "synonym")
+        elif self.morph is not None and (how := self.morph.relation(t, u)):
+            out = (self.morphology_score, how)
         elif min(len(t), len(u)) >= 4 and not (self.is_word(t) and self.is_word(u)):
             r = max(
                 string_ratio(x, y) for x in (self._surface.get(t) or {t}) | {t} for y in (self._surface.get(u) or {u}) | {u}
@@ -294,7 +321,9 @@ class Lexicon:
         if a.compact == b.compact:
             return COMPACT, "same label up to spacing"
         if a.joined and a.joined == b.joined:
-            return SAME_TOKENS, "same words run together"
+            exp = a.expanded + b.expanded
+            return SAME_TOKENS, "same words run together" + (
+                " after expanding " + ", ".join(dict.fromkeys(exp)) if exp else "")
         if sorted(a.tokens) == sorted(b.tokens):
             how = "same words"
             exp = a.expanded + b.expanded
@@ -401,6 +430,10 @@ class Lexicon:
                 ):
                     s *= HEAD_MISMATCH_PENALTY
                     why += f"; different head words ({na.tokens[-1]!r} / {nb.tokens[-1]!r})"
+                weak = next((n for n in (na, nb) if n.scope in WEAK_SCOPES), None)
+                if weak is not None and s > 0:
+                    s *= self.related_synonym_score
+                    why += f"; through a {weak.scope} synonym {weak.text!r}"
                 if s > best[0]:
                     best = (s, na, nb, why)
         return best
@@ -412,9 +445,64 @@ class Lexicon:
         return self.wn.synonyms(" ".join(name.tokens), self.synonym_senses)
 
     def similar_tokens(self, token: str, vocabulary: Iterable[str]) -> set[str]:
+        """Tokens of ``vocabulary`` near-equal to ``token`` (all compared: small vocabularies only)."""
         return {u for u in vocabulary if self.token_similarity(token, u)[0] > 0}
 
+    def token_index(self, vocabulary: Iterable[str]) -> TokenIndex:
+        """An index of ``vocabulary`` answering :meth:`TokenIndex.near` without comparing all tokens."""
+        return TokenIndex(self, vocabulary)
 
+
+class TokenIndex:
+    """Blocking for the lexical proposals: finds a token's near-equal tokens in a vocabulary by
+    lookups — the token itself, its WordNet synonyms, its morphological forms (both directions),
+    and spelling variants through a one-deletion index — then confirms each with
+    :meth:`Lexicon.token_similarity`."""
+
+    def __init__(self, lex: Lexicon, vocabulary: Iterable[str]) -> None:
+        self.lex = lex
+        self.vocab = set(vocabulary)
+        self.deletes: dict[str, set[str]] = defaultdict(set)
+        self.reverse_forms: dict[str, set[str]] = defaultdict(set)
+        for u in self.vocab:
+            if len(u) >= 4:
+                for key in _deletions(u):
+                    self.deletes[key].add(u)
+            if lex.morph is not None:
+                for f in lex.morph.forms(u):
+                    self.reverse_forms[f].add(u)
+        self._cache: dict[str, set[str]] = {}
+
+    def near(self, token: str) -> set[str]:
+        hit = self._cache.get(token)
+        if hit is not None:
+            return hit
+        lex = self.lex
+        cands: set[str] = set()
+        if lex.wn is not None:
+            cands.update(lex.wn.synonyms(token, lex.synonym_senses))
+        if lex.morph is not None:
+            cands.update(lex.morph.forms(token))
+            cands.update(self.reverse_forms.get(token, ()))
+        if len(token) >= 4:
+            for key in _deletions(token):
+                cands.update(self.deletes.get(key, ()))
+        out = {u for u in cands & self.vocab if u != token and lex.token_similarity(token, u)[0] > 0}
+        if token in self.vocab:
+            out.add(token)
+        self._cache[token] = out
+        return out
+
+
+def _deletions(word: str) -> set[str]:
+    """The word and every form of it with one letter deleted (symmetric-delete spelling index)."""
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+#: blocking: a token shared by more than max(BLOCK_CAP, BLOCK_SHARE × |target|) target symbols
+#: proposes pairs only for one-word names (the other words of a longer name must do it)
+BLOCK_CAP = 50
+BLOCK_SHARE = 0.02
 #: factor on the score of two properties whose names read in opposite directions
 INVERSE_PENALTY = 0.6
 #: factor on a partial class match whose last words (the head nouns) differ: "PC chair" / "program committee"
@@ -458,6 +546,9 @@ def lexicon_for(context: MatchContext) -> Lexicon:
             head_match=getattr(cfg, "head_match", True),
             use_wordnet=getattr(cfg, "use_wordnet", True),
             synonym_score=getattr(cfg, "synonym_score", 0.9),
+            morphology=getattr(cfg, "morphology", True),
+            morphology_score=getattr(cfg, "morphology_score", 0.9),
+            related_synonym_score=getattr(cfg, "related_synonym_score", 0.8),
         )
         context.cache["lexicon"] = lex
     return lex
@@ -473,6 +564,7 @@ class LexicalScorer:
     def __init__(self, config: object = None) -> None:
         self.config = config
         self.floor = float(getattr(config, "lexical_floor", 0.3))
+        self.qualifier_penalty = float(getattr(config, "qualifier_penalty", 0.5))
 
     def propose(self, context: MatchContext) -> set[Pair]:
         lex = lexicon_for(context)
@@ -493,7 +585,8 @@ class LexicalScorer:
             for t in tgt:
                 for nm in lex.names(t.iri):
                     by_phrase[" ".join(nm.tokens)].append(t.iri)
-            vocab = list(by_token)
+            index = lex.token_index(by_token)
+            cap = max(BLOCK_CAP, int(BLOCK_SHARE * len(tgt)))
             near: dict[str, set[str]] = {}
             for s in src:
                 hits: set[str] = set()
@@ -504,16 +597,27 @@ class LexicalScorer:
                         hits.update(by_phrase.get(phrase, ()))
                     for tok in nm.tokens:
                         if tok not in near:
-                            near[tok] = lex.similar_tokens(tok, vocab)
+                            near[tok] = index.near(tok)
                         for u in near[tok]:
-                            hits.update(by_token[u])
+                            posting = by_token[u]
+                            if len(posting) > cap and len(nm.tokens) > 1:
+                                continue  # a common word ("genus", "conference") blocks nothing alone
+                            hits.update(posting)
                 out.update((s.iri, h) for h in hits)
         return out
 
     def score(self, pairs: Collection[Pair], context: MatchContext) -> dict[Pair, Evidence]:
         lex = lexicon_for(context)
         out: dict[Pair, Evidence] = {}
-        for pair in pairs:
+        ctx = None
+        if self.qualifier_penalty < 1.0:
+            from kgalign.align.structural import ContextWords
+
+            ctx = context.cache.get("context_words")
+            if ctx is None:
+                ctx = context.cache["context_words"] = (ContextWords(context.source, lex),
+                                                         ContextWords(context.target, lex))
+        for pair in progress(pairs, self.config, "lexical"):
             a, b = pair
             sa, sb = context.source.symbols.get(a), context.target.symbols.get(b)
             if sa is None or sb is None or category(sa.kind) != category(sb.kind):
@@ -522,6 +626,11 @@ class LexicalScorer:
             if na is None or nb is None or s <= 0:
                 out[pair] = Evidence("lexical", 0.0, f"no words in common: {sa.label!r} / {sb.label!r}")
                 continue
+            if ctx is not None and category(sa.kind) == "class" and s < EXACT:
+                from kgalign.align.structural import check_context
+
+                s, note = check_context(lex, na, nb, a, b, ctx[0], ctx[1], s, self.qualifier_penalty)
+                why += note
             if s < self.floor:
                 s = 0.0
             out[pair] = Evidence("lexical", round(s, 4), f"{why}: {na.text!r} ~ {nb.text!r}", (na.text, nb.text))

@@ -24,126 +24,21 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kgalign.align.candidates import Alignment, Evidence, MappingCandidate, Pair
+from kgalign.align.config import CATEGORIES, EMBEDDING_SCORERS, MatcherConfig
 from kgalign.align.ontology import OntologyView, category
-from kgalign.align.scoring import SCORERS, MatchContext, make_scorer
-from kgalign.align.select import REPAIR_CHECKS, SELECTIONS, combine, repair, select_one_to_one
+from kgalign.align.scoring import MatchContext, make_scorer
+from kgalign.align.select import combine, repair, select_one_to_one
 from kgalign.errors import ConfigError
 from kgalign.symbolic.symbols import Symbol
 
 if TYPE_CHECKING:
     from kgalign.index.context import SpaceContext as Workspace
 
-CATEGORIES = ("class", "property")
-
-
-NEURAL_COMBINATIONS = ("mean", "support")
-
-
-@dataclass(frozen=True)
-class MatcherConfig:
-    """How the matcher runs. Every field is validated; unknown names list the known ones.
-
-    The defaults are hand-set (no learning from reference alignments); see
-    ``benchmarks/oaei_conference.py`` for what they give on the OAEI Conference track.
-    """
-
-    #: scorers in the order they run (each sees the evidence of those before it)
-    scorers: tuple[str, ...] = ("lexical", "structural")
-    #: weight of each scorer in the confidence (weighted mean over the scorers that judged a pair)
-    weights: dict[str, float] = field(
-        default_factory=lambda: {"lexical": 1.0, "structural": 0.1, "neural": 0.5}
-    )
-    #: weights for property pairs, where the neighbours (domain, range) say more than the words;
-    #: None = the same as ``weights``
-    property_weights: dict[str, float] | None = field(
-        default_factory=lambda: {"lexical": 1.0, "structural": 2.0, "neural": 0.5}
-    )
-    #: minimum confidence of a kept class mapping / property mapping
-    class_threshold: float = 0.75
-    property_threshold: float = 0.8
-    #: what may be mapped to what (class to class, property to property)
-    categories: tuple[str, ...] = CATEGORIES
-    #: one-to-one selection: ``greedy``, ``hungarian`` or ``none``
-    selection: str = "greedy"
-    #: run the cheap logical repair, with these checks
-    repair: bool = True
-    repair_checks: tuple[str, ...] = REPAIR_CHECKS
-    #: also run HermiT (owlready2, Java) on the merged ontologies; needs a workspace
-    hermit: bool = False
-    # -- lexical
-    lexical_floor: float = 0.0
-    head_match: bool = True
-    use_wordnet: bool = True
-    synonym_score: float = 0.9
-    # -- structural
-    structural_rounds: int = 2
-    structural_proposals: bool = True
-    structural_proposal_floor: float = 0.9
-    #: divide a property pair's structural score by sqrt(n) when n properties share its domain and range
-    structural_specificity: bool = False
-    # -- neural (concept vectors of the workspace's SAE; see kgalign.align.neural)
-    neural_neighbours: int = 3
-    neural_proposal_floor: float = 0.5
-    #: how neural evidence enters the confidence: ``mean`` (one more term of the weighted mean)
-    #: or ``support`` (it nudges the symbolic confidence by ``neural_boost`` × (score − 0.5), and a
-    #: pair with no symbolic evidence needs a neural score of ``neural_only_threshold`` on its own)
-    neural_combination: str = "support"
-    neural_boost: float = 0.1
-    neural_only_threshold: float = 0.9
-
-    def __post_init__(self) -> None:
-        for name in self.scorers:
-            if name not in SCORERS:
-                known = ", ".join(sorted(SCORERS))
-                raise ConfigError(f"unknown scorer {name!r}; known scorers: {known}")
-        if len(set(self.scorers)) != len(self.scorers):
-            raise ConfigError("a scorer is listed twice in 'scorers'")
-        for name, w in (*self.weights.items(), *(self.property_weights or {}).items()):
-            if w < 0:
-                raise ConfigError(f"weight of {name!r} is negative ({w}); weights are >= 0")
-        if self.selection not in SELECTIONS:
-            raise ConfigError(f"unknown selection {self.selection!r}; known selections: {', '.join(SELECTIONS)}")
-        for c in self.categories:
-            if c not in CATEGORIES:
-                raise ConfigError(f"unknown category {c!r}; known categories: {', '.join(CATEGORIES)}")
-        for c in self.repair_checks:
-            if c not in REPAIR_CHECKS:
-                raise ConfigError(f"unknown repair check {c!r}; known checks: {', '.join(REPAIR_CHECKS)}")
-        for t in ("class_threshold", "property_threshold", "lexical_floor", "structural_proposal_floor",
-                  "neural_proposal_floor"):
-            v = getattr(self, t)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"{t} must be between 0 and 1, not {v}")
-        if self.neural_combination not in NEURAL_COMBINATIONS:
-            raise ConfigError(
-                f"unknown neural_combination {self.neural_combination!r}; known: {', '.join(NEURAL_COMBINATIONS)}"
-            )
-        if self.structural_rounds < 1:
-            raise ConfigError("structural_rounds must be at least 1")
-
-    def with_(self, **changes: Any) -> MatcherConfig:
-        """A copy with some fields changed (validated again)."""
-        known = {f.name for f in fields(self)}
-        for k in changes:
-            if k not in known:
-                raise ConfigError(f"unknown matcher setting {k!r}; known settings: {', '.join(sorted(known))}")
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def weights_for(self, cat: str) -> dict[str, float]:
-        """The scorer weights for pairs of category ``cat``."""
-        if cat == "property" and self.property_weights is not None:
-            return self.property_weights
-        return self.weights
-
-    def threshold(self, cat: str) -> float:
-        return self.class_threshold if cat == "class" else self.property_threshold
+__all__ = ["CATEGORIES", "Matcher", "MatcherConfig", "match", "match_all"]
 
 
 class Matcher:
@@ -240,9 +135,18 @@ class Matcher:
         """Every scored pair as a candidate with its combined confidence (no threshold yet)."""
         out = []
         cfg = self.config
-        for (a, b), evs in self.score(context).items():
+        scored = self.score(context)
+        reliability: dict[str, float] = {}
+        if any(k in EMBEDDING_SCORERS for k in cfg.scorers):
+            if cfg.measure_reliability:
+                from kgalign.align.calibrate import measure_reliability
+
+                reliability = measure_reliability(context, [k for k in cfg.scorers if k in EMBEDDING_SCORERS])
+                context.cache["reliability"] = reliability
+        mutual = _mutual_best(scored, [k for k in cfg.scorers if k in EMBEDDING_SCORERS])
+        for (a, b), evs in scored.items():
             sa, sb = context.source.symbols[a], context.target.symbols[b]
-            conf = self._confidence(evs, category(sa.kind))
+            conf = self._confidence(evs, category(sa.kind), reliability, mutual.get((a, b), ()))
             ordered = tuple(evs[n] for n in cfg.scorers if n in evs)
             out.append(
                 MappingCandidate(
@@ -260,18 +164,36 @@ class Matcher:
             )
         return out
 
-    def _confidence(self, evs: dict[str, Evidence], cat: str) -> float:
+    def _confidence(self, evs: dict[str, Evidence], cat: str, reliability: dict[str, float],
+                    mutual: Iterable[str] = ()) -> float:
+        """Symbolic evidence as a weighted mean; embedding evidence (neural, dense) as support,
+        weighted by the reliability measured on this pair (see :mod:`kgalign.align.calibrate`):
+        it nudges the symbolic confidence by ``neural_boost`` (0 by default: measured, the nudge
+        cost F1 on both benchmarks), and it may carry a pair on its own only when the two symbols
+        are each other's best in that evidence and its reliability-weighted score reaches
+        ``neural_only_threshold``."""
         cfg = self.config
         weights = cfg.weights_for(cat)
-        neural = evs.get("neural")
-        if neural is None or cfg.neural_combination == "mean":
+        embedded = {k: e for k, e in evs.items() if k in EMBEDDING_SCORERS}
+        if not embedded:
             return combine(evs, weights)
-        symbolic = {k: e for k, e in evs.items() if k != "neural"}
+        if cfg.neural_combination == "mean":
+            w = {k: (v * reliability.get(k, 1.0) if k in EMBEDDING_SCORERS else v) for k, v in weights.items()}
+            return combine(evs, w)
+        if not any(k not in EMBEDDING_SCORERS for k in cfg.scorers):
+            return max(e.score for e in embedded.values())  # embeddings alone: their own score
+        symbolic = {k: e for k, e in evs.items() if k not in EMBEDDING_SCORERS}
         base = combine(symbolic, weights) if symbolic else 0.0
-        nudged = min(1.0, max(0.0, base + cfg.neural_boost * (neural.score - 0.5))) if base > 0.0 else 0.0
-        # Where the words say little, the concept space may carry the pair alone, if it is sure.
-        alone = neural.score * cfg.threshold(cat) / cfg.neural_only_threshold
-        return max(nudged, alone)
+        conf = base
+        mutual = set(mutual)
+        for k, e in embedded.items():
+            r = reliability.get(k, 1.0)
+            if base > 0.0 and cfg.neural_boost:
+                conf += cfg.neural_boost * r * (e.score - 0.5)
+            # Where the words say little, a reliable embedding may carry the pair alone, if it is sure.
+            if k in mutual:
+                conf = max(conf, r * e.score * cfg.threshold(cat) / cfg.neural_only_threshold)
+        return min(1.0, max(0.0, conf))
 
     def match_views(
         self,
@@ -291,6 +213,10 @@ class Matcher:
         """
         cfg = self.config
         t0 = time.perf_counter()
+        excluded: dict[str, object] = {}
+        if cfg.exclude_imported:
+            source, target = source.without_imported(), target.without_imported()
+            excluded = {v.graph: v.excluded_summary() for v in (source, target) if v.excluded}
         context = MatchContext(source=source, target=target, config=cfg, workspace=workspace, cache=dict(cache or {}))
         anchors = self._anchors(input_alignment, source, target)
         context.cache["anchors"] = {m.pair for m in anchors}
@@ -337,6 +263,8 @@ class Matcher:
             metadata={
                 "matcher": "kgalign",
                 "config": cfg.to_dict(),
+                "excluded": excluded,
+                "reliability": context.cache.get("reliability", {}),
                 "timings": timings,
                 "counts": {
                     "scored_pairs": len(scored),
@@ -360,6 +288,26 @@ def _anchor_list(input_alignment: Alignment | None, source: OntologyView, target
         out.append(replace(m, subject_graph=source.graph, object_graph=target.graph, evidence=ev,
                            subject_label=a.label, object_label=b.label, category=category(a.kind)))
     return out
+
+
+def _mutual_best(scored: dict[Pair, dict[str, Evidence]], kinds: Sequence[str]) -> dict[Pair, tuple[str, ...]]:
+    """Pair -> the embedding kinds in which its two symbols are each other's best candidate."""
+    out: dict[Pair, list[str]] = defaultdict(list)
+    for k in kinds:
+        best_s: dict[str, tuple[float, str]] = {}
+        best_t: dict[str, tuple[float, str]] = {}
+        for (a, b), evs in scored.items():
+            e = evs.get(k)
+            if e is None:
+                continue
+            if e.score > best_s.get(a, (-1.0, ""))[0]:
+                best_s[a] = (e.score, b)
+            if e.score > best_t.get(b, (-1.0, ""))[0]:
+                best_t[b] = (e.score, a)
+        for a, (_, b) in best_s.items():
+            if best_t.get(b, (0.0, ""))[1] == a:
+                out[(a, b)].append(k)
+    return {p: tuple(ks) for p, ks in out.items()}
 
 
 def _same_category(pair: Pair, context: MatchContext) -> bool:

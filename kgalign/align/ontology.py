@@ -12,7 +12,8 @@ domains and ranges given as ``owl:unionOf`` lists, and the properties used in
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,7 +23,7 @@ import networkx as nx
 
 from kgalign.symbolic.store import escape_iri
 from kgalign.symbolic.symbols import Symbol
-from kgalign.symbolic.vocab import OWL, RDF, RDFS, graph_iri
+from kgalign.symbolic.vocab import DC, DCTERMS, OBO, OBOINOWL, OWL, RDF, RDFS, SKOS, XSD, graph_iri
 
 if TYPE_CHECKING:
     from kgalign.index.context import SpaceContext as Workspace
@@ -30,6 +31,52 @@ if TYPE_CHECKING:
 CLASS_KINDS = frozenset({"class", "concept"})
 PROPERTY_KINDS = frozenset({"object_property", "data_property", "property", "annotation_property"})
 OWL_THING = OWL + "Thing"
+#: namespaces of meta vocabulary: never matched (their terms are declared in many artefacts)
+META_NAMESPACES = (RDF, RDFS, OWL, XSD, SKOS, OBOINOWL, DC, DCTERMS, "http://www.w3.org/ns/prov#",
+                   "http://xmlns.com/foaf/0.1/", "http://schema.org/", "http://purl.org/vocab/vann/")
+#: a namespace is "clearly imported" when it holds at most this share of an artefact's classes
+#: and properties while one main namespace holds at least :data:`MAIN_SHARE`
+IMPORTED_SHARE = 0.05
+MAIN_SHARE = 0.5
+_OBO_ID = re.compile(r"^([A-Za-z][A-Za-z0-9]*)_")
+
+
+def namespace(iri: str) -> str:
+    """The namespace of an IRI: up to the last ``#`` or ``/``; for OBO PURLs, with the ID space.
+
+    >>> namespace("http://purl.obolibrary.org/obo/UBERON_0000948")
+    'http://purl.obolibrary.org/obo/UBERON_'
+    >>> namespace("http://cmt#Paper")
+    'http://cmt#'
+    """
+    if iri.startswith(OBO):
+        m = _OBO_ID.match(iri[len(OBO):])
+        if m:
+            return OBO + m.group(1) + "_"
+    cut = max(iri.rfind("#"), iri.rfind("/"))
+    return iri[: cut + 1] if cut >= 0 else iri
+
+
+def imported_symbols(symbols: Iterable[Symbol]) -> dict[str, str]:
+    """Symbols left out of matching by default, each with the reason: meta vocabulary
+    (OWL/RDFS/SKOS/oboInOwl/DC... terms), annotation properties, ``UNDEFINED_*`` placeholders
+    (OBO conversions), and classes or properties of a namespace that is clearly imported."""
+    syms = [s for s in symbols if category(s.kind) != "individual"]
+    ns_count = Counter(namespace(s.iri) for s in syms)
+    main, n_main = ns_count.most_common(1)[0] if ns_count else ("", 0)
+    total = max(len(syms), 1)
+    out: dict[str, str] = {}
+    for s in syms:
+        ns = namespace(s.iri)
+        if s.iri.startswith(META_NAMESPACES):
+            out[s.iri] = "meta vocabulary"
+        elif s.kind == "annotation_property":
+            out[s.iri] = "annotation property"
+        elif s.local_name.startswith("UNDEFINED_"):
+            out[s.iri] = "UNDEFINED_ placeholder"
+        elif ns != main and n_main / total >= MAIN_SHARE and ns_count[ns] / total <= IMPORTED_SHARE:
+            out[s.iri] = f"imported namespace {ns}"
+    return out
 
 
 def category(kind: str) -> str:
@@ -59,6 +106,8 @@ class OntologyView:
     ranges: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: class -> (property, filler class or None) from restriction superclasses
     restrictions: dict[str, tuple[tuple[str, str | None], ...]] = field(default_factory=dict)
+    #: symbols left out of matching (see :meth:`without_imported`): IRI -> reason
+    excluded: dict[str, str] = field(default_factory=dict)
 
     # -- building ------------------------------------------------------------------------
 
@@ -145,6 +194,33 @@ class OntologyView:
             restr[r["c"].value].append((r["p"].value, f.value if f is not None else None))
         view.restrictions = {c: tuple(dict.fromkeys(v)) for c, v in restr.items()}
         return view
+
+    def without_imported(self) -> OntologyView:
+        """This view without meta and imported vocabulary (:func:`imported_symbols`); what was
+        left out is in ``excluded``. Axioms keep naming them (a restriction on an imported
+        property still counts), but they are never matched."""
+        gone = imported_symbols(self.symbols.values())
+        if not gone:
+            return self
+        view = OntologyView(
+            graph=self.graph,
+            symbols={k: v for k, v in self.symbols.items() if k not in gone},
+            disjoint=self.disjoint,
+            inverse=self.inverse,
+            equivalent=self.equivalent,
+            domains=self.domains,
+            ranges=self.ranges,
+            restrictions=self.restrictions,
+            excluded={**self.excluded, **gone},
+        )
+        return view
+
+    def excluded_summary(self) -> dict[str, object]:
+        """What was left out: counts by reason and a few examples."""
+        by: dict[str, list[str]] = defaultdict(list)
+        for iri, why in sorted(self.excluded.items()):
+            by[why].append(iri)
+        return {why: {"count": len(iris), "examples": iris[:3]} for why, iris in by.items()}
 
     # -- reading -------------------------------------------------------------------------
 

@@ -80,6 +80,7 @@ SCORERS: dict[str, str] = {
     "lexical": "kgalign.align.lexical:LexicalScorer",
     "structural": "kgalign.align.structural:StructuralScorer",
     "neural": "kgalign.align.neural:NeuralScorer",
+    "dense": "kgalign.align.dense:DenseScorer",
 }
 _LOADED: dict[str, type] = {}
 
@@ -105,6 +106,15 @@ def scorer_class(name: str) -> type:
     cls = getattr(importlib.import_module(module), attr)
     _LOADED[name] = cls
     return cls
+
+
+def progress(items: Collection[Any], config: Any, desc: str) -> Iterable[Any]:
+    """``items``, with a tqdm bar (rate, ETA) on stderr when ``config.progress`` and there are many."""
+    if getattr(config, "progress", False) and len(items) > 5000:
+        from tqdm import tqdm
+
+        return tqdm(items, desc=desc, unit="pair", mininterval=1.0)
+    return items
 
 
 def make_scorer(name: str, config: Any) -> Scorer:

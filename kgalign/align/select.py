@@ -167,6 +167,12 @@ def _name(view: OntologyView, iri: str) -> str:
     return s.label if s is not None else iri
 
 
+def support(m: MappingCandidate) -> tuple[float, int, float, float]:
+    """How well supported a mapping is: confidence, then how many kinds of evidence agree,
+    then its structural and lexical scores (higher is better)."""
+    return (m.confidence, len(m.evidence_kinds), m.score_of("structural") or 0.0, m.score_of("lexical") or 0.0)
+
+
 def repair(
     mappings: Sequence[MappingCandidate],
     source: OntologyView,
@@ -174,12 +180,18 @@ def repair(
     checks: Iterable[str] = REPAIR_CHECKS,
     *,
     fixed: Sequence[MappingCandidate] = (),
+    max_revisits: int = 10,
 ) -> tuple[list[MappingCandidate], list[tuple[MappingCandidate, str]]]:
     """Drop mappings that make the merged ontologies incoherent; returns (kept, dropped with reason).
 
-    Mappings are taken from the most confident down; each kept mapping gets a ``repair``
-    evidence naming the checks it passed. ``fixed`` mappings (anchors) are added first and
-    never dropped; they are not in the returned lists.
+    A first greedy pass takes mappings from the most supported down and drops each one that
+    clashes with those kept so far, noting which kept mappings the clash runs through. Then the
+    conflicts are revisited: a kept mapping that blocked two or more mappings each at least as
+    well supported as itself is the least supported member of those conflicts — it goes, and
+    the mappings it blocked are tried again (so one wrong exact match seen first cannot take
+    many right ones down with it). Each kept mapping gets a ``repair`` evidence naming the
+    checks it passed. ``fixed`` mappings (anchors) are added first and never dropped; they are
+    not in the returned lists.
     """
     checks = tuple(checks)
     unknown = set(checks) - set(REPAIR_CHECKS)
@@ -187,6 +199,52 @@ def repair(
         raise ConfigError(
             f"unknown repair check {sorted(unknown)[0]!r}; known checks: {', '.join(REPAIR_CHECKS)}"
         )
+    ranked = sorted(mappings, key=lambda m: (tuple(-x for x in support(m)), m.subject, m.object))
+    excluded: list[tuple[MappingCandidate, str]] = []
+    for _ in range(max_revisits + 1):
+        gone = {e.pair for e, _ in excluded}
+        kept, dropped, blockers = _greedy_repair(
+            [m for m in ranked if m.pair not in gone], source, target, checks, fixed
+        )
+        blame: dict[Pair, list[MappingCandidate]] = {}
+        for m, _reason in dropped:
+            for c in blockers.get(m.pair, ()):
+                blame.setdefault(c, []).append(m)
+        by_pair = {m.pair: m for m in kept}
+        culprit = None
+        for c, blocked in sorted(blame.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            cm = by_pair.get(c)
+            if cm is None or len(blocked) < 2:
+                continue
+            if all(support(b) >= support(cm) for b in blocked):
+                culprit = (cm, blocked)
+                break
+        if culprit is None:
+            break
+        cm, blocked = culprit
+        names = ", ".join(f"{b.subject_label or b.subject} = {b.object_label or b.object}" for b in blocked[:3])
+        excluded.append((cm, f"repair: the least supported member of {len(blocked)} conflicts (with {names})"))
+    return kept, [*excluded, *dropped]
+
+
+def _involved(merged: _Merged, start: tuple[str, str], goals: Iterable[tuple[str, str]],
+              kept: Mapping[tuple[tuple[str, str], tuple[str, str]], Pair]) -> set[Pair]:
+    """Kept mappings whose equivalence edges lie on a path from ``start`` to one of ``goals``."""
+    reach = nx.descendants(merged.graph, start) | {start}
+    back: set[tuple[str, str]] = set()
+    for g in goals:
+        if g in merged.graph:
+            back |= nx.ancestors(merged.graph, g) | {g}
+    return {p for (u, v), p in kept.items() if u in reach and v in back}
+
+
+def _greedy_repair(
+    ranked: Sequence[MappingCandidate],
+    source: OntologyView,
+    target: OntologyView,
+    checks: tuple[str, ...],
+    fixed: Sequence[MappingCandidate],
+) -> tuple[list[MappingCandidate], list[tuple[MappingCandidate, str]], dict[Pair, set[Pair]]]:
     merged = _Merged(source, target)
     views = {"s": source, "t": target}
     # Classes already unsatisfiable in their own ontology are not the mappings' fault.
@@ -195,12 +253,15 @@ def repair(
         merged.add(m)
     kept: list[MappingCandidate] = []
     dropped: list[tuple[MappingCandidate, str]] = []
-    for m in sorted(mappings, key=_rank_key):
+    blockers: dict[Pair, set[Pair]] = {}
+    edge_owner: dict[tuple[tuple[str, str], tuple[str, str]], Pair] = {}
+    for m in ranked:
         reason = None
         cat = m.category or (category(source.symbols[m.subject].kind) if m.subject in source.symbols else "")
         edges = merged.add(m)
-        affected = (nx.ancestors(merged.graph, ("s", m.subject)) | {("s", m.subject)}) if ("s", m.subject) in merged.graph else set()
-        if "disjointness" in checks and cat == "class":
+        if "disjointness" in checks and cat == "class" and merged.disjoint:
+            sn = ("s", m.subject)
+            affected = (nx.ancestors(merged.graph, sn) | {sn}) if sn in merged.graph else set()
             for node in sorted(affected):
                 if node in baseline:
                     continue
@@ -211,6 +272,7 @@ def repair(
                         f"disjointness: {_name(views[node[0]], node[1])} would be a subclass of both "
                         f"{_name(views[sa], a)} and {_name(views[sb], b)}, declared disjoint"
                     )
+                    blockers[m.pair] = _involved(merged, node, c, edge_owner) - {m.pair}
                     break
         if reason is None and "subsumption" in checks:
             scc = (nx.descendants(merged.graph, ("s", m.subject)) & nx.ancestors(merged.graph, ("s", m.subject))) | {
@@ -228,6 +290,7 @@ def repair(
                                 f"subsumption: with the mappings kept, {_name(view, x[1])} and "
                                 f"{_name(view, y[1])} of {view.graph} would become equivalent"
                             )
+                            blockers[m.pair] = {p for (u, v), p in edge_owner.items() if u in scc and v in scc}
                             break
                     if reason:
                         break
@@ -239,8 +302,10 @@ def repair(
             merged.remove(edges)
             dropped.append((m, reason))
             continue
+        for e in edges:
+            edge_owner[e] = m.pair
         kept.append(m.with_evidence(Evidence("repair", 1.0, "passed " + ", ".join(checks) + " checks")))
-    return kept, dropped
+    return kept, dropped, blockers
 
 
 def _domain_range_clash(

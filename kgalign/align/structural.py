@@ -13,7 +13,9 @@ relation              class pair                          property pair
 ``domain``            properties whose domain it is       domain classes
 ``range``             properties whose range it is        range classes
 ``inverse``           –                                   inverse properties
-``restriction``       properties restricted on it         –
+``filler``            classes its restrictions point to   –
+``part_of``           fillers of part-of restrictions      –
+``has_part``          fillers of has-part restrictions     –
 ====================  =================================  ==============
 
 — scoring each relation by how well its neighbours match under the current pair
@@ -30,6 +32,7 @@ same domain and range ("hasAuthor" on Paper→Author / "isWrittenBy" on Paper→
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -38,10 +41,14 @@ import networkx as nx
 
 from kgalign.align.candidates import Evidence, Pair
 from kgalign.align.ontology import OntologyView, category
-from kgalign.align.scoring import MatchContext
+from kgalign.align.scoring import MatchContext, progress
 from kgalign.align.select import combine
 
-CLASS_RELATIONS = {"ancestor": 1.0, "child": 0.5, "domain": 0.5, "range": 0.5, "restriction": 0.25}
+CLASS_RELATIONS = {"ancestor": 1.0, "child": 0.5, "domain": 0.5, "range": 0.5, "part_of": 1.0, "has_part": 0.5,
+                   "filler": 0.5}
+#: restricted properties read as part-of / has-part (by name, or the OBO Relation Ontology IRIs)
+PART_OF = re.compile(r"(^|[^a-z])part_?of($|[^a-z])|partof|BFO_0000050", re.IGNORECASE)
+HAS_PART = re.compile(r"has_?part|haspart|BFO_0000051", re.IGNORECASE)
 PROPERTY_RELATIONS = {"domain": 1.0, "range": 1.0, "parent": 0.5, "child": 0.25, "inverse": 0.25}
 
 
@@ -100,7 +107,18 @@ class Neighbourhood:
             elif rel == "inverseOf":
                 out[u]["inverse"].append(v)
             elif rel == "restriction":
-                out[u]["restriction"].append(v)
+                # the filler is what a restriction says about the class: "part of: Heart"
+                filler = data.get("filler")
+                if filler is None:
+                    continue
+                out[u]["filler"].append(filler)
+                name = v.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+                prop = view.symbols.get(v)
+                label = prop.label if prop is not None else name
+                if PART_OF.search(name) or PART_OF.search(label.replace(" ", "_")):
+                    out[u]["part_of"].append(filler)
+                elif HAS_PART.search(name) or HAS_PART.search(label.replace(" ", "_")):
+                    out[u]["has_part"].append(filler)
         for iri, sym in view.symbols.items():
             if category(sym.kind) == "class":
                 anc = sorted(view.ancestors(iri))
@@ -249,9 +267,9 @@ class StructuralScorer:
         sim = dict(base)
         prev_evidence: dict[str, dict[Pair, Evidence]] = {}
         out: dict[Pair, Evidence] = {}
-        for _ in range(max(self.rounds, 1)):
+        for r in range(max(self.rounds, 1)):
             out = {}
-            for pair in pairs:
+            for pair in progress(pairs, self.config, f"structural round {r + 1}"):
                 ev = self._score_pair(pair, context, ha, hb, sim)
                 if ev is not None:
                     out[pair] = ev
@@ -321,3 +339,94 @@ def _label(view: OntologyView, iri: str) -> str:
     if s is not None:
         return s.label
     return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+# -- context words and qualifiers ------------------------------------------------------------------
+
+#: qualifier words and their opposites: a name with one of them names a part or a kind, not the whole
+QUALIFIER_PAIRS = (
+    ("left", "right"), ("upper", "lower"), ("anterior", "posterior"), ("superior", "inferior"),
+    ("medial", "lateral"), ("dorsal", "ventral"), ("internal", "external"), ("proximal", "distal"),
+    ("inner", "outer"), ("major", "minor"), ("greater", "lesser"), ("male", "female"), ("early", "late"),
+    ("cranial", "caudal"), ("afferent", "efferent"), ("central", "peripheral"), ("deep", "superficial"),
+)
+
+
+class ContextWords:
+    """The words around a class: the names of its ancestors and of the fillers of its (and its
+    ancestors') restrictions — "heart" for a Right_Ventricle that is part of Heart. Used to
+    check a name's extra words and qualifiers against the other side's structure."""
+
+    def __init__(self, view: OntologyView, lex: object) -> None:
+        self.view = view
+        self.lex = lex
+        self._cache: dict[str, frozenset[str]] = {}
+        opp: dict[str, str] = {}
+        for x, y in QUALIFIER_PAIRS:
+            for a, b in ((x, y), (y, x)):
+                opp[a] = b
+                opp[lex.lemma(a)] = lex.lemma(b)  # type: ignore[attr-defined]
+        self.opposite = opp
+
+    def words(self, iri: str) -> frozenset[str]:
+        hit = self._cache.get(iri)
+        if hit is not None:
+            return hit
+        around = set(self.view.ancestors(iri))
+        for c in (iri, *around):
+            for _prop, filler in self.view.restrictions.get(c, ()):
+                if filler is not None:
+                    around.add(filler)
+        out: set[str] = set()
+        for c in around:
+            for nm in self.lex.names(c):  # type: ignore[attr-defined]
+                out.update(nm.tokens)
+        hit = self._cache[iri] = frozenset(out)
+        return hit
+
+
+def check_context(
+    lex: object, na: object, nb: object, a: str, b: str, ctx_a: ContextWords, ctx_b: ContextWords,
+    score: float, penalty: float,
+) -> tuple[float, str]:
+    """Adjust a class pair's lexical score by the other side's context: words of one name that
+    the other class's ancestors or restriction fillers name explain it ("heart right ventricle"
+    ~ Right_Ventricle part of Heart); a qualifier (left/right...) one name has and the other
+    lacks costs ``penalty``, and an opposite qualifier costs ``penalty`` squared."""
+    from kgalign.align.lexical import SAME_TOKENS
+
+    note = ""
+    ta, tb = set(na.tokens), set(nb.tokens)  # type: ignore[attr-defined]
+    opp = ctx_a.opposite
+    qa = {t for t in ta if t in opp}
+    qb = {t for t in tb if t in opp}
+    if any(opp[q] in qb for q in qa):
+        return score * penalty * penalty, "; opposite qualifiers " + "/".join(sorted(qa | qb))
+    best = score
+    for x_names, y_names, extra_side, ctx, other in (
+        (na, nb, ta - tb, ctx_b, b),
+        (nb, na, tb - ta, ctx_a, a),
+    ):
+        extra = {t for t in extra_side if not any(lex.token_similarity(t, u)[0] > 0 for u in y_names.tokens)}  # type: ignore[attr-defined]
+        if not extra:
+            continue
+        around = ctx.words(other)
+        quals = {t for t in extra if t in opp}
+        if any(opp[q] in around for q in quals):
+            return score * penalty * penalty, f"; qualifier {'/'.join(sorted(quals))} contradicts the context"
+        unexplained = {t for t in extra if t not in around
+                       and not any(lex.token_similarity(t, u)[0] > 0 for u in around)}  # type: ignore[attr-defined]
+        if unexplained & quals:
+            best = min(best, score * penalty)
+            note = f"; qualifier {'/'.join(sorted(unexplained & quals))} not on the other side"
+            continue
+        if not unexplained:
+            rest = [t for t in x_names.tokens if t not in extra]  # type: ignore[attr-defined]
+            s2, _ = lex.soft_tfidf(rest, y_names.tokens)  # type: ignore[attr-defined]
+            if rest and sorted(rest) == sorted(y_names.tokens):  # type: ignore[attr-defined]
+                s2 = SAME_TOKENS
+            s2 *= 0.95
+            if s2 > best:
+                best = s2
+                note = f"; {' '.join(sorted(extra))!r} named by the other class's ancestors or restrictions"
+    return best, note

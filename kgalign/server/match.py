@@ -25,7 +25,7 @@ import inspect
 import json
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,18 @@ class MatchOptions:
     """What the ``parameters`` file asks for, translated."""
 
     changes: dict[str, Any] = field(default_factory=dict)  # MatcherConfig fields
+    switches: dict[str, Any] = field(default_factory=dict)  # the CLI's switches (no_repair, dense...)
     load_format: str | None = None
     ignored: list[str] = field(default_factory=list)
+
+
+#: the CLI's on/off options, accepted as parameters too: name -> (MatcherConfig field, value when true)
+_SWITCHES: dict[str, tuple[str, Any]] = {
+    "no_repair": ("repair", False),
+    "no_neural": ("scorers", "-neural"),
+    "dense": ("scorers", "+dense"),
+    "include_imported": ("exclude_imported", False),
+}
 
 
 def _truthy(v: Any) -> bool:
@@ -105,6 +115,10 @@ def translate_parameters(params: dict[str, Any], config_fields: set[str]) -> Mat
             if hint not in _FORMAT_HINTS:
                 raise UsageError(f"unknown format hint {value!r}; known: {', '.join(sorted(_FORMAT_HINTS))}")
             opts.load_format = _FORMAT_HINTS[hint]
+        elif short in _SWITCHES and _SWITCHES[short][0] in config_fields:
+            name, on = _SWITCHES[short]
+            if _truthy(value):
+                opts.switches[name] = on
         elif short in config_fields:
             opts.changes[short] = tuple(value) if isinstance(value, list) else value
         else:
@@ -161,9 +175,18 @@ def run_match(tmp: Path, source: Fetched, target: Fetched, input_alignment: Fetc
     ws.load(source.path, name="source", format=opts.load_format)
     ws.load(target.path, name="target", format=opts.load_format)
 
+    if opts.switches.get("scorers") == "-neural":
+        cfg = replace(cfg, match_neural="never")
     neural = use_neural(ws, cfg)
     if neural:
         ws.embed(quiet=True)
+    for name, value in opts.switches.items():
+        if name == "scorers":
+            if value == "+dense":
+                base_scorers = opts.changes.get("scorers", config_cls().scorers if config_cls else ())
+                opts.changes["scorers"] = tuple(dict.fromkeys((*base_scorers, "dense")))
+        else:
+            opts.changes[name] = value
     try:
         mcfg = config_cls().with_(**opts.changes) if (config_cls is not None and opts.changes) else None
     except (TypeError, ValueError) as e:

@@ -18,6 +18,7 @@ from kgalign.symbolic.vocab import (
     DC,
     DCTERMS,
     IAO_DEFINITION,
+    OBO,
     OBOINOWL,
     OWL,
     RDF,
@@ -50,15 +51,21 @@ _KIND_RANK = {k: i for i, k in enumerate(("concept", "class", "object_property",
                                           "annotation_property", "property", "individual"))}
 
 _PREF_LABEL = (SKOS + "prefLabel", RDFS + "label", SCHEMA + "name", DCTERMS + "title", DC + "title")
-_ALT_LABEL = (
-    SKOS + "altLabel",
-    SKOS + "hiddenLabel",
-    OBOINOWL + "hasExactSynonym",
-    OBOINOWL + "hasRelatedSynonym",
-    OBOINOWL + "hasNarrowSynonym",
-    OBOINOWL + "hasBroadSynonym",
-    SCHEMA + "alternateName",
-)
+#: alternative names and the scope each encoding gives them (``exact`` names the same thing;
+#: ``related``/``narrow``/``broad`` are weaker evidence; ``hidden`` is for resolution only — a
+#: misspelling or search form, never a display or probing name). Objects may be literals or
+#: resources carrying the text in ``rdfs:label`` (OBO-derived OWL writes synonyms that way).
+SYNONYM_SCOPES: dict[str, str] = {
+    SKOS + "altLabel": "exact",
+    OBOINOWL + "hasExactSynonym": "exact",
+    OBO + "IAO_0000118": "exact",  # IAO "alternative term"
+    SCHEMA + "alternateName": "exact",
+    OBOINOWL + "hasRelatedSynonym": "related",
+    OBOINOWL + "hasNarrowSynonym": "narrow",
+    OBOINOWL + "hasBroadSynonym": "broad",
+    SKOS + "hiddenLabel": "hidden",
+}
+_ALT_LABEL = tuple(SYNONYM_SCOPES)
 _DEFINITION = (SKOS + "definition", IAO_DEFINITION, RDFS + "comment", DCTERMS + "description",
                SCHEMA + "description", SKOS + "scopeNote")
 _PARENT = (RDFS + "subClassOf", RDFS + "subPropertyOf", SKOS + "broader")
@@ -82,6 +89,10 @@ class Symbol:
     domains: tuple[str, ...] = ()
     ranges: tuple[str, ...] = ()
     label_derived: bool = False
+    #: every alternative name with its scope: ``(scope, text)``, scope in ``exact``, ``related``,
+    #: ``narrow``, ``broad``, ``hidden`` (see :data:`SYNONYM_SCOPES`); ``alt_labels`` holds all but
+    #: the hidden ones (a hidden label is for resolution only, never a display or probing name)
+    synonyms: tuple[tuple[str, str], ...] = ()
 
     @property
     def local_name(self) -> str:
@@ -110,6 +121,7 @@ class Symbol:
             "domains": list(self.domains),
             "ranges": list(self.ranges),
             "label_derived": self.label_derived,
+            "synonyms": [list(x) for x in self.synonyms],
         }
 
 
@@ -195,6 +207,19 @@ def _values(store: Store, g: str, preds: tuple[str, ...]) -> dict[str, dict[str,
     return out
 
 
+def _synonym_resource_labels(store: Store, g: str) -> dict[str, list[str]]:
+    """Synonym objects that are resources (IRIs or blank nodes) -> their ``rdfs:label`` texts."""
+    vals = " ".join(f"<{p}>" for p in _ALT_LABEL)
+    rows = store.query(
+        f"SELECT DISTINCT ?o ?l WHERE {{ GRAPH <{escape_iri(g)}> {{ VALUES ?p {{ {vals} }} "
+        f"?s ?p ?o . FILTER(!isLiteral(?o)) ?o <{RDFS}label> ?l . FILTER(isLiteral(?l)) }} }}"
+    )
+    out: dict[str, list[Literal]] = defaultdict(list)
+    for r in rows:
+        out[str(r["o"])].append(r["l"])
+    return {k: _pick_literal(v) for k, v in out.items()}
+
+
 def read_symbols(store: Store, graph: str) -> list[Symbol]:
     """Every symbol of the artefact ``graph`` (a name), sorted by IRI."""
     g = graph_iri(graph)
@@ -230,6 +255,7 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
 
     labels = _values(store, g, _PREF_LABEL)
     alts = _values(store, g, _ALT_LABEL)
+    syn_labels = _synonym_resource_labels(store, g)
     defs = _values(store, g, _DEFINITION)
     rels = _values(store, g, _PARENT + _CHILD_OF_SUBJECT + (RDFS + "domain", RDFS + "range"))
 
@@ -255,8 +281,17 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
             names.extend(_pick_literal([o for o in by_label.get(p, ()) if isinstance(o, Literal)]))
         names = list(dict.fromkeys(names))
         alt: list[str] = []
+        scoped: list[tuple[str, str]] = []
         for p in _ALT_LABEL:
-            alt.extend(_pick_literal([o for o in alts.get(iri, {}).get(p, ()) if isinstance(o, Literal)]))
+            terms = alts.get(iri, {}).get(p, ())
+            texts = _pick_literal([o for o in terms if isinstance(o, Literal)])
+            for o in terms:  # resource-valued synonyms: the text is the resource's rdfs:label
+                if not isinstance(o, Literal):
+                    texts.extend(t for t in syn_labels.get(str(o), ()) if t not in texts)
+            scope = SYNONYM_SCOPES[p]
+            scoped.extend((scope, t) for t in texts)
+            if scope != "hidden":
+                alt.extend(texts)
         definitions: list[str] = []
         for p in _DEFINITION:
             definitions.extend(_pick_literal([o for o in defs.get(iri, {}).get(p, ()) if isinstance(o, Literal)]))
@@ -278,6 +313,7 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
                 domains=tuple(o.value for o in r.get(RDFS + "domain", ()) if isinstance(o, NamedNode)),
                 ranges=tuple(o.value for o in r.get(RDFS + "range", ()) if isinstance(o, NamedNode)),
                 label_derived=derived,
+                synonyms=tuple(dict.fromkeys(x for x in scoped if x[1] != label)),
             )
         )
     return symbols

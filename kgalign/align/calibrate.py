@@ -1,0 +1,85 @@
+"""Calibration without references: what a true mapping looks like on *this* pair of artefacts.
+
+As LogMap and AML do, the matcher first takes *anchors*: pairs whose lexical evidence is
+near-certain (same label up to case and spacing, or an exact synonym) and unambiguous (each
+symbol has exactly one such partner). Nothing here reads a reference alignment.
+
+:func:`measure_reliability` then asks of each embedding evidence kind (the SAE concept vectors,
+the dense sentence embeddings): on this pair, how often does it rank an anchor's partner above
+the other candidates of the same symbol (the pairs the scorers proposed for it, the hard
+negatives, plus a few random ones)? The answer, rescaled so that chance is 0 and always is 1,
+is the weight the matcher gives that evidence — a space that does not separate true pairs from
+near misses on these two artefacts gets no say.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+
+from kgalign.align.candidates import Pair
+from kgalign.align.scoring import MatchContext, make_scorer
+
+#: lexical score of an anchor (same label up to spacing, or an exact synonym)
+ANCHOR_SCORE = 0.98
+#: at most this many anchors are measured (a seeded sample beyond)
+MAX_ANCHORS = 400
+#: random extra negatives per anchor
+RANDOM_NEGATIVES = 3
+#: fewer anchors than this: nothing to measure on (tiny artefacts), the evidence keeps full weight
+MIN_ANCHORS = 5
+
+
+def anchors(context: MatchContext) -> list[Pair]:
+    """Near-certain, unambiguous lexical pairs of the context (needs the lexical evidence)."""
+    lex = context.evidence.get("lexical", {})
+    strong = [p for p, e in lex.items() if e.score >= ANCHOR_SCORE]
+    n_s: dict[str, int] = defaultdict(int)
+    n_t: dict[str, int] = defaultdict(int)
+    for a, b in strong:
+        n_s[a] += 1
+        n_t[b] += 1
+    return sorted(p for p in strong if n_s[p[0]] == 1 and n_t[p[1]] == 1)
+
+
+def measure_reliability(context: MatchContext, kinds: Sequence[str], seed: int = 0) -> dict[str, float]:
+    """Kind -> weight in [0, 1]: ``(hits@1 − chance) / (1 − chance)`` over the anchors, where a hit
+    is the anchor's partner scoring above every other candidate of its source symbol."""
+    anc = anchors(context)
+    rng = random.Random(seed)
+    if len(anc) > MAX_ANCHORS:
+        anc = sorted(rng.sample(anc, MAX_ANCHORS))
+    out: dict[str, float] = {}
+    by_source: dict[str, set[str]] = defaultdict(set)
+    for ev in context.evidence.values():
+        for a, b in ev:
+            by_source[a].add(b)
+    targets = sorted(context.target.symbols)
+    groups: list[tuple[Pair, list[Pair]]] = []
+    for a, b in anc:
+        negs = {x for x in by_source.get(a, ()) if x != b}
+        cat = context.category_of((a, b))
+        pool = [t for t in rng.sample(targets, min(len(targets), 4 * RANDOM_NEGATIVES))
+                if t != b and context.category_of((a, t)) == cat]
+        negs.update(pool[:RANDOM_NEGATIVES])
+        if negs:
+            groups.append(((a, b), sorted((a, x) for x in negs)))
+    for kind in kinds:
+        if len(groups) < MIN_ANCHORS:
+            out[kind] = 1.0
+            continue
+        scorer = make_scorer(kind, context.config)
+        pairs = {p for pos, negs in groups for p in (pos, *negs)}
+        ev = scorer.score(pairs, context)
+        hits = 0.0
+        chance = 0.0
+        for pos, negs in groups:
+            s = ev[pos].score if pos in ev else 0.0
+            others = [ev[n].score if n in ev else 0.0 for n in negs]
+            hits += 1.0 if s > max(others) else 0.0
+            chance += 1.0 / (len(negs) + 1)
+        hits /= len(groups)
+        chance /= len(groups)
+        out[kind] = round(max(0.0, (hits - chance) / (1.0 - chance)), 4) if chance < 1 else 0.0
+    return out
