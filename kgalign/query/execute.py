@@ -428,7 +428,7 @@ def _run_pattern(ws: Workspace, where: SparqlFilter, header: str, tail: str) -> 
     user's SPARQL by design; everything spliced around it (candidate IRIs) is escaped."""
     text = header + where.pattern_text + tail + "\n}"
     try:
-        return _solutions(ws.sparql(text, prefixes=_all_prefixes(ws)))
+        return _solutions(ws.sparql_raw(text, prefixes=_all_prefixes(ws)))
     except QuerySyntaxError as e:
         if e.line is None:
             raise QuerySyntaxError(e.message) from None
@@ -515,7 +515,7 @@ def _semi_join(ws: Workspace, rows: list[Any], op: QuestionOp) -> list[Any]:
 def run_sparql(ws: Workspace, text: str, span: Any = None) -> Result:
     """A whole SPARQL query, with the artefacts' prefixes known (its own PREFIX lines win)."""
     try:
-        res = _solutions(ws.sparql(text, prefixes=_all_prefixes(ws)))
+        res = _solutions(ws.sparql_raw(text, prefixes=_all_prefixes(ws)))
     except QuerySyntaxError as e:
         if e.line is None or span is None:
             raise QuerySyntaxError(e.message, line=e.line, column=e.column) from None

@@ -199,7 +199,7 @@ def execute_query(ws, req: SparqlRequest, accept: str | None, functions: dict | 
         if req.default_graphs or req.named_graphs:
             res = _query_with_dataset(ws, req, functions)
         else:
-            res = ws.sparql(req.query, custom_functions=functions or None)
+            res = ws.sparql_raw(req.query, custom_functions=functions or None)
     except QuerySyntaxError as e:
         raise with_position(e) from None
     # pyoxigraph results may only be dropped on the thread that made them: never let one
