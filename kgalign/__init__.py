@@ -34,14 +34,14 @@ _FALLBACK = {"MatcherConfig": ("kgalign.align.matcher", "MatcherConfig")}
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from kgalign.align.candidates import Alignment
-    from kgalign.align.matcher import Matcher, MatcherConfig
-    from kgalign.api import Workspace
-    from kgalign.errors import KgalignError, UnknownNameError
-    from kgalign.query import explain as explain_query
-    from kgalign.query import run as run_query
-    from kgalign.report import write_report
-    from kgalign.rows import Row, SparqlResult, Term
+    from kgalign.align.candidates import Alignment  # noqa: F401
+    from kgalign.align.matcher import Matcher, MatcherConfig  # noqa: F401
+    from kgalign.api import Workspace  # noqa: F401
+    from kgalign.errors import KgalignError, UnknownNameError  # noqa: F401
+    from kgalign.query import explain as explain_query  # noqa: F401
+    from kgalign.query import run as run_query  # noqa: F401
+    from kgalign.report import write_report  # noqa: F401
+    from kgalign.rows import Row, SparqlResult, Term  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kgalign.errors import EmbedError, ModelError
+from kgalign.errors import EmbedError
 from kgalign.index.facts import neural_quads
 from kgalign.index.space import ConceptSpace
 from kgalign.index.vectors import VectorIndex
