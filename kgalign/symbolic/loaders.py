@@ -210,8 +210,13 @@ def load_file(
             pos = xml_error_position(art.path)
             if pos:
                 raise LoadError(f"not well-formed XML: {pos[2]}", path=src, line=pos[0], column=pos[1])
-        if fmt.rdf_format is None:
-            data = CONVERTERS[fmt.name](art.path.read_bytes(), src)
+        rules = None
+        if fmt.rdf_format is not None and not fmt.is_dataset:
+            from kgalign.symbolic.rules import with_rules
+
+            rules = with_rules(art.path, fmt.rdf_format, base)  # SWRL rules named and annotated
+        if fmt.rdf_format is None or rules is not None:
+            data = rules if rules is not None else CONVERTERS[fmt.name](art.path.read_bytes(), src)
             info = store.load_artefact(
                 art.name, data, rdf_format=FORMATS["ntriples"].rdf_format, source=src, format_name=fmt.name,
                 sha256=art.sha256, base_iri=base, prefixes=art.prefixes,
