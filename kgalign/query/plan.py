@@ -24,10 +24,12 @@ from kgalign.query.ast import (
     SimilarTo,
     SparqlFilter,
     SparqlQuery,
+    RulesUsing,
     SparqlSource,
     SymbolsActivating,
     Threshold,
 )
+from kgalign.errors import QuerySyntaxError
 from kgalign.query.resolve import Resolver
 from kgalign.query.sources import NATURAL_ORDER
 from kgalign.symbolic.symbols import Symbol
@@ -48,6 +50,7 @@ DEFAULT_LIMITS = {
     "align": None,
     "bridges": 20,
     "sparql_source": None,
+    "rules_using": None,
 }
 #: Inside a set operation, operands without their own limit look this far.
 OPERAND_LIMIT = 200
@@ -186,6 +189,15 @@ def plan(ws: Workspace, node: Any, *, operand: bool = False) -> Any:
     if operand and m.limit is None:
         limit = OPERAND_LIMIT if limit is not None else None
     where = node.pattern if isinstance(node, SparqlSource) else m.where
+    if isinstance(node, RulesUsing):  # a SPARQL source over the rules' kga:usesSymbol links
+        from kgalign.symbolic.rules import rules_using_pattern
+
+        sym = r.symbol(node.symbol, results_filter=True)
+        if m.where is not None:
+            raise QuerySyntaxError("'rules using' takes no 'where' pattern; write 'symbols where { ... }'")
+        where = SparqlFilter(rules_using_pattern(sym.iri), span=node.span)
+        return QuestionOp(node, "sparql_source", {"symbol": sym}, graphs, limit, m.thresholds, m.order_by, where,
+                          node.spec.returns)
     return QuestionOp(node, node.kind, args, graphs, limit, m.thresholds, m.order_by, where, node.spec.returns)
 
 

@@ -202,6 +202,11 @@ def pruning_candidates(ws: Workspace, space: ConceptSpace, alignments: Sequence[
                 top_features=_features(space, p.key), nearest_elsewhere=near, mapped=p.key in mapped,
             )
         )
+    from kgalign.symbolic.rules import rules_using
+
+    used = rules_using(ws, [c.iri for c in out])
+    for c in out:
+        c.breaks_rules = used.get(c.iri, [])
     return out
 
 

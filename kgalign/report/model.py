@@ -143,6 +143,9 @@ class PruningCandidate:
     #: the closest symbol of another graph, as context for a curator
     nearest_elsewhere: SymbolRef | None = None
     mapped: bool = False
+    #: the rules (SWRL, N3) that use the symbol and would break if it were pruned:
+    #: ``{"graph", "rule", "text", "side"}`` each (see :func:`kgalign.symbolic.rules.rules_using`)
+    breaks_rules: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,11 @@ def n3_to_ntriples(data: bytes, path: str) -> bytes:
 # -- questions about rules ----------------------------------------------------------------------
 
 
+def rules_using_pattern(iri: str) -> str:
+    """The SPARQL pattern binding ``?symbol`` to the rules that use ``iri`` (for ``rules using S``)."""
+    return f"?symbol <{KGA}usesSymbol> <{escape_iri(iri)}> "
+
+
 def rule_label(store: OxigraphStore, graph: str, iri: str) -> str:
     """A rule's readable text (``kga:ruleText``), or its local name."""
     rows = store.query(
@@ -279,4 +284,4 @@ def rules_using(ws: Workspace, iris: Iterable[str]) -> dict[str, list[dict[str, 
     return out
 
 
-__all__ = ["annotate_rules", "n3_to_ntriples", "rule_label", "rules_using", "with_rules"]
+__all__ = ["annotate_rules", "n3_to_ntriples", "rule_label", "rules_using", "rules_using_pattern", "with_rules"]
