@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kgalign.errors import QuerySyntaxError
 from kgalign.query.ast import (
     Align,
     Bridges,
@@ -19,17 +20,16 @@ from kgalign.query.ast import (
     FeaturesOf,
     Modifiers,
     Question,
+    RulesUsing,
     SetOp,
     SharingFeatures,
     SimilarTo,
     SparqlFilter,
     SparqlQuery,
-    RulesUsing,
     SparqlSource,
     SymbolsActivating,
     Threshold,
 )
-from kgalign.errors import QuerySyntaxError
 from kgalign.query.resolve import Resolver
 from kgalign.query.sources import NATURAL_ORDER
 from kgalign.symbolic.symbols import Symbol
