@@ -61,9 +61,9 @@ def cmd_align(args: argparse.Namespace) -> int:
         ]
         text = render_rows(rows, ["source", "target", "relation", "confidence", "evidence", "source_iri", "target_iri"])
     elif fmt == "sssom":
-        text = formats.sssom_tsv(alignment)
+        text = formats.sssom_tsv(alignment, workspace=ws)
     else:
-        text = formats.alignment_rdf(alignment)
+        text = formats.alignment_rdf(alignment, ws)
     if args.output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:

@@ -169,7 +169,7 @@ def n3_to_ntriples(data: bytes, path: str) -> bytes:
     import rdflib
     from rdflib.graph import QuotedGraph
 
-    g = rdflib.ConjunctiveGraph()
+    g = rdflib.Graph()
     try:
         g.parse(data=data.decode("utf-8"), format="n3", publicID=Path(path).resolve().as_uri())
     except UnicodeDecodeError as e:
