@@ -88,7 +88,19 @@ def shipped_ontologies() -> list[Path]:
 class Workspace:
     """One kgalign workspace directory: the store and everything later stages add."""
 
-    def __init__(self, path: Path, store: Store, config: WorkspaceConfig, read_only: bool) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        store: Store | None = None,
+        config: WorkspaceConfig | None = None,
+        read_only: bool = False,
+        *,
+        create: bool = True,
+    ) -> None:
+        """``Workspace(path)`` opens (and by default creates) the workspace at ``path``, as :meth:`open`."""
+        if store is None or config is None:
+            path, store, config = self._open_parts(path, create=create, read_only=read_only)
+        path = Path(path) if path is not None else default_workspace_path()
         self.path = path
         self.store = store
         self.config = config
@@ -111,6 +123,12 @@ class Workspace:
     @classmethod
     def open(cls, path: str | Path | None = None, *, create: bool = True, read_only: bool = False) -> Workspace:
         """Open (and by default create) the workspace at ``path`` (default ``./.kgalign``)."""
+        return cls(*cls._open_parts(path, create=create, read_only=read_only), read_only)
+
+    @staticmethod
+    def _open_parts(
+        path: str | Path | None, *, create: bool, read_only: bool
+    ) -> tuple[Path, Store, WorkspaceConfig]:
         p = Path(path) if path is not None else default_workspace_path()
         cfg_path = p / CONFIG_FILE
         if not cfg_path.exists():
@@ -122,7 +140,7 @@ class Workspace:
             raise WorkspaceError(f"{p} is not a directory")
         config = WorkspaceConfig.read(cfg_path)
         store = open_store(config.store, p, read_only=read_only)
-        return cls(p, store, config, read_only)
+        return p, store, config
 
     def close(self) -> None:
         self.store.close()
@@ -244,11 +262,21 @@ class Workspace:
         found = table.in_graph(graph) if graph else list(table)
         return [s for s in found if kind is None or s.kind == kind]
 
-    def resolve(self, name: str, graph: str | None = None) -> list[Symbol]:
-        """Every symbol ``name`` may mean (empty list when none)."""
+    def resolve(self, name: str, graph: str | None = None, *, strict: bool = False) -> list[Symbol]:
+        """Every symbol ``name`` may mean, best first: a :class:`kgalign.rows.Resolution` (a list)
+        that carries the closest names as ``suggestions`` when empty; ``strict`` raises
+        :class:`UnknownNameError` with them instead."""
+        from kgalign.rows import Resolution
+
         if graph is not None:
             self.require_graph(graph)
-        return self.symbol_table.resolve(name, graph)
+        found = self.symbol_table.resolve(name, graph)
+        if found:
+            return Resolution(name, found)
+        suggestions = self.symbol_table.suggest(name, graph)
+        if strict:
+            raise UnknownNameError("symbol", name, suggestions)
+        return Resolution(name, (), suggestions)
 
     def resolve_one(self, name: str, graph: str | None = None) -> Symbol:
         return self.symbol_table.resolve_one(name, graph)
@@ -326,8 +354,15 @@ class Workspace:
             return self._functions
 
     def sparql(self, query: str, **kw: Any) -> Any:
-        """Run a SPARQL query over the store (artefact, provenance and neural graphs),
-        with the ``kga:`` extension functions available once the workspace is embedded."""
+        """Run a SPARQL query over the store (artefact, provenance and neural graphs), with the
+        ``kga:`` extension functions once embedded: a :class:`kgalign.rows.SparqlResult` of
+        kgalign's own typed rows (:meth:`sparql_raw` gives the store's lazy result)."""
+        from kgalign.rows import from_store
+
+        return from_store(self.sparql_raw(query, **kw))
+
+    def sparql_raw(self, query: str, **kw: Any) -> Any:
+        """:meth:`sparql` as the store library's own (lazy) result, for serialising."""
         if "custom_functions" not in kw:
             kw["custom_functions"] = self.sparql_functions() or None
         return self.store.query(query, **kw)

@@ -7,6 +7,7 @@ traceback. Each area of kgalign registers its own subcommands from ``kgalign.com
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -46,11 +47,39 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(f"kgalign.commands.{name}").register(sub)
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    for name, p in sub.choices.items():
+        if not p.description and helps.get(name):  # `kgalign X --help` says what X does
+            text = helps[name]
+            p.description = text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
     return parser
+
+
+def _subcommand_typo(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """A "did you mean" line when the first word after the global options is no subcommand."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    takes_value = {"-w", "--workspace"}
+    it = iter(argv)
+    for tok in it:
+        if tok in takes_value:
+            next(it, None)
+            continue
+        if tok.startswith("-"):
+            return None  # --help, --version, -w=DIR...: argparse's own business
+        if tok in sub.choices:
+            return None
+        close = difflib.get_close_matches(tok, list(sub.choices), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return f"kgalign: error: unknown command {tok!r}{hint} (see 'kgalign --help')"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    typo = _subcommand_typo(parser, list(sys.argv[1:] if argv is None else argv))
+    if typo:
+        print(typo, file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         rc = args.func(args)

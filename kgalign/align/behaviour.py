@@ -392,7 +392,7 @@ def behavioural_checks(
     if model is None:
         model = load_model_for(ws)
     if sae is None:
-        sae, _ = load_sae_for(ws, model.d_model)
+        sae, _ = load_sae_for(ws, model.d_model, model, force=True)
     space = ws.space
     table = ws.symbol_table
 

@@ -120,8 +120,31 @@ def read_alignment_rdf(
     )
 
 
-def alignment_rdf(alignment: Alignment) -> str:
-    """The Alignment API RDF/XML text of ``alignment``."""
+def artefact_iri(ws: Workspace | None, graph: str) -> str:
+    """The IRI that names an artefact: its ``owl:Ontology``, else its ``skos:ConceptScheme``, else
+    (a JSON-LD KG, a rule base...) its graph IRI ``urn:kgalign:graph:NAME``."""
+    if not graph:
+        return ""
+    if ws is not None:
+        from kgalign.symbolic.store import escape_iri
+
+        for t in (OWL + "Ontology", SKOS + "ConceptScheme"):
+            for r in ws.store.query(
+                f"SELECT ?o WHERE {{ GRAPH <{escape_iri(graph_iri(graph))}> {{ ?o a <{t}> FILTER(isIRI(?o)) }} }} "
+                "ORDER BY ?o LIMIT 1"
+            ):
+                return r["o"].value
+    return graph_iri(graph)
+
+
+def _ontologies(alignment: Alignment, ws: Workspace | None = None) -> tuple[str, str]:
+    return (alignment.source_ontology or artefact_iri(ws, alignment.source_graph),
+            alignment.target_ontology or artefact_iri(ws, alignment.target_graph))
+
+
+def alignment_rdf(alignment: Alignment, workspace: Workspace | None = None) -> str:
+    """The Alignment API RDF/XML text of ``alignment``; ``onto1``/``onto2`` name both artefacts
+    whatever their kind (see :func:`artefact_iri`)."""
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         f'<rdf:RDF xmlns="{ALIGN_NS}"',
@@ -132,7 +155,7 @@ def alignment_rdf(alignment: Alignment) -> str:
         "  <level>0</level>",
         "  <type>??</type>",
     ]
-    for tag, iri in (("onto1", alignment.source_ontology), ("onto2", alignment.target_ontology)):
+    for tag, iri in zip(("onto1", "onto2"), _ontologies(alignment, workspace), strict=True):
         if iri:
             out += [f"  <{tag}>", f"    <Ontology rdf:about={quoteattr(iri)}/>", f"  </{tag}>"]
     for m in alignment.mappings:
@@ -150,9 +173,9 @@ def alignment_rdf(alignment: Alignment) -> str:
     return "\n".join(out)
 
 
-def write_alignment_rdf(alignment: Alignment, path: str | Path) -> Path:
+def write_alignment_rdf(alignment: Alignment, path: str | Path, workspace: Workspace | None = None) -> Path:
     p = Path(path)
-    p.write_text(alignment_rdf(alignment), encoding="utf-8")
+    p.write_text(alignment_rdf(alignment, workspace), encoding="utf-8")
     return p
 
 
@@ -166,7 +189,12 @@ _ENTITY_TYPE = {
     "annotation_property": "owl annotation property",
     "property": "rdf property",
     "individual": "owl named individual",
+    "rule": "composed entity expression",
 }
+#: A mapping's category when no symbol kind is known.
+_CATEGORY_TYPE = {"class": "owl class", "concept": "skos concept", "individual": "owl named individual",
+                  "object_property": "owl object property", "data_property": "owl data property",
+                  "annotation_property": "owl annotation property", "property": "rdf property"}
 _PREFIX_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _BUILTIN_PREFIXES = {
     "skos": SKOS,
@@ -185,6 +213,11 @@ SSSOM_COLUMNS = (
     "object_type",
     "mapping_justification",
     "confidence",
+    "subject_source",
+    "object_source",
+    "mapping_date",
+    "mapping_tool",
+    "mapping_tool_version",
     "comment",
 )
 
@@ -265,21 +298,41 @@ def sssom_tsv(
     declared_prefixes: dict[str, str] | None = None,
     kinds: dict[str, str] | None = None,
     license: str = SSSOM_LICENSE,
+    workspace: Workspace | None = None,
+    mapping_date: str | None = None,
 ) -> str:
     """SSSOM TSV text for one or several alignments.
 
-    ``kinds`` (IRI → symbol kind) fills ``subject_type``/``object_type``; without it the
-    mapping's category gives ``owl class`` or nothing.
+    ``subject_type``/``object_type`` come from each symbol's kind (``kinds``: IRI → kind, or the
+    ``workspace``'s symbols; else the mapping's category): skos concept, owl class, owl object
+    property, owl data property, owl annotation property, owl named individual, rdf property.
+    Every row names its ``subject_source``/``object_source`` (the artefacts' IRIs, see
+    :func:`artefact_iri`), ``mapping_date`` (today, UTC), ``mapping_tool`` and its version.
     """
+    from kgalign import __version__
+
     als = [alignments] if isinstance(alignments, Alignment) else list(alignments)
     mappings = [m for a in als for m in a.mappings]
+    if kinds is None and workspace is not None:
+        table = workspace.symbol_table
+        kinds = {}
+        for m in mappings:
+            for iri, g in ((m.subject, m.subject_graph or None), (m.object, m.object_graph or None)):
+                sym = table.get(iri, g) or table.get(iri)
+                if sym is not None:
+                    kinds[iri] = sym.kind
+    sources: dict[int, tuple[str, str]] = {id(a): _ontologies(a, workspace) for a in als}
+    source_of = {id(m): sources[id(a)] for a in als for m in a.mappings}
+    date = mapping_date or datetime.now(timezone.utc).date().isoformat()
     hints: dict[str, str] = {}
     for m in mappings:
         if m.subject_graph:
             hints.setdefault(namespace_of(m.subject), m.subject_graph)
         if m.object_graph:
             hints.setdefault(namespace_of(m.object), m.object_graph)
-    cmap = curie_map_for((iri for m in mappings for iri in (m.subject, m.object)), declared_prefixes, hints)
+    source_iris = [i for pair in sources.values() for i in pair if i]
+    cmap = curie_map_for([*(iri for m in mappings for iri in (m.subject, m.object)), *source_iris],
+                         declared_prefixes, hints)
     if mapping_set_id is None:
         names = "-".join(dict.fromkeys(g for a in als for g in (a.source_graph, a.target_graph) if g)) or "mappings"
         mapping_set_id = f"https://w3id.org/kgalign/mappings/{_safe_prefix(names)}.sssom.tsv"
@@ -289,9 +342,13 @@ def sssom_tsv(
         k = kinds.get(iri)
         if k:
             return _ENTITY_TYPE.get(k, "")
-        return "owl class" if cat == "class" else ""
+        return _CATEGORY_TYPE.get(cat, "")
 
-    head = [f"#mapping_set_id: {mapping_set_id}", f"#license: {license}", f"#mapping_tool: {TOOL}", "#curie_map:"]
+    def source(iri: str) -> str:
+        return _curie(iri, cmap) if iri else ""
+
+    head = [f"#mapping_set_id: {mapping_set_id}", f"#license: {license}", f"#mapping_tool: {TOOL}",
+            f"#mapping_tool_version: {_yaml_str(__version__)}", f"#mapping_date: {_yaml_str(date)}", "#curie_map:"]
     head += [f"#  {p}: {_yaml_str(ns)}" for p, ns in cmap.items()]
     rows = ["\t".join(SSSOM_COLUMNS)]
     for m in mappings:
@@ -306,6 +363,11 @@ def sssom_tsv(
             "object_type": etype(m.object, m.category),
             "mapping_justification": m.justification,
             "confidence": f"{min(max(m.confidence, 0.0), 1.0):.6g}",
+            "subject_source": source(source_of[id(m)][0]),
+            "object_source": source(source_of[id(m)][1]),
+            "mapping_date": date,
+            "mapping_tool": TOOL,
+            "mapping_tool_version": __version__,
             "comment": comment,
         }
         rows.append("\t".join(_tsv_cell(values[c]) for c in SSSOM_COLUMNS))

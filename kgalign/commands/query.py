@@ -15,22 +15,28 @@ KEYWORDS = (
     "symbols", "sharing", "features", "with", "similar", "to", "of", "activating", "feature", "explain", "no",
     "symbolic", "counterpart", "neural", "unstable", "align", "bridges", "between", "and", "or", "except", "in",
     "graph", "limit", "min", "max", "order", "by", "asc", "desc", "where", "overlap", "similarity", "stability",
-    "strength", "density", "confidence", "shared",
+    "strength", "density", "confidence", "shared", "rules", "using",
 )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("query", help="run a DSL query (or a whole SPARQL query)")
+    p = sub.add_parser("query", help="run a DSL query (or a whole SPARQL query)",
+                       description="Run a query in kgalign's query language (see the README: 'symbols similar to "
+                       "X', 'features of X', 'align A with B', 'rules using X', ...) or a whole SPARQL query.")
     p.add_argument("text", nargs="?", help="the query; or -q FILE")
     p.add_argument("-q", "--query-file", type=Path, help="read the query from a file ('-' for stdin)")
-    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table")
+    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("explain", help="show the plan of a DSL query")
-    p.add_argument("text")
+    p = sub.add_parser("explain", help="show the plan of a DSL query",
+                       description="Show the operators a DSL query runs (index scans, SPARQL semi-joins, "
+                       "filters, limits) without running it.")
+    p.add_argument("text", help="the DSL query")
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("shell", help="interactive query shell with history and completion")
+    p = sub.add_parser("shell", help="interactive query shell with history and completion",
+                       description="An interactive shell for DSL and SPARQL queries, with history (kept in the "
+                       "workspace) and completion of keywords, symbol and graph names.")
     p.set_defaults(func=cmd_shell)
 
 

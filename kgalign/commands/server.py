@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report-dir", default=None, help="serve this pre-built report directory at /report")
     p.add_argument("--match-neural", choices=MATCH_NEURAL_POLICIES, default="auto",
                    help="embed the ontologies posted to /match: auto (when installed and small), never, always")
-    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
+                   help="server log level (default: info)")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(func=cmd_serve)
 

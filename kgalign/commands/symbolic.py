@@ -32,28 +32,43 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the server applies an update request operation by operation (e.g. Virtuoso)")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("load", help="load artefacts into the workspace, one named graph each")
-    p.add_argument("files", nargs="+", type=Path, help="RDF/XML, OWL, Turtle, N-Triples, N-Quads, TriG, JSON-LD, OWL/XML, OBO")
+    p = sub.add_parser(
+        "load", help="load artefacts into the workspace, one named graph each",
+        description="Load artefacts (files, folders, globs) into the workspace, each into its own named graph "
+        "(urn:kgalign:graph:NAME). A folder is searched recursively for the known extensions "
+        f"({', '.join(KNOWN_EXTENSIONS)}); files load in sorted order. Loading a name again replaces "
+        "its graph atomically; a failed load leaves the workspace as it was.",
+    )
+    p.add_argument("files", nargs="+", metavar="PATH",
+                   help="a file, a folder (searched recursively) or a glob ('data/**/*.owl'); RDF/XML, OWL, Turtle, "
+                   "N-Triples, N-Quads, TriG, JSON-LD, OWL/XML, OBO, N3 (rules), SWRL in any RDF syntax")
     p.add_argument("--name", help="graph name (default: the file's stem); only with one file")
     p.add_argument("--format", choices=sorted(FORMATS), help="override the format detected from extension/content")
     p.add_argument("--follow-imports", action="store_true",
                    help="follow OWL/XML <Import>s (opens the files and URLs they name; off by default)")
     p.set_defaults(func=cmd_load)
 
-    p = sub.add_parser("graphs", help="list the loaded artefacts with their provenance")
-    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table")
+    p = sub.add_parser("graphs", help="list the loaded artefacts with their provenance",
+                       description="List the loaded artefacts: name, triples, symbols, format, source, load time.")
+    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_graphs)
 
-    p = sub.add_parser("symbols", help="list symbols")
+    p = sub.add_parser("symbols", help="list symbols",
+                       description="List the symbols (classes, properties, individuals, concepts, rules) of every "
+                       "graph, or of GRAPH.")
+    p.add_argument("graph_pos", nargs="?", metavar="GRAPH", help="only this graph (same as --graph)")
     p.add_argument("--graph", "-g", help="only this graph")
     p.add_argument("--kind", choices=KINDS, help="only this kind")
-    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table")
+    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_symbols)
 
-    p = sub.add_parser("resolve", help="resolve a name (local name, label, CURIE, IRI) to symbols")
-    p.add_argument("name")
+    p = sub.add_parser("resolve", help="resolve a name (local name, label, CURIE, IRI) to symbols",
+                       description="Resolve a name to the symbols it may mean: full IRI, CURIE, local name, label, "
+                       "alternative or hidden label, or SKOS notation (insensitive to case, spaces, underscores "
+                       "and camelCase). An unknown name gets the closest known names.")
+    p.add_argument("name", help="what to resolve: DutyOfCare, 'duty of care', tort:DutyOfCare, <IRI>, C0101")
     p.add_argument("--graph", "-g", help="only this graph")
-    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table")
+    p.add_argument("--format", "-f", choices=OUTPUT_FORMATS, default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_resolve)
 
     p = sub.add_parser(
@@ -66,13 +81,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("query", nargs="?", help="the query text")
     p.add_argument("-q", "--query-file", type=Path, help="read the query from this file ('-' for stdin)")
-    p.add_argument("--format", "-f", choices=(*OUTPUT_FORMATS, "xml", "ntriples", "turtle"), default="table")
+    p.add_argument("--format", "-f", choices=(*OUTPUT_FORMATS, "xml", "ntriples", "turtle"), default="table",
+                   help="output format (default: table)")
     p.add_argument("--allow-federation", action="append", metavar="IRI_PREFIX", default=None,
                    help="let SERVICE reach endpoints whose IRI starts with this ('*': any); repeatable")
     p.set_defaults(func=cmd_sparql)
 
-    p = sub.add_parser("drop", help="remove an artefact's graph")
-    p.add_argument("graph")
+    p = sub.add_parser("drop", help="remove an artefact's graph",
+                       description="Remove an artefact's graph and its provenance from the workspace.")
+    p.add_argument("graph", help="the graph name (see 'kgalign graphs')")
     p.set_defaults(func=cmd_drop)
 
 
@@ -130,12 +147,66 @@ class _Nothing:
         return None
 
 
+#: Extensions a folder is searched for (every format kgalign reads).
+KNOWN_EXTENSIONS: tuple[str, ...] = tuple(sorted({e for f in FORMATS.values() for e in f.extensions}
+                                                 - {".xml", ".json"}))
+_GLOB_CHARS = set("*?[")
+
+
+def expand_paths(items: list[str]) -> list[Path]:
+    """Files, folders (recursively, known extensions only, sorted) and globs as a list of files.
+
+    A folder skips files whose extension kgalign does not read (``.xml`` and ``.json`` only load
+    when named or globbed, since folders hold many that are not RDF); a name that matches nothing
+    is an error naming it.
+    """
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in KNOWN_EXTENSIONS
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            if not found:
+                raise UsageError(f"{item}: no artefacts in this folder (looked for {', '.join(KNOWN_EXTENSIONS)})")
+            out.extend(found)
+        elif not p.exists() and _GLOB_CHARS & set(item):
+            import glob
+
+            found = sorted(Path(f) for f in glob.glob(item, recursive=True) if Path(f).is_file())
+            if not found:
+                raise UsageError(f"{item}: the pattern matches no file")
+            out.extend(found)
+        else:
+            out.append(p)  # the loader names a missing file itself
+    return list(dict.fromkeys(out))
+
+
+def graph_names_for(files: list[Path]) -> dict[Path, str | None]:
+    """None (the stem) for each file, unless two files share a stem: then their path, made a name."""
+    from kgalign.symbolic.loaders import default_graph_name
+
+    stems: dict[str, list[Path]] = {}
+    for f in files:
+        stems.setdefault(default_graph_name(f), []).append(f)
+    names: dict[Path, str | None] = {}
+    for stem, fs in stems.items():
+        for f in fs:
+            if len(fs) == 1:
+                names[f] = None
+            else:
+                parent = (f.parent.name or "root").replace(".", "-")
+                names[f] = default_graph_name(Path(f"{parent}-{stem}"))
+    return names
+
+
 def cmd_load(args: argparse.Namespace) -> int:
-    if args.name and len(args.files) > 1:
-        raise UsageError("--name takes one file; load the others separately")
+    files = expand_paths([str(f) for f in args.files])
+    if args.name and len(files) > 1:
+        raise UsageError(f"--name takes one file and {len(files)} were given; load the others separately")
+    names = graph_names_for(files) if not args.name else {files[0]: args.name}
     ws = open_workspace(args, write=True)
-    for f in args.files:
-        rep = ws.load(f, name=args.name, format=args.format, follow_imports=args.follow_imports)
+    for f in files:
+        rep = ws.load(f, name=names[f], format=args.format, follow_imports=args.follow_imports)
         verb = "replaced" if rep.replaced else "loaded"
         merged = rep.info.source_graphs
         note = f"; its {len(merged)} named graph(s) merged into one" if merged else ""
@@ -153,8 +224,10 @@ def cmd_graphs(args: argparse.Namespace) -> int:
 
 
 def cmd_symbols(args: argparse.Namespace) -> int:
+    if args.graph_pos and args.graph and args.graph_pos != args.graph:
+        raise UsageError(f"two graphs given: {args.graph_pos} and --graph {args.graph}")
     ws = open_workspace(args)
-    syms = ws.symbols(args.graph, args.kind)
+    syms = ws.symbols(args.graph or args.graph_pos, args.kind)
     rows = [s.to_dict() for s in syms]
     cols = ["graph", "kind", "label", "iri"] if args.format == "table" else list(rows[0]) if rows else []
     print(render_rows(rows, cols, args.format))
@@ -218,7 +291,7 @@ def cmd_sparql(args: argparse.Namespace) -> int:
         set_federation(args.allow_federation)
     text = read_query(args)
     ws = open_workspace(args)
-    res = ws.sparql(text)
+    res = ws.sparql_raw(text)
     out = sys.stdout.buffer
     if isinstance(res, Triples):
         if args.format not in _GRAPH_FORMATS:

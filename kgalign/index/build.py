@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kgalign.errors import EmbedError, ModelError
+from kgalign.errors import EmbedError
 from kgalign.faults import point
 from kgalign.index.facts import neural_quads
 from kgalign.index.space import ConceptSpace
@@ -102,16 +102,16 @@ class EmbedReport:
         return dict(self.__dict__)
 
 
-def load_sae_for(ws: Workspace, d_model: int):
+def load_sae_for(ws: Workspace, d_model: int, model: Any = None, *, force: bool = False):
+    """The workspace's SAE, checked against the model it will read (``model``: name and layer)."""
     from kgalign.neural.sae.io import load_sae
+    from kgalign.neural.sae_check import check_sae_site
 
     sae_dir = Path(ws.config.sae) if ws.config.sae else default_sae_dir()
     sae = load_sae(sae_dir)
-    if int(sae.W_enc.shape[0]) != d_model:
-        raise ModelError(
-            f"{sae_dir}: the SAE takes d_in={int(sae.W_enc.shape[0])} but layer {ws.config.layer} of "
-            f"{ws.config.model} has width {d_model}; use an SAE trained on this model and layer"
-        )
+    name = model.name if model is not None else str(ws.config.model)
+    layer = model.layer if model is not None else ws.config.layer
+    check_sae_site(sae_dir, name, layer, d_model, int(sae.W_enc.shape[0]), force=force)
     return sae, sae_dir
 
 
@@ -135,6 +135,7 @@ def embed_workspace(
     quiet: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
     write_facts: bool | None = None,
+    force_sae: bool = False,
 ) -> EmbedReport:
     """Embed the workspace's symbols (all graphs, or just ``graphs``) and rebuild the index and facts.
 
@@ -148,7 +149,7 @@ def embed_workspace(
     for g in wanted:
         ws.require_graph(g)
     model = load_model_for(ws)
-    sae, sae_dir = load_sae_for(ws, model.d_model)
+    sae, sae_dir = load_sae_for(ws, model.d_model, model, force=force_sae)
     weights = sae_dir / "sae_weights.safetensors"
     run_id = hashlib.sha256(
         f"{model.fingerprint}|{model.layer}|{_sha_file(weights)}".encode()
@@ -187,7 +188,7 @@ def embed_workspace(
             elif not quiet:
                 print(f"\r  {g}: {done}/{total} symbols", end="", file=sys.stderr, flush=True)
 
-        t = embed_symbols(syms, model, sae, label_of=label_of, progress=tick)
+        t = embed_symbols(syms, model, sae, label_of=label_of, progress=tick, chunk=32)
         if not quiet and not progress:
             print(file=sys.stderr)
         _atomic_npz(t, npz)

@@ -279,6 +279,8 @@ def embed_symbols(
     tables: list[ConceptTable] = []
     t0 = time.perf_counter()
     n_tokens = 0
+    if progress:
+        progress(0, len(todo))
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
         ctxs: list[ProbeContext] = []

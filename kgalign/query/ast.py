@@ -264,6 +264,16 @@ class SparqlSource(Question):
     span: Span = _span()
 
 
+@dataclass(frozen=True)
+class RulesUsing(Question):
+    """``rules using S``: the rule symbols whose body or head uses S (see :mod:`kgalign.symbolic.rules`)."""
+
+    kind: ClassVar[str] = "rules_using"
+    symbol: SymbolRef
+    modifiers: Modifiers = Modifiers()
+    span: Span = _span()
+
+
 # ---- composition and statements ------------------------------------------------------------
 
 
@@ -305,6 +315,7 @@ AnyQuestion = (
     | Align
     | Bridges
     | SparqlSource
+    | RulesUsing
 )
 SetExpr = AnyQuestion | SetOp
 #: What :func:`kgalign.query.parser.parse` returns.
@@ -419,6 +430,14 @@ QUESTIONS: dict[type[Question], QuestionSpec] = {
     ),
     SparqlSource: QuestionSpec(
         phrase="symbols where",
+        returns="symbols",
+        numeric=("stability",),
+        textual=("symbol",),
+        graph_filter=True,
+        variables=("symbol",),
+    ),
+    RulesUsing: QuestionSpec(
+        phrase="rules using",
         returns="symbols",
         numeric=("stability",),
         textual=("symbol",),

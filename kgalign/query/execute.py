@@ -413,7 +413,7 @@ def _run_pattern(ws: QueryContext, where: SparqlFilter, header: str, tail: str) 
     user's SPARQL by design; everything spliced around it (candidate IRIs) is escaped."""
     text = header + where.pattern_text + tail + "\n}"
     try:
-        return _solutions(ws.sparql(text, prefixes=_all_prefixes(ws)))
+        return _solutions(ws.sparql_raw(text, prefixes=_all_prefixes(ws)))
     except QuerySyntaxError as e:
         if e.line is None:
             raise QuerySyntaxError(e.message) from None
@@ -500,7 +500,7 @@ def _semi_join(ws: QueryContext, rows: list[Any], op: QuestionOp) -> list[Any]:
 def run_sparql(ws: QueryContext, text: str, span: Any = None) -> Result:
     """A whole SPARQL query, with the artefacts' prefixes known (its own PREFIX lines win)."""
     try:
-        res = _solutions(ws.sparql(text, prefixes=_all_prefixes(ws)))
+        res = _solutions(ws.sparql_raw(text, prefixes=_all_prefixes(ws)))
     except QuerySyntaxError as e:
         if e.line is None or span is None:
             raise QuerySyntaxError(e.message, line=e.line, column=e.column) from None

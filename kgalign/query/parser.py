@@ -39,6 +39,7 @@ from kgalign.query.ast import (
     PruningCandidates,
     Query,
     Question,
+    RulesUsing,
     SetExpr,
     SetOp,
     SharingFeatures,
@@ -227,6 +228,11 @@ class AstBuilder(Transformer):
         head, symbol, clauses = children
         symbol, modifiers = self._fold(clauses, head, symbol, meta)
         return SharingFeatures(symbol, modifiers, span=_meta_span(meta))
+
+    def rules_using(self, meta: Any, children: list[Any]) -> RulesUsing:
+        head, symbol, clauses = children
+        symbol, modifiers = self._fold(clauses, head, symbol, meta)
+        return RulesUsing(symbol, modifiers, span=_meta_span(meta))
 
     def similar_to(self, meta: Any, children: list[Any]) -> SimilarTo:
         head, symbol, clauses = children

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kgalign.errors import QuerySyntaxError
 from kgalign.index.operators import NATURAL_ORDER, OPERATORS
 from kgalign.query.ast import (
     Align,
@@ -20,6 +21,7 @@ from kgalign.query.ast import (
     FeaturesOf,
     Modifiers,
     Question,
+    RulesUsing,
     SetOp,
     SharingFeatures,
     SimilarTo,
@@ -35,8 +37,9 @@ from kgalign.symbolic.symbols import Symbol
 if TYPE_CHECKING:
     from kgalign.query.context import QueryContext
 
-#: Rows a question returns when the query names no limit (each question's operator says).
-DEFAULT_LIMITS = {k: o.default_limit for k, o in OPERATORS.items()}
+#: Rows a question returns when the query names no limit (``rules using`` is a symbolic question,
+#: answered from the rules' atoms, not an operator over the concept space).
+DEFAULT_LIMITS = {**{k: o.default_limit for k, o in OPERATORS.items()}, "rules_using": None}
 #: Inside a set operation, operands without their own limit look this far.
 OPERAND_LIMIT = 200
 #: Operators that can return just the first k candidates (and widen the window when filters need more).
@@ -168,6 +171,15 @@ def plan(ws: QueryContext, node: Any, *, operand: bool = False) -> Any:
     if operand and m.limit is None:
         limit = OPERAND_LIMIT if limit is not None else None
     where = node.pattern if isinstance(node, SparqlSource) else m.where
+    if isinstance(node, RulesUsing):  # a SPARQL source over the rules' kga:usesSymbol links
+        from kgalign.symbolic.rules import rules_using_pattern
+
+        sym = r.symbol(node.symbol, results_filter=True)
+        if m.where is not None:
+            raise QuerySyntaxError("'rules using' takes no 'where' pattern; write 'symbols where { ... }'")
+        where = SparqlFilter(rules_using_pattern(sym.iri), span=node.span)
+        return QuestionOp(node, "sparql_source", {"symbol": sym}, graphs, limit, m.thresholds, m.order_by, where,
+                          node.spec.returns)
     return QuestionOp(node, node.kind, args, graphs, limit, m.thresholds, m.order_by, where, node.spec.returns)
 
 

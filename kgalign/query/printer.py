@@ -33,6 +33,7 @@ from kgalign.query.ast import (
     Modifiers,
     PruningCandidates,
     Query,
+    RulesUsing,
     SetOp,
     SharingFeatures,
     SimilarTo,
@@ -86,6 +87,8 @@ def _question(node: Query) -> str:
         return f"symbols{head} sharing features with {symbol_ref(node.symbol)}{_modifiers(m)}"
     if isinstance(node, SimilarTo):
         return f"symbols{head} similar to {symbol_ref(node.symbol)}{_modifiers(m)}"
+    if isinstance(node, RulesUsing):
+        return f"rules{head} using {symbol_ref(node.symbol)}{_modifiers(m)}"
     # The other questions take the filter as their first modifier.
     tail = _modifiers(m, with_graph=True)
     if isinstance(node, FeaturesOf):

@@ -203,6 +203,11 @@ def pruning_candidates(ws: QueryContext, space: ConceptSpace, alignments: Sequen
                 top_features=_features(space, key), nearest_elsewhere=near, mapped=key in mapped,
             )
         )
+    from kgalign.symbolic.rules import rules_using
+
+    used = rules_using(ws, [c.iri for c in out])
+    for c in out:
+        c.breaks_rules = used.get(c.iri, [])
     return out
 
 

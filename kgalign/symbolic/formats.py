@@ -34,7 +34,8 @@ FORMATS: dict[str, Format] = {
         Format("ntriples", (".nt",), "application/n-triples", ox.RdfFormat.N_TRIPLES),
         Format("nquads", (".nq",), "application/n-quads", ox.RdfFormat.N_QUADS, is_dataset=True),
         Format("trig", (".trig",), "application/trig", ox.RdfFormat.TRIG, is_dataset=True),
-        Format("n3", (".n3",), "text/n3", ox.RdfFormat.N3),
+        # N3 is read with rdflib (kgalign.symbolic.rules): pyoxigraph reads no rule formulas.
+        Format("n3", (".n3",), "text/n3", None),
         Format("rdfxml", (".rdf", ".owl", ".xml", ".rdfs"), "application/rdf+xml", ox.RdfFormat.RDF_XML),
         Format("jsonld", (".jsonld", ".json"), "application/ld+json", ox.RdfFormat.JSON_LD, is_dataset=True),
         Format("owlxml", (".owx",), "application/owl+xml", None),
@@ -419,4 +420,10 @@ def _xml_root(data: bytes) -> tuple[str, int, int] | None:
     return found[0] if found else None
 
 
-CONVERTERS = {"obo": obo_to_ntriples, "owlxml": owlxml_to_ntriples}
+def _n3_to_ntriples(data: bytes, path: str) -> bytes:
+    from kgalign.symbolic.rules import n3_to_ntriples
+
+    return n3_to_ntriples(data, path)
+
+
+CONVERTERS = {"obo": obo_to_ntriples, "owlxml": owlxml_to_ntriples, "n3": _n3_to_ntriples}

@@ -236,7 +236,14 @@ def load_file(
                 raise LoadError(f"not well-formed XML: {pos[2]}", path=src, line=pos[0], column=pos[1])
         common = dict(name=art.name, source=src, format_name=fmt.name, sha256=art.sha256, base_iri=base,
                       prefixes=art.prefixes)
-        if fmt.rdf_format is None:
+        rules = None
+        if fmt.rdf_format is not None and not fmt.is_dataset:
+            from kgalign.symbolic.rules import with_rules
+
+            rules = with_rules(art.path, fmt.rdf_format, base)  # SWRL rules named and annotated
+        if rules is not None:
+            parsed = ParsedGraph(**common, media_type=FORMATS["ntriples"].media_type, data=rules)
+        elif fmt.rdf_format is None:
             convert = CONVERTERS[fmt.name]
             if follow_imports and fmt.name == "owlxml":
                 data = convert(art.path.read_bytes(), src, follow_imports=True)

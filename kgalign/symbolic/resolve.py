@@ -47,7 +47,7 @@ class SymbolTable:
         for s in self.symbols:
             self._by_iri[s.iri].append(s)
             self._by_graph[s.graph].append(s)
-            names = (s.local_name, *s.names)
+            names = (s.local_name, *s.lookup_names)
             for w in dict.fromkeys(normalise(n) for n in names):
                 if w:
                     self._by_words[w].append(s)
@@ -116,7 +116,7 @@ class SymbolTable:
         key = name_key(text)
 
         def rank(s: Symbol) -> tuple[int, str, str]:
-            exact = 0 if text in (s.local_name, *s.names) else 1 if normalise(s.label) == words else 2
+            exact = 0 if text in (s.local_name, *s.lookup_names) else 1 if normalise(s.label) == words else 2
             return (exact, s.graph, s.iri)
 
         close = sorted(self._in(self._by_words.get(words, ()), graph), key=rank) if words else []

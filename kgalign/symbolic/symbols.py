@@ -30,7 +30,10 @@ from kgalign.symbolic.vocab import (
     local_name,
 )
 
-KINDS = ("class", "object_property", "data_property", "annotation_property", "property", "individual", "concept")
+KINDS = ("class", "object_property", "data_property", "annotation_property", "property", "individual", "concept",
+         "rule")
+SWRL = "http://www.w3.org/2003/11/swrl#"
+SWRLB = "http://www.w3.org/2003/11/swrlb#"
 
 _TYPE_KIND = {
     OWL + "Class": "class",
@@ -45,9 +48,10 @@ _TYPE_KIND = {
     OWL + "InverseFunctionalProperty": "object_property",
     SKOS + "Concept": "concept",
     OWL + "NamedIndividual": "individual",
+    SWRL + "Imp": "rule",
 }
 # When a subject has several types, the most specific kind wins.
-_KIND_RANK = {k: i for i, k in enumerate(("concept", "class", "object_property", "data_property",
+_KIND_RANK = {k: i for i, k in enumerate(("rule", "concept", "class", "object_property", "data_property",
                                           "annotation_property", "property", "individual"))}
 
 _PREF_LABEL = (SKOS + "prefLabel", RDFS + "label", SCHEMA + "name", DCTERMS + "title", DC + "title")
@@ -70,7 +74,10 @@ _DEFINITION = (SKOS + "definition", IAO_DEFINITION, RDFS + "comment", DCTERMS + 
                SCHEMA + "description", SKOS + "scopeNote")
 _PARENT = (RDFS + "subClassOf", RDFS + "subPropertyOf", SKOS + "broader")
 _CHILD_OF_SUBJECT = (SKOS + "narrower",)  # ?s skos:narrower ?o  means ?s is a parent of ?o
-_STANDARD_NS = (RDF, RDFS, OWL, "http://www.w3.org/2001/XMLSchema#", SKOS)
+#: Kept for resolution only: hidden labels (often misspellings) are never synonyms in probing or matching.
+_HIDDEN_LABEL = (SKOS + "hiddenLabel",)
+_NOTATION = (SKOS + "notation",)
+_STANDARD_NS = (RDF, RDFS, OWL, "http://www.w3.org/2001/XMLSchema#", SKOS, SWRL, SWRLB)
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,15 @@ class Symbol:
     #: ``narrow``, ``broad``, ``hidden`` (see :data:`SYNONYM_SCOPES`); ``alt_labels`` holds all but
     #: the hidden ones (a hidden label is for resolution only, never a display or probing name)
     synonyms: tuple[tuple[str, str], ...] = ()
+    #: skos:hiddenLabel values: found by resolution, never used as synonyms.
+    hidden_labels: tuple[str, ...] = ()
+    #: skos:notation values (codes such as "C0101"): found by resolution.
+    notations: tuple[str, ...] = ()
+
+    @property
+    def lookup_names(self) -> tuple[str, ...]:
+        """Every name resolution accepts: label, alternative and hidden labels, notations."""
+        return tuple(dict.fromkeys((*self.names, *self.hidden_labels, *self.notations)))
 
     @property
     def local_name(self) -> str:
@@ -122,6 +138,8 @@ class Symbol:
             "ranges": list(self.ranges),
             "label_derived": self.label_derived,
             "synonyms": [list(x) for x in self.synonyms],
+            "hidden_labels": list(self.hidden_labels),
+            "notations": list(self.notations),
         }
 
 
@@ -237,11 +255,15 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
         prev = kinds.get(s)
         if prev is None or _KIND_RANK[kind] < _KIND_RANK[prev]:
             kinds[s] = kind
+    # SWRL variables (and anything typed with the SWRL vocabulary) are never symbols.
+    variables = {s for s, ts in types.items() if SWRL + "Variable" in ts}
+    for v in variables:
+        kinds.pop(v, None)
     # Individuals: subjects typed with a class of their own vocabulary (declared here or not) or
     # owl:Thing, unless they are already something else. Types from the standard vocabularies
     # (owl:Ontology, rdfs:Datatype, skos:ConceptScheme...) do not make an individual.
     for s, ts in types.items():
-        if s not in kinds and not s.startswith(_STANDARD_NS) and any(
+        if s not in kinds and s not in variables and not s.startswith(_STANDARD_NS) and any(
             t == OWL + "Thing" or not t.startswith(_STANDARD_NS) for t in ts
         ):
             kinds[s] = "individual"
@@ -254,7 +276,7 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
             kinds[c] = "class"
 
     labels = _values(store, g, _PREF_LABEL)
-    alts = _values(store, g, _ALT_LABEL)
+    alts = _values(store, g, _ALT_LABEL + _NOTATION)
     syn_labels = _synonym_resource_labels(store, g)
     defs = _values(store, g, _DEFINITION)
     rels = _values(store, g, _PARENT + _CHILD_OF_SUBJECT + (RDFS + "domain", RDFS + "range"))
@@ -295,6 +317,12 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
         definitions: list[str] = []
         for p in _DEFINITION:
             definitions.extend(_pick_literal([o for o in defs.get(iri, {}).get(p, ()) if isinstance(o, Literal)]))
+        hidden = _pick_literal([o for o in alts.get(iri, {}).get(_HIDDEN_LABEL[0], ()) if isinstance(o, Literal)])
+        notations = _pick_literal([o for o in alts.get(iri, {}).get(_NOTATION[0], ()) if isinstance(o, Literal)])
+        if kinds[iri] == "rule" and not names:
+            from kgalign.symbolic.rules import rule_label
+
+            names = [rule_label(store, graph, iri)]
         derived = not names
         label = names[0] if names else derive_label(local_name(iri))
         alt_labels = tuple(dict.fromkeys(a for a in (*names[1:], *alt) if a != label))
@@ -314,6 +342,8 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
                 ranges=tuple(o.value for o in r.get(RDFS + "range", ()) if isinstance(o, NamedNode)),
                 label_derived=derived,
                 synonyms=tuple(dict.fromkeys(x for x in scoped if x[1] != label)),
+                hidden_labels=tuple(h for h in hidden if h != label and h not in alt_labels),
+                notations=tuple(notations),
             )
         )
     return symbols

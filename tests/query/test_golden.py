@@ -138,8 +138,8 @@ def _comparable(got: list[tuple], want: list[tuple]) -> list[tuple]:
 
 
 def sparql_identities(ws, sparql: str) -> list[tuple]:
-    res = ws.sparql(sparql, prefixes=PREFIXES)
-    names = res.variables
+    res = ws.sparql_raw(sparql, prefixes=PREFIXES)
+    names = list(res.variables)
     out = []
     for sol in res:
         if "feature" in names:
@@ -160,7 +160,7 @@ def _substitute(text: str, values: dict[str, str]) -> str:
 
 
 def _let_value(ws, sparql: str) -> str:
-    res = ws.sparql(sparql, prefixes=PREFIXES)
+    res = ws.sparql_raw(sparql, prefixes=PREFIXES)
     first = next(iter(res), None)
     assert first is not None, f"@let query has no solution: {sparql}"
     term = first[res.variables[0]]

@@ -22,6 +22,7 @@ from kgalign.query.ast import (
     Modifiers,
     OrderBy,
     PruningCandidates,
+    RulesUsing,
     SetOp,
     SharingFeatures,
     SimilarTo,
@@ -181,7 +182,7 @@ def modifiers_for(cls: type) -> st.SearchStrategy[Modifiers]:
 
 def question_strategy(cls: type) -> st.SearchStrategy[object]:
     m = modifiers_for(cls)
-    if cls in (SharingFeatures, SimilarTo, FeaturesOf):
+    if cls in (SharingFeatures, SimilarTo, FeaturesOf, RulesUsing):
         return st.builds(cls, symbol_refs, m)
     if cls in (SymbolsActivating, ExplainFeature):
         return st.builds(cls, feature_lists, m)
