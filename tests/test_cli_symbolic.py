@@ -234,7 +234,7 @@ def test_sparql_syntax_error_exit_5_with_position_and_caret(capsys: pytest.Captu
     rc, out, err = run(capsys, "-w", ws, "sparql", "SELECT ?s\nWHERE {\n  ?s ?p\n}")
     assert rc == 5 and out == ""
     lines = err.splitlines()
-    assert lines[0].startswith("kgalign: error: line 4, column 2: SPARQL: expected")
+    assert lines[0].startswith("kgalign: error: line 4, column 2: SPARQL syntax error") and "expected" in lines[0]
     assert lines[1:3] == ["  }", "   ^"]
 
 

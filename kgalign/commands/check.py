@@ -20,9 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=float, default=45.0, help="seconds for the behavioural sample (default 45)")
     p.add_argument("--label-synsets", type=int, default=1500,
                    help="WordNet synsets to ground feature labels on when none are cached for this SAE (default 1500)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--format", "-f", choices=("table", "json"), default="table")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="random seed for the samples (default: 0)")
+    p.add_argument("--format", "-f", choices=("table", "json"), default="table", help="output format (default: table)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_check)
 
 

@@ -153,7 +153,10 @@ def test_zoo_parents_and_children(zoo: dict[str, Symbol]) -> None:
 def test_symbol_to_dict_round_trips_the_fields(zoo: dict[str, Symbol]) -> None:
     d = zoo["Big_cat"].to_dict()
     assert d["label"] == "big cat" and d["alt_labels"] == ["panthera", "wild cat"] and d["kind"] == "class"
-    assert Symbol(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}) == zoo["Big_cat"]
+    def back(v):  # JSON lists back to tuples (synonyms are (scope, text) pairs)
+        return tuple(back(x) for x in v) if isinstance(v, list) else v
+
+    assert Symbol(**{k: back(v) for k, v in d.items()}) == zoo["Big_cat"]
 
 
 # -- the OAEI Conference ontologies -------------------------------------------------------
