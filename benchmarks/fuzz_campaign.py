@@ -98,6 +98,9 @@ def http_phase(t: Tally, served: Served, rng: random.Random, lb: Loopback, n_dsl
 
     def send(method: str, url: str, what: str, **kw) -> None:
         t.tried += 1
+        if t.tried % 250 == 0:
+            print(f"  {t.tried} tried; crashes {t.crashes}, 500s {t.http_500}, hangs {t.hangs}, "
+                  f"loopback {lb.connections}", flush=True)
         try:
             r = client.request(method, url, **kw)
             check_response(t, r, what)
