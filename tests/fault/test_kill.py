@@ -62,11 +62,11 @@ def answers(ws: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory, tiny_sae_dir):
-    """A workspace with one graph embedded, and a second graph loaded but not yet embedded."""
+def embedded(tmp_path_factory):
+    """A workspace with one graph embedded (the shipped SAE), and a second graph loaded but not yet embedded."""
     ws = tmp_path_factory.mktemp("kill") / "ws"
     assert run_cli(["-w", str(ws), "load", str(ONTOLOGIES / "negligence-skos.ttl")]).rc == 0
-    r = run_cli(["-w", str(ws), "embed", "--sae", str(tiny_sae_dir), "--quiet"], timeout=900)
+    r = run_cli(["-w", str(ws), "embed", "--quiet"], timeout=900)
     assert r.rc == 0, r.err
     assert run_cli(["-w", str(ws), "load", str(ONTOLOGIES / "tort-owl.ttl")]).rc == 0
     return ws
