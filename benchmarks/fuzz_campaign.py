@@ -73,13 +73,22 @@ class Tally:
             ex.append(what[:300])
 
 
-def build_workspace(root: Path) -> Path:
+def build_workspace(root: Path, keep: Path | None = None) -> Path:
+    if keep is not None and (keep / "neural" / "run.json").exists():
+        import shutil
+
+        shutil.copytree(keep, root / "ws")
+        return root / "ws"
     ws = root / "ws"
     files = sorted(str(p) for p in (REPO / "ontologies").glob("*") if p.suffix in (".ttl", ".jsonld"))
     subprocess.run([*KGALIGN, "-w", str(ws), "load", *files], check=True, capture_output=True)
     r = subprocess.run([*KGALIGN, "-w", str(ws), "embed", "--quiet"], capture_output=True, text=True)
     if r.returncode != 0:
         print("embed failed (the DSL runs against an unembedded workspace):", r.stderr.strip()[:300])
+    elif keep is not None:
+        import shutil
+
+        shutil.copytree(ws, keep)
     return ws
 
 
@@ -104,6 +113,15 @@ def http_phase(t: Tally, served: Served, rng: random.Random, lb: Loopback, n_dsl
         try:
             r = client.request(method, url, **kw)
             check_response(t, r, what)
+        except (httpx.InvalidURL, UnicodeEncodeError):  # the client cannot even send it: try as a POST form
+            params = kw.get("params") or {}
+            try:
+                r = client.post(url, data=params)
+                check_response(t, r, what + " (as POST)")
+            except (httpx.InvalidURL, UnicodeEncodeError):
+                stats["unsendable"] = stats.get("unsendable", 0) + 1
+            except httpx.HTTPError:
+                t.fail("hangs", what + " (as POST)")
         except httpx.TimeoutException:
             t.fail("hangs", what)
         except httpx.HTTPError as e:
@@ -265,6 +283,8 @@ def main() -> int:
     ap.add_argument("--sparql", type=int, default=2000)
     ap.add_argument("--files", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep-workspace", type=Path, default=None,
+                    help="reuse the embedded workspace kept here (built and kept there on the first run)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     t = Tally()
@@ -272,7 +292,7 @@ def main() -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="kgalign-fuzz-") as tmp:
         root = Path(tmp)
-        ws = build_workspace(root)
+        ws = build_workspace(root, args.keep_workspace)
         print(f"workspace ready in {time.perf_counter() - t0:.0f}s", flush=True)
         served = Served(ws, token=TOKEN, extra=["--query-timeout", "8"]).start()
         try:
