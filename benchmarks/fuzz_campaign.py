@@ -290,18 +290,24 @@ def main() -> int:
     t = Tally()
     lb = Loopback()
     t0 = time.perf_counter()
+    http = {"hostile": 0, "answering_after": None, "restarts": 0}
+    files = {"loaded": 0, "refused": 0, "worker_peak_mb": 0.0, "attacks": {}}
     with tempfile.TemporaryDirectory(prefix="kgalign-fuzz-") as tmp:
         root = Path(tmp)
-        ws = build_workspace(root, args.keep_workspace)
-        print(f"workspace ready in {time.perf_counter() - t0:.0f}s", flush=True)
-        served = Served(ws, token=TOKEN, extra=["--query-timeout", "8"]).start()
-        try:
-            http = http_phase(t, served, rng, lb, args.dsl, args.sparql)
-        finally:
-            served.stop()
-        print(f"HTTP phase done at {time.perf_counter() - t0:.0f}s: {http}", flush=True)
-        cli_phase(t, ws, rng, lb, args.cli_dsl)
-        files = files_phase(t, root, rng, lb, args.files)
+        if args.dsl or args.sparql or args.cli_dsl:
+            ws = build_workspace(root, args.keep_workspace)
+            print(f"workspace ready in {time.perf_counter() - t0:.0f}s", flush=True)
+        if args.dsl or args.sparql:
+            served = Served(ws, token=TOKEN, extra=["--query-timeout", "8"]).start()
+            try:
+                http = http_phase(t, served, rng, lb, args.dsl, args.sparql)
+            finally:
+                served.stop()
+            print(f"HTTP phase done at {time.perf_counter() - t0:.0f}s: {http}", flush=True)
+        if args.cli_dsl:
+            cli_phase(t, ws, rng, lb, args.cli_dsl)
+        if args.files:
+            files = files_phase(t, root, rng, lb, args.files)
     lb.close()
     print()
     print(f"inputs tried:            {t.tried:,} ({args.dsl:,} DSL over HTTP + {args.cli_dsl} DSL by CLI, "
