@@ -73,13 +73,22 @@ class Tally:
             ex.append(what[:300])
 
 
-def build_workspace(root: Path) -> Path:
+def build_workspace(root: Path, keep: Path | None = None) -> Path:
+    if keep is not None and (keep / "neural" / "run.json").exists():
+        import shutil
+
+        shutil.copytree(keep, root / "ws")
+        return root / "ws"
     ws = root / "ws"
     files = sorted(str(p) for p in (REPO / "ontologies").glob("*") if p.suffix in (".ttl", ".jsonld"))
     subprocess.run([*KGALIGN, "-w", str(ws), "load", *files], check=True, capture_output=True)
     r = subprocess.run([*KGALIGN, "-w", str(ws), "embed", "--quiet"], capture_output=True, text=True)
     if r.returncode != 0:
         print("embed failed (the DSL runs against an unembedded workspace):", r.stderr.strip()[:300])
+    elif keep is not None:
+        import shutil
+
+        shutil.copytree(ws, keep)
     return ws
 
 
@@ -98,9 +107,21 @@ def http_phase(t: Tally, served: Served, rng: random.Random, lb: Loopback, n_dsl
 
     def send(method: str, url: str, what: str, **kw) -> None:
         t.tried += 1
+        if t.tried % 250 == 0:
+            print(f"  {t.tried} tried; crashes {t.crashes}, 500s {t.http_500}, hangs {t.hangs}, "
+                  f"loopback {lb.connections}", flush=True)
         try:
             r = client.request(method, url, **kw)
             check_response(t, r, what)
+        except (httpx.InvalidURL, UnicodeEncodeError):  # the client cannot even send it: try as a POST form
+            params = kw.get("params") or {}
+            try:
+                r = client.post(url, data=params)
+                check_response(t, r, what + " (as POST)")
+            except (httpx.InvalidURL, UnicodeEncodeError):
+                stats["unsendable"] = stats.get("unsendable", 0) + 1
+            except httpx.HTTPError:
+                t.fail("hangs", what + " (as POST)")
         except httpx.TimeoutException:
             t.fail("hangs", what)
         except httpx.HTTPError as e:
@@ -262,23 +283,31 @@ def main() -> int:
     ap.add_argument("--sparql", type=int, default=2000)
     ap.add_argument("--files", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep-workspace", type=Path, default=None,
+                    help="reuse the embedded workspace kept here (built and kept there on the first run)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     t = Tally()
     lb = Loopback()
     t0 = time.perf_counter()
+    http = {"hostile": 0, "answering_after": None, "restarts": 0}
+    files = {"loaded": 0, "refused": 0, "worker_peak_mb": 0.0, "attacks": {}}
     with tempfile.TemporaryDirectory(prefix="kgalign-fuzz-") as tmp:
         root = Path(tmp)
-        ws = build_workspace(root)
-        print(f"workspace ready in {time.perf_counter() - t0:.0f}s", flush=True)
-        served = Served(ws, token=TOKEN, extra=["--query-timeout", "8"]).start()
-        try:
-            http = http_phase(t, served, rng, lb, args.dsl, args.sparql)
-        finally:
-            served.stop()
-        print(f"HTTP phase done at {time.perf_counter() - t0:.0f}s: {http}", flush=True)
-        cli_phase(t, ws, rng, lb, args.cli_dsl)
-        files = files_phase(t, root, rng, lb, args.files)
+        if args.dsl or args.sparql or args.cli_dsl:
+            ws = build_workspace(root, args.keep_workspace)
+            print(f"workspace ready in {time.perf_counter() - t0:.0f}s", flush=True)
+        if args.dsl or args.sparql:
+            served = Served(ws, token=TOKEN, extra=["--query-timeout", "8"]).start()
+            try:
+                http = http_phase(t, served, rng, lb, args.dsl, args.sparql)
+            finally:
+                served.stop()
+            print(f"HTTP phase done at {time.perf_counter() - t0:.0f}s: {http}", flush=True)
+        if args.cli_dsl:
+            cli_phase(t, ws, rng, lb, args.cli_dsl)
+        if args.files:
+            files = files_phase(t, root, rng, lb, args.files)
     lb.close()
     print()
     print(f"inputs tried:            {t.tried:,} ({args.dsl:,} DSL over HTTP + {args.cli_dsl} DSL by CLI, "

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def printable(text: str) -> str:
@@ -66,6 +67,8 @@ class LoadError(KgalignError):
         line: int | None = None,
         column: int | None = None,
     ) -> None:
+        # A parser may quote the offending character: keep the message on one line.
+        message = _CONTROL.sub(lambda m: repr(m.group())[1:-1], printable(message))
         self.path = path
         self.line = line
         self.column = column

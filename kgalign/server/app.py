@@ -200,6 +200,37 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class URLLimit:
+    """ASGI middleware: a request whose path and query string pass ``max_url`` bytes gets 414 JSON.
+
+    uvicorn (h11) reads request heads up to :data:`MAX_REQUEST_HEAD`; longer ones are dropped by
+    uvicorn itself with a plain 400 and a closed connection.
+    """
+
+    def __init__(self, app: Any, max_url: int) -> None:
+        self.app = app
+        self.max_url = max_url
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+            if size > self.max_url:
+                err = KgalignError(
+                    f"the URL is {size:,} bytes long; the limit is {self.max_url:,}: send a long query "
+                    "in a POST body"
+                )
+                err.http_status = 414  # type: ignore[misc]
+                await error_response(err, headers={"Connection": "close"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+#: Longest path + query string answered (longer: 414 JSON).
+MAX_URL = 64 << 10
+#: Longest request head uvicorn reads before giving up on a request (its default is 16 KB).
+MAX_REQUEST_HEAD = 1 << 20
+
+
 # -- the app -------------------------------------------------------------------------------------
 
 
@@ -227,7 +258,7 @@ def create_app(config: ServerConfig | None = None, workspace: Any = None) -> Sta
             for d in owned:
                 shutil.rmtree(d, ignore_errors=True)
 
-    middleware = [Middleware(SecurityHeaders)]
+    middleware = [Middleware(SecurityHeaders), Middleware(URLLimit, max_url=MAX_URL)]
     if config.cors_origins:
         middleware.append(Middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
                                      allow_methods=["GET", "POST", "DELETE"],
@@ -261,4 +292,4 @@ def serve(config: ServerConfig, *, log_level: str = "info", access_log: bool = T
 
     app = create_app(config)
     uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=access_log,
-                server_header=False, proxy_headers=False)
+                server_header=False, proxy_headers=False, h11_max_incomplete_event_size=MAX_REQUEST_HEAD)

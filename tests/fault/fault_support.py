@@ -80,25 +80,30 @@ def run_cli(args: list[str], *, env: dict[str, str] | None = None, timeout: floa
 
 
 def peak_rss_of(args: list[str], *, timeout: float = 120, env: dict[str, str] | None = None) -> Ran:
-    """Run ``kgalign ARGS`` and measure the peak RSS of that one process (os.wait4)."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen([*KGALIGN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env={**os.environ, **(env or {})})
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
+    """Run ``kgalign ARGS`` and measure the peak RSS of that one process.
+
+    Through GNU ``time -f %M`` (a small parent): a child forked straight from this (large) process
+    would report this process's RSS as its own peak, since Linux keeps ru_maxrss across exec.
+    """
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as f:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", f.name, *KGALIGN, *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
             p.kill()
-            pid, status, usage = os.wait4(p.pid, 0)
-            return Ran(-999, "", "timeout", usage.ru_maxrss, timeout)
-        time.sleep(0.02)
-    out = p.stdout.read().decode("utf-8", "replace") if p.stdout else ""
-    err = p.stderr.read().decode("utf-8", "replace") if p.stderr else ""
-    rc = os.waitstatus_to_exitcode(status)
-    p.returncode = rc
-    return Ran(rc, out, err, usage.ru_maxrss, time.perf_counter() - t0)
+            out, err = p.communicate()
+            return Ran(-999, "", "timeout", 0, timeout)
+        text = f.read().strip().splitlines()
+    rss = int(text[-1]) if text and text[-1].isdigit() else 0
+    rc = p.returncode
+    if text and text[0].startswith("Command terminated by signal"):
+        rc = -int(text[0].split()[-1])
+    return Ran(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), rss,
+               time.perf_counter() - t0)
 
 
 def free_port() -> int:

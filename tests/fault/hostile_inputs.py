@@ -143,7 +143,7 @@ _NAMES = ["Negligence", "Duty", "tort:Negligence", "<http://x/y>", '"duty of car
           "'\\ud800'", '"\\uD800"', "x" * 300, "é", "\u202e", "a:b:c", "_:b", "?x"]
 _GRAPHS = ["negligence-skos", "tort-owl", "liability-kg", "nope", '"a b"', "<urn:x>"]
 _SPARQL_INNER = [
-    "?s ?p ?o", "?symbol a ?t", "FILTER(?o = 1)", "OPTIONAL { ?s ?p ?o }", "BIND(1 AS ?x)",
+    "?s ?p ?o", "?symbol a ?t", "FILTER(?o = 1)", "OPTIONAL {{ ?s ?p ?o }}", "BIND(1 AS ?x)",
     "SERVICE <{lb}/s> {{ ?s ?p ?o }}", "# c\rSERVICE <{lb}/c> {{ }}", "service silent <{lb}/d> {{}}",
     "VALUES ?x {{ 1 2 3 }}", "FILTER(regex(str(?s), \"a\"))", "?s <http://x/SERVICE> ?o", "GRAPH ?g {{ ?s ?p ?o }}",
     "\\u0053ERVICE <{lb}/u> {{}}", "?s ?p \"SERVICE <{lb}/str>\"", "FILTER(?o = '\\ud800')",
