@@ -209,7 +209,7 @@ def test_redirects_are_not_followed(tmp_path) -> None:
 def test_unknown_backend_lists_the_known_ones(tmp_path) -> None:
     from kgalign.store import open_store
 
-    with pytest.raises(KgalignError, match="unknown store backend 'qlever'; known backends: oxigraph, sparql"):
+    with pytest.raises(KgalignError, match="unknown store backend 'qlever'; known backends: oxigraph, oxigraph-server, sparql"):
         open_store({"backend": "qlever"}, tmp_path)
 
 
