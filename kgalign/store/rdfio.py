@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
@@ -45,6 +46,23 @@ RDF_TYPES = {
     "application/trig": ox.RdfFormat.TRIG,
     "text/n3": ox.RdfFormat.N3,
 }
+
+
+#: How many source graph names of an N-Quads/TriG/JSON-LD file the provenance keeps.
+MAX_SOURCE_GRAPHS = 100
+
+
+def _clean_parser_message(e: SyntaxError) -> str:
+    """pyoxigraph's message without the position (kgalign prints it as file:line:column).
+
+    >>> _clean_parser_message(SyntaxError("Parser error at line 2 between columns 93 and 115: Quads must be followed by a dot"))
+    'Quads must be followed by a dot'
+    >>> _clean_parser_message(SyntaxError("Parser error between line 3 column 11 and line 4 column 1: Unexpected end of file"))
+    'Unexpected end of file'
+    """
+    msg = str(e.args[0]) if e.args else str(e)
+    msg = re.sub(r"^Parser error (at|between) (line|lines) [^:]*:\s*", "", msg)
+    return msg.strip() or "syntax error"
 
 
 def rdf_format(media_type: str) -> ox.RdfFormat:

@@ -54,7 +54,7 @@ from kgalign.store.base import (
     literal,
     provenance_update,
 )
-from kgalign.store.rdfio import ntriples_lines, parse_json_results, parse_triples
+from kgalign.store.rdfio import MAX_SOURCE_GRAPHS, ntriples_lines, parse_json_results, parse_triples
 from kgalign.store.terms import BlankNode, Quad, QueryResult, Solutions, Term, Triple, Triples
 from kgalign.symbolic.vocab import (
     GRAPH_PREFIX,
@@ -549,8 +549,6 @@ class SparqlStore:
         loaded_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
         def info(n: int) -> GraphInfo:
-            from kgalign.symbolic.store import MAX_SOURCE_GRAPHS
-
             return GraphInfo(
                 name=graph.name, iri=target, source=graph.source, format=graph.format_name, sha256=graph.sha256,
                 loaded_at=loaded_at, triples=n, base_iri=graph.base_iri,
@@ -654,8 +652,7 @@ def ntriples_chunks(graph: ParsedGraph, source_graphs: set[str]) -> Iterator[byt
     """
     import pyoxigraph as ox
 
-    from kgalign.store.rdfio import rdf_format
-    from kgalign.symbolic.store import MAX_SOURCE_GRAPHS, _clean_parser_message
+    from kgalign.store.rdfio import _clean_parser_message, rdf_format
 
     fmt = rdf_format(graph.media_type)
     src: dict[str, Any] = {"path": str(graph.path)} if graph.path is not None else {"input": graph.data}

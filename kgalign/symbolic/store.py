@@ -54,7 +54,15 @@ from kgalign.store.base import (
     literal,  # noqa: F401  (re-exported)
     provenance_update,
 )
-from kgalign.store.rdfio import from_ox, quad_from_ox, rdf_format, result_from_ox, to_ox
+from kgalign.store.rdfio import (  # noqa: F401  (MAX_SOURCE_GRAPHS, _clean_parser_message re-exported)
+    MAX_SOURCE_GRAPHS,
+    _clean_parser_message,
+    from_ox,
+    quad_from_ox,
+    rdf_format,
+    result_from_ox,
+    to_ox,
+)
 from kgalign.store.terms import Quad, QueryResult, Solutions, Term, Triple, Triples
 from kgalign.symbolic.vocab import (
     GRAPH_PREFIX,
@@ -70,8 +78,6 @@ from kgalign.symbolic.vocab import (
 _PROV = ox.NamedNode(PROVENANCE_GRAPH)
 _JOURNAL = ox.NamedNode(JOURNAL_GRAPH)
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-#: How many source graph names of an N-Quads/TriG/JSON-LD file the provenance keeps.
-MAX_SOURCE_GRAPHS = 100
 #: Inputs smaller than this are loaded in one transaction instead of pyoxigraph's bulk loader.
 SMALL_LOAD_BYTES = 256 << 10
 SMALL_EXTEND_QUADS = 20_000
@@ -624,19 +630,6 @@ def _merge_graphs(quads: Iterable[ox.Quad], g: ox.NamedNode, seen: set[str]) -> 
         yield ox.Quad(q.subject, q.predicate, q.object, g)
 
 
-def _clean_parser_message(e: SyntaxError) -> str:
-    """pyoxigraph's message without the position (kgalign prints it as file:line:column).
-
-    >>> _clean_parser_message(SyntaxError("Parser error at line 2 between columns 93 and 115: Quads must be followed by a dot"))
-    'Quads must be followed by a dot'
-    >>> _clean_parser_message(SyntaxError("Parser error between line 3 column 11 and line 4 column 1: Unexpected end of file"))
-    'Unexpected end of file'
-    """
-    import re
-
-    msg = str(e.args[0]) if e.args else str(e)
-    msg = re.sub(r"^Parser error (at|between) (line|lines) [^:]*:\s*", "", msg)
-    return msg.strip() or "syntax error"
 
 
 def sha256_of(path: Path) -> str:

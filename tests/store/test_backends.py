@@ -209,5 +209,44 @@ def test_redirects_are_not_followed(tmp_path) -> None:
 def test_unknown_backend_lists_the_known_ones(tmp_path) -> None:
     from kgalign.store import open_store
 
-    with pytest.raises(KgalignError, match="unknown store backend 'qlever'; known backends: oxigraph, sparql"):
+    with pytest.raises(KgalignError, match="unknown store backend 'qlever'; known backends: oxigraph, oxigraph-server, sparql"):
         open_store({"backend": "qlever"}, tmp_path)
+
+
+def test_a_killed_remote_load_is_invisible_and_recovered(server_store_config, tmp_path) -> None:
+    """kill -9 between the upload and the commit: nothing shows, and the next writer clears it."""
+    import json
+
+    from kgalign.store.remote import EndpointConfig, SparqlStore
+
+    cfg = EndpointConfig.from_dict(server_store_config)
+    store = SparqlStore(cfg)
+    store.load_graph(_parsed(ONT / "tort-owl.ttl", "tort-owl"))
+    before = store.snapshot()
+    script = f"""
+import json, os, signal
+from kgalign.store.remote import EndpointConfig, SparqlStore
+store = SparqlStore(EndpointConfig.from_dict(json.loads({json.dumps(json.dumps(server_store_config))})))
+for target in ("urn:kgalign:graph:zoo", "urn:kgalign:graph:tort-owl"):  # a first load, and a reload
+    write = target if target.endswith("zoo") else "urn:kgalign:staging:killed"
+    store._journal(write, target)
+    store._upload(write, [b'<http://e/killed> <http://e/p> "x" .\\n'], "test")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == -9, r.stderr
+    # Half-written graphs are invisible to every read.
+    assert [g.name for g in store.graphs()] == ["tort-owl"]
+    assert not store.ask("ASK { <http://e/killed> ?p ?o }")
+    assert store.count("urn:kgalign:graph:tort-owl") == 382
+    # The next writer (a store opened for writing) drops them: the server is as before.
+    SparqlStore(cfg).close()
+    assert store.snapshot() == before
+    store.close()
+
+
+def _parsed(path: Path, name: str):
+    from kgalign.store.base import ParsedGraph
+
+    return ParsedGraph(name=name, source=str(path), format_name="turtle", media_type="text/turtle",
+                       sha256="0" * 64, path=path)
