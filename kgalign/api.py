@@ -186,8 +186,8 @@ class Workspace:
     def drop(self, graph: str) -> None:
         """Drop an artefact's graph. Its symbols leave every answer at once: the symbol table and
         the live concept space are rebuilt without them (the concept vectors on disk stay until the
-        next embed, which rewrites them; the live space filters them out), and its neural facts
-        are deleted from the neural graph."""
+        next embed, which rewrites them; the live space filters them out), its neural facts are
+        deleted from the neural graph and the alignments it takes part in from the mappings graph."""
         self.require_graph(graph)
         with self._write_lock:
             try:
@@ -198,15 +198,29 @@ class Workspace:
 
     def _after_drop(self, graph: str) -> None:
         from kgalign.symbolic.store import escape_iri
-        from kgalign.symbolic.vocab import KGA, NEURAL_GRAPH, graph_iri
+        from kgalign.symbolic.vocab import KGA, MAPPINGS_GRAPH, NEURAL_GRAPH, graph_iri
 
         marker = self.path / "stale.json"
         if marker.exists():
             stale = set(json.loads(marker.read_text())) - {graph}
             marker.write_text(json.dumps(sorted(stale)))
+        g = escape_iri(graph_iri(graph))
+        if self.store.has_graph(MAPPINGS_GRAPH):
+            # Alignments with the graph on either side go: evidence, the direct mapping triples, the
+            # reified mappings, the alignment.
+            m, side = MAPPINGS_GRAPH, f"{{ ?a <{KGA}sourceGraph> <{g}> }} UNION {{ ?a <{KGA}targetGraph> <{g}> }}"
+            self.store.update(
+                f"""DELETE {{ GRAPH <{m}> {{ ?e ?p ?o }} }} WHERE {{ GRAPH <{m}> {{ {side}
+                        ?r <{KGA}inAlignment> ?a ; <{KGA}evidence> ?e . ?e ?p ?o }} }} ;
+                DELETE {{ GRAPH <{m}> {{ ?s ?pred ?o }} }} WHERE {{ GRAPH <{m}> {{ {side}
+                        ?r <{KGA}inAlignment> ?a ; <{KGA}subject> ?s ; <{KGA}predicate> ?pred ; <{KGA}object> ?o }} }} ;
+                DELETE {{ GRAPH <{m}> {{ ?r ?p ?o }} }} WHERE {{ GRAPH <{m}> {{ {side}
+                        ?r <{KGA}inAlignment> ?a . ?r ?p ?o }} }} ;
+                DELETE {{ GRAPH <{m}> {{ ?a ?p ?o }} }} WHERE {{ GRAPH <{m}> {{ {side} ?a ?p ?o }} }}"""
+            )
         if not self.store.has_graph(NEURAL_GRAPH):
             return
-        g, n = escape_iri(graph_iri(graph)), NEURAL_GRAPH
+        n = NEURAL_GRAPH
         # A symbol's scores go when none of its activations belongs to another graph; then the activations.
         self.store.update(
             f"""DELETE {{ GRAPH <{n}> {{ ?s <{KGA}supportStability> ?st ; <{KGA}activationStrength> ?sg }} }}

@@ -131,7 +131,10 @@ def test_python_drop_leaves_no_trace(ws_copy):
     assert any(r.graph == DROPPED for r in before.rows)
     ws.query("symbols similar to DutyOfCare in graph tort-owl")  # warm the caches
     ws.sparql_functions()
+    assert ws.export(ws.match(SRC, TGT), "rdf") > 0  # recorded mappings with the graph on one side
     ws.drop(DROPPED)
+    mappings = ws.sparql("SELECT ?s ?p ?o WHERE { GRAPH <urn:kgalign:mappings> { ?s ?p ?o } }")
+    _check_clean(" ".join(str(t) for row in mappings for t in (row["s"], row["p"], row["o"])), iris)
     for q in DSL_QUESTIONS:
         _check_clean(json.dumps(ws.query(q).to_dict()), iris)
     res = ws.sparql("""PREFIX kga: <https://w3id.org/kgalign/vocab#>

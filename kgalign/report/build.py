@@ -93,8 +93,24 @@ def _graph_features(space: ConceptSpace) -> dict[str, set[int]]:
 
 
 def default_alignments(ws: QueryContext) -> list[Any]:
-    """Every pair of graphs through the workspace's matcher policy (:meth:`Workspace.match_all`)."""
-    return ws.match_all()
+    """The report's alignments when none are given (one rule for ``kgalign report``, ``Workspace.report``
+    and ``GET /report``): those recorded in the mappings graph (``kgalign align --format rdf``) when there
+    are any, else every pair of graphs through the workspace's matcher policy (``match_all``)."""
+    return _default_alignments(ws)[0]
+
+
+def _default_alignments(ws: QueryContext) -> tuple[list[Any], str]:
+    from kgalign.align.formats import read_from_store
+    from kgalign.symbolic.vocab import MAPPINGS_GRAPH
+
+    live = set(ws.graph_names())
+    if ws.store.has_graph(MAPPINGS_GRAPH):
+        stored = [al for al in read_from_store(ws) if {al.source_graph, al.target_graph} <= live]
+        if stored:
+            pairs = ", ".join(f"{al.source_graph}–{al.target_graph}" for al in stored)
+            return stored, (f"merge candidates are the alignments recorded in the mappings graph ({pairs}); "
+                            "other pairs of graphs were not matched")
+    return ws.match_all(), ""
 
 
 # ------------------------------------------------------------------------------------------ sections
@@ -471,7 +487,9 @@ def build_report(
     if stale:
         notes.append(f"graphs changed since the last embed (run 'kgalign embed'): {', '.join(stale)}")
     if alignments is None:
-        alignments = default_alignments(ws)
+        alignments, note = _default_alignments(ws)
+        if note:
+            notes.append(note)
     alignments = list(alignments)
     graphs = graph_summaries(ws, space)
     merges = merge_candidates(ws, space, alignments)[: lim["merge_candidates"]]
