@@ -436,6 +436,10 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
     bg_dc = dense_contexts(model, bg_ctx, cache)
     bg_code = context_vectors(bg_dc, layer, readout.position, sae).mean(0)
     bg_dense = context_vectors(bg_dc, layer, readout.position, None).mean(0)
+    bg_state_ctx = context_vectors(bg_dc, layer, "mention_state", sae)
+    bg_state = bg_state_ctx.mean(0)
+    bg_owner = np.repeat(np.arange(len(bg_words)), len(bg_ctx) // len(bg_words))
+    rel_scale = float(np.median(np.linalg.norm(group_mean(bg_state_ctx, bg_owner, len(bg_words)) - bg_state, axis=1)))
     sae_space = Space(readout, idf, bg_code)
     dense_space = Space(Readout(readout.position, "none", False), None, None)
     dense_centred = Space(Readout(readout.position, "none", True), None, bg_dense)
@@ -511,7 +515,8 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
         gdc = dense_contexts(model, cs, cache)
         gc = context_vectors(gdc, layer, readout.position, sae)
         stab[gname] = [support_stability(gc[ow_arr == i]) for i in range(len(labels))]
-        rel[gname] = _reliability_scores(gc, ow_arr, len(labels), idf, bg_code)
+        rel[gname] = _reliability_scores(context_vectors(gdc, layer, "mention_state", sae), ow_arr, len(labels),
+                                         bg_state, rel_scale)
         cand[gname] = _candidate_scores(gc, ow_arr, gdc, labels, idf, bg_code)
     res["stability"] = {
         "mean": {g: float(np.mean(v)) for g, v in stab.items()},
@@ -595,12 +600,12 @@ def _candidate_scores(codes: np.ndarray, owner: np.ndarray, dc: DenseContexts, l
 
 
 def _reliability_scores(
-    codes: np.ndarray, owner: np.ndarray, n: int, idf: np.ndarray, background: np.ndarray
+    state_codes: np.ndarray, owner: np.ndarray, n: int, background: np.ndarray, scale: float
 ) -> list[float]:
-    """The reliability score of :mod:`kgalign.neural.reliability` for each label's paraphrase codes."""
+    """The reliability score of :mod:`kgalign.neural.reliability` for each label's paraphrase contexts."""
     from kgalign.neural.reliability import concept_reliability
 
-    return [concept_reliability(codes[owner == i], idf=idf, background=background) for i in range(n)]
+    return [concept_reliability(state_codes[owner == i], background=background, scale=scale) for i in range(n)]
 
 
 def _heldout_parts(cache: Path, n_eval: int | None) -> dict[str, list[str]]:
