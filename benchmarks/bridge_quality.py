@@ -372,6 +372,8 @@ class Space:
             v = v - self.background
         if self.readout.weighting == "idf" and self.idf is not None:
             v = v * self.idf
+        elif self.readout.weighting == "sqrtidf" and self.idf is not None:
+            v = v * np.sqrt(self.idf)
         return v
 
 
@@ -804,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layer", type=int, default=None, help="layer to read (default: the SAE cfg's hook_layer)")
     ap.add_argument("--readout", choices=("mention", "last", "pooled", "mention_state"), default=None,
                     help="where context codes are read (default: the SAE cfg's kgalign_readout, else mention)")
-    ap.add_argument("--weighting", choices=("none", "idf"), default=None)
+    ap.add_argument("--weighting", choices=("none", "idf", "sqrtidf"), default=None)
     ap.add_argument("--variants", help="several readouts at once: position/weighting/centre,... "
                     "(e.g. mention/none/0,mention/idf/1); a summary row per variant")
     ap.add_argument("--centre", action=argparse.BooleanOptionalAction, default=None,

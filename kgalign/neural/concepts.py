@@ -37,7 +37,7 @@ SUPPORT_SIZE = 32
 #: Where a context's code is read: the mean code over the mention's tokens, the code of its last token,
 #: the code of the mean state over the mention's tokens, or the code of the state pooled over the context.
 POSITIONS = ("mention", "last", "mention_state", "pooled")
-WEIGHTINGS = ("none", "idf")
+WEIGHTINGS = ("none", "idf", "sqrtidf")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Readout:
     way the benchmark measured it. The default is the original readout (mention mean, no weighting).
 
     ``weighting="idf"`` scales feature ``f`` by ``-log10`` of its firing frequency (generic features count
-    less); ``centre`` subtracts the background concept vector (the mean over common words in neutral
+    less; ``"sqrtidf"``: by its square root); ``centre`` subtracts the background concept vector (the mean over common words in neutral
     templates: the template and generic component).
     """
 
@@ -72,6 +72,8 @@ class Readout:
             v = v - self.background
         if self.weighting == "idf" and self.idf is not None:
             v = v * self.idf
+        elif self.weighting == "sqrtidf" and self.idf is not None:
+            v = v * np.sqrt(self.idf)
         return v.astype(np.float32, copy=False)
 
     def to_dict(self) -> dict[str, Any]:
