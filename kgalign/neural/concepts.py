@@ -47,8 +47,8 @@ class Readout:
     way the benchmark measured it. The default is the original readout (mention mean, no weighting).
 
     ``weighting="idf"`` scales feature ``f`` by ``-log10`` of its firing frequency (generic features count
-    less; ``"sqrtidf"``: by its square root); ``centre`` subtracts the background concept vector (the mean over common words in neutral
-    templates: the template and generic component).
+    less; ``"sqrtidf"``: by its square root); ``centre`` subtracts the background concept vector (the
+    mean over common words in neutral templates: the template and generic component).
     """
 
     position: str = "mention"
