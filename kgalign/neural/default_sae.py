@@ -337,7 +337,8 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         out: Path = args.out
         out.mkdir(parents=True, exist_ok=True)
         for f in (staging / "sae").iterdir():
-            os.replace(f, out / f.name) if f.stat().st_dev == out.stat().st_dev else shutil.copy2(f, out / f.name)
+            os.chmod(f, 0o644)
+            shutil.copy2(f, out / f.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     command = "python -m kgalign.neural.default_sae" + "".join(

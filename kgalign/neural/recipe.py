@@ -326,4 +326,5 @@ def write_readout(out: Path, readout: dict[str, Any], vectors: dict[str, np.ndar
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in vectors.items()}
     tmp_st = out / "readout.safetensors.tmp"
     save_file(tensors, str(tmp_st))
+    os.chmod(tmp_st, 0o644)
     os.replace(tmp_st, out / "readout.safetensors")
