@@ -372,6 +372,8 @@ class Space:
             v = v - self.background
         if self.readout.weighting == "idf" and self.idf is not None:
             v = v * self.idf
+        elif self.readout.weighting == "sqrtidf" and self.idf is not None:
+            v = v * np.sqrt(self.idf)
         return v
 
 
@@ -436,6 +438,10 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
     bg_dc = dense_contexts(model, bg_ctx, cache)
     bg_code = context_vectors(bg_dc, layer, readout.position, sae).mean(0)
     bg_dense = context_vectors(bg_dc, layer, readout.position, None).mean(0)
+    bg_state_ctx = context_vectors(bg_dc, layer, "mention_state", sae)
+    bg_state = bg_state_ctx.mean(0)
+    bg_owner = np.repeat(np.arange(len(bg_words)), len(bg_ctx) // len(bg_words))
+    rel_scale = float(np.median(np.linalg.norm(group_mean(bg_state_ctx, bg_owner, len(bg_words)) - bg_state, axis=1)))
     sae_space = Space(readout, idf, bg_code)
     dense_space = Space(Readout(readout.position, "none", False), None, None)
     dense_centred = Space(Readout(readout.position, "none", True), None, bg_dense)
@@ -511,7 +517,8 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
         gdc = dense_contexts(model, cs, cache)
         gc = context_vectors(gdc, layer, readout.position, sae)
         stab[gname] = [support_stability(gc[ow_arr == i]) for i in range(len(labels))]
-        rel[gname] = _reliability_scores(gc, ow_arr, len(labels), idf, bg_code)
+        rel[gname] = _reliability_scores(context_vectors(gdc, layer, "mention_state", sae), ow_arr, len(labels),
+                                         bg_state, rel_scale)
         cand[gname] = _candidate_scores(gc, ow_arr, gdc, labels, idf, bg_code)
     res["stability"] = {
         "mean": {g: float(np.mean(v)) for g, v in stab.items()},
@@ -595,12 +602,12 @@ def _candidate_scores(codes: np.ndarray, owner: np.ndarray, dc: DenseContexts, l
 
 
 def _reliability_scores(
-    codes: np.ndarray, owner: np.ndarray, n: int, idf: np.ndarray, background: np.ndarray
+    state_codes: np.ndarray, owner: np.ndarray, n: int, background: np.ndarray, scale: float
 ) -> list[float]:
-    """The reliability score of :mod:`kgalign.neural.reliability` for each label's paraphrase codes."""
+    """The reliability score of :mod:`kgalign.neural.reliability` for each label's paraphrase contexts."""
     from kgalign.neural.reliability import concept_reliability
 
-    return [concept_reliability(codes[owner == i], idf=idf, background=background) for i in range(n)]
+    return [concept_reliability(state_codes[owner == i], background=background, scale=scale) for i in range(n)]
 
 
 def _heldout_parts(cache: Path, n_eval: int | None) -> dict[str, list[str]]:
@@ -799,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layer", type=int, default=None, help="layer to read (default: the SAE cfg's hook_layer)")
     ap.add_argument("--readout", choices=("mention", "last", "pooled", "mention_state"), default=None,
                     help="where context codes are read (default: the SAE cfg's kgalign_readout, else mention)")
-    ap.add_argument("--weighting", choices=("none", "idf"), default=None)
+    ap.add_argument("--weighting", choices=("none", "idf", "sqrtidf"), default=None)
     ap.add_argument("--variants", help="several readouts at once: position/weighting/centre,... "
                     "(e.g. mention/none/0,mention/idf/1); a summary row per variant")
     ap.add_argument("--centre", action=argparse.BooleanOptionalAction, default=None,

@@ -37,7 +37,7 @@ SUPPORT_SIZE = 32
 #: Where a context's code is read: the mean code over the mention's tokens, the code of its last token,
 #: the code of the mean state over the mention's tokens, or the code of the state pooled over the context.
 POSITIONS = ("mention", "last", "mention_state", "pooled")
-WEIGHTINGS = ("none", "idf")
+WEIGHTINGS = ("none", "idf", "sqrtidf")
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class Readout:
     way the benchmark measured it. The default is the original readout (mention mean, no weighting).
 
     ``weighting="idf"`` scales feature ``f`` by ``-log10`` of its firing frequency (generic features count
-    less); ``centre`` subtracts the background concept vector (the mean over common words in neutral
-    templates: the template and generic component).
+    less; ``"sqrtidf"``: by its square root); ``centre`` subtracts the background concept vector (the
+    mean over common words in neutral templates: the template and generic component).
     """
 
     position: str = "mention"
@@ -56,6 +56,9 @@ class Readout:
     centre: bool = False
     idf: np.ndarray | None = field(default=None, repr=False, compare=False)
     background: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: Background of the mention-state codes and the typical distance from it (for reliability).
+    background_state: np.ndarray | None = field(default=None, repr=False, compare=False)
+    reliability_scale: float | None = None
 
     def __post_init__(self) -> None:
         if self.position not in POSITIONS:
@@ -69,6 +72,8 @@ class Readout:
             v = v - self.background
         if self.weighting == "idf" and self.idf is not None:
             v = v * self.idf
+        elif self.weighting == "sqrtidf" and self.idf is not None:
+            v = v * np.sqrt(self.idf)
         return v.astype(np.float32, copy=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,13 +87,16 @@ def readout_of(sae) -> Readout:
     raw = extra.get("kgalign_readout") if isinstance(extra, dict) else None
     if not isinstance(raw, dict):
         return Readout()
-    idf, background = getattr(sae, "readout_vectors", (None, None))
+    vectors = getattr(sae, "readout_vectors", {}) or {}
+    scale = vectors.get("reliability_scale")
     return Readout(
         position=str(raw.get("position", "mention")),
         weighting=str(raw.get("weighting", "none")),
         centre=bool(raw.get("centre", False)),
-        idf=idf,
-        background=background,
+        idf=vectors.get("idf"),
+        background=vectors.get("background"),
+        background_state=vectors.get("background_state"),
+        reliability_scale=float(scale.reshape(-1)[0]) if scale is not None else None,
     )
 
 
@@ -111,6 +119,9 @@ class ConceptTable:
     strength: np.ndarray
     n_contexts: np.ndarray
     meta: dict = field(default_factory=dict)
+    #: ``[n]`` :func:`kgalign.neural.reliability.concept_reliability` per symbol (NaN when the SAE ships no
+    #: background to measure it against).
+    reliability: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -136,7 +147,13 @@ class ConceptTable:
             np.concatenate([t.stability for t in tables]),
             np.concatenate([t.strength for t in tables]),
             np.concatenate([t.n_contexts for t in tables]),
+            reliability=np.concatenate([t.reliability_or_nan() for t in tables]),
         )
+
+    def reliability_or_nan(self) -> np.ndarray:
+        if self.reliability is not None and len(self.reliability) == len(self.keys):
+            return self.reliability.astype(np.float32)
+        return np.full(len(self.keys), np.nan, np.float32)
 
     def save(self, path: str) -> None:
         """Write as one ``.npz`` (arrays and keys only: no pickles)."""
@@ -151,6 +168,7 @@ class ConceptTable:
             stability=self.stability,
             strength=self.strength,
             n_contexts=self.n_contexts,
+            reliability=self.reliability_or_nan(),
         )
 
     @classmethod
@@ -165,6 +183,7 @@ class ConceptTable:
                 z["stability"],
                 z["strength"],
                 z["n_contexts"],
+                reliability=z["reliability"] if "reliability" in z.files else None,
             )
 
     def support(self, row: int) -> list[tuple[int, float, float]]:
@@ -255,6 +274,11 @@ def context_codes(
     return out
 
 
+def state_codes(model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 64) -> np.ndarray:
+    """Codes of the mean mention state of each context (what :func:`concept_reliability` reads)."""
+    return context_codes(model, sae, contexts, batch_size=batch_size, position="mention_state")
+
+
 def embed_symbols(
     symbols: Sequence[Symbol],
     model: BaseModel,
@@ -291,7 +315,19 @@ def embed_symbols(
             owner.extend([j] * len(cs))
         codes = context_codes(model, sae, ctxs, batch_size=batch_size, position=readout.position)
         n_tokens += sum(len(c.text) for c in ctxs) // 4
-        tables.append(_aggregate(part, ctxs, owner, codes, d_sae, readout))
+        t = _aggregate(part, ctxs, owner, codes, d_sae, readout)
+        if readout.background_state is not None:
+            from kgalign.neural.reliability import concept_reliability
+
+            para = [i for i, c in enumerate(ctxs) if c.paraphrase]
+            sc = state_codes(model, sae, [ctxs[i] for i in para], batch_size=batch_size)
+            own = np.asarray([owner[i] for i in para])
+            t.reliability = np.asarray([
+                concept_reliability(sc[own == j], background=readout.background_state,
+                                    scale=readout.reliability_scale)
+                for j in range(len(part))
+            ], np.float32)
+        tables.append(t)
         if progress:
             progress(min(start + chunk, len(todo)), len(todo))
     table = ConceptTable.concat(tables, d_sae)

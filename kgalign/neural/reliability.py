@@ -2,9 +2,9 @@
 
 Two things live here:
 
-- :func:`concept_reliability` — a per-symbol score in [0, 1]: how consistently the symbol's paraphrase
-  contexts land on the same *specific* features (codes minus the SAE's background vector, weighted by each
-  feature's rarity). Generic or meaningless labels land on generic features and score low.
+- :func:`concept_reliability` — a per-symbol score in [0, 1): how far the symbol's codes stand from the
+  SAE's background (the codes common words get in the same templates). Meaningless labels land near the
+  background and score low. Chosen by the sweep among stability variants (see the model card).
 - :func:`reliability_for` — the figures ``benchmarks/bridge_quality.py`` measured for an SAE (stored beside
   it as ``bridge_quality.json``), per kind of claim, so the matcher and the report weight neural evidence by
   measured reliability instead of a hand-set constant:
@@ -15,12 +15,13 @@ Two things live here:
 
   ``Reliability.weight(kind)`` is ``2·AUC − 1`` clipped to [0, 1] (0 = chance, 1 = perfect);
   ``Reliability.dense_better(kind)`` says where the dense states measured better than the SAE, so callers
-  can fall back to them. An SAE with no measurement gets ``measured=False`` and weight 0.5 (unknown).
+  can fall back to them; ``hits_at_1()`` gives ``{task: (SAE, dense)}`` for Conference and WordNet
+  retrieval and ``dense_better_at_retrieval()`` whether dense won any. An SAE with no measurement gets
+  ``measured=False`` and weight 0.5 (unknown).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,45 +38,33 @@ UNKNOWN_WEIGHT = 0.5
 TOP_M = 16
 
 
-def specific_codes(codes: np.ndarray, idf: np.ndarray | None, background: np.ndarray | None) -> np.ndarray:
-    """Codes with the background (template, generic) component removed and rare features up-weighted."""
-    x = np.asarray(codes, np.float32)
-    if background is not None:
-        x = x - background
-    if idf is not None:
-        x = x * idf
-    return x
-
-
 def concept_reliability(
-    codes: np.ndarray,
+    state_codes: np.ndarray,
     *,
-    idf: np.ndarray | None = None,
     background: np.ndarray | None = None,
-    top_m: int = TOP_M,
+    scale: float | None = None,
 ) -> float:
-    """Mean pairwise Jaccard of the top-``top_m`` *specific* features of a symbol's paraphrase codes
-    ``[n_ctx, d_sae]``, times the share of its mass left after removing the background.
+    """How far a symbol's codes stand from the generic background, in [0, 1).
+
+    ``state_codes [n_ctx, d_sae]``: the codes of the mean mention state of each of the symbol's paraphrase
+    contexts (readout ``mention_state``); ``background``: the same for common words (the SAE's
+    ``background_state``); ``scale``: the typical distance of a common word from it (0.5 = typical).
+    Meaningless labels ("Misc Entry Seventeen", "bakifo") land near the background and score low; the
+    score does not separate vague words ("thing") from clear ones — see the model card's figures.
 
     >>> import numpy as np
-    >>> c = np.array([[0, 2.0, 1.0, 0], [0, 2.0, 1.0, 0]])
-    >>> round(concept_reliability(c), 3)
-    1.0
+    >>> round(concept_reliability(np.array([[3.0, 4.0]]), background=np.zeros(2), scale=5.0), 3)
+    0.5
     """
-    x = specific_codes(codes, idf, background)
-    sets = []
-    for row in x:
-        active = np.flatnonzero(row > 0)
-        if len(active) > top_m:
-            active = active[np.argpartition(-row[active], top_m - 1)[:top_m]]
-        sets.append(set(active.tolist()))
-    if len(sets) < 2:
+    x = np.asarray(state_codes, np.float32)
+    if x.ndim != 2 or not len(x):
         return 0.0
-    js = [len(a & b) / len(a | b) if (a or b) else 0.0 for a, b in itertools.combinations(sets, 2)]
-    raw = np.asarray(codes, np.float32)
-    w = idf if idf is not None else np.ones(raw.shape[1], np.float32)
-    kept = float(np.clip(x, 0, None).sum()) / max(float((raw * w).sum()), 1e-9)
-    return float(np.mean(js)) * min(1.0, kept)
+    v = x.mean(0)
+    if background is not None:
+        v = v - background
+    norm = float(np.linalg.norm(v))
+    s = float(scale) if scale else 1.0
+    return norm / (norm + s)
 
 
 @dataclass(frozen=True)
@@ -105,6 +94,20 @@ class Reliability:
         a, d = self.auc.get(kind), self.dense_auc.get(kind)
         return a is not None and d is not None and d > a
 
+    def hits_at_1(self) -> dict[str, tuple[float, float]]:
+        """``{task: (SAE hits@1, dense hits@1)}`` for ``conference`` and ``wordnet`` retrieval, if measured."""
+        out = {}
+        for task, key in (("conference", "conference"), ("wordnet", "wordnet_retrieval")):
+            f = self.figures.get(key)
+            if isinstance(f, dict) and "sae" in f and "dense" in f:
+                s, d = f["sae"], f["dense"]
+                out[task] = (float(s.get("1", s.get(1, "nan"))), float(d.get("1", d.get(1, "nan"))))
+        return out
+
+    def dense_better_at_retrieval(self) -> bool:
+        """Whether the dense states ranked the right partner first more often on any measured task."""
+        return any(d > s for s, d in self.hits_at_1().values())
+
     def describe(self, kind: str) -> str:
         """One line for reports: the AUC, the dense baseline and what it was measured on."""
         a = self.auc.get(kind)
@@ -121,6 +124,7 @@ class Reliability:
             "auc": dict(self.auc),
             "dense_auc": dict(self.dense_auc),
             "dense_better": {k: self.dense_better(k) for k in CLAIM_KINDS},
+            "hits_at_1": {k: {"sae": s, "dense": d} for k, (s, d) in self.hits_at_1().items()},
             "source": self.source,
         }
 
@@ -156,17 +160,15 @@ def reliability_for(sae_dir: str | Path | None = None) -> Reliability:
         return Reliability(source=f"unreadable {path}")
 
 
-def load_readout_vectors(sae_dir: str | Path) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``(idf, background)`` of an SAE's readout (``readout.safetensors``), ``(None, None)`` if absent."""
+def load_readout_vectors(sae_dir: str | Path) -> dict[str, np.ndarray]:
+    """The readout vectors of an SAE (``readout.safetensors``: ``idf``, ``background``,
+    ``background_state``, ``reliability_scale``); empty if absent."""
     path = Path(sae_dir) / READOUT_FILENAME
     if not path.is_file():
-        return None, None
+        return {}
     from kgalign.neural.sae.io import read_safetensors
 
-    t = read_safetensors(path)
-    idf = t["idf"].float().numpy() if "idf" in t else None
-    bg = t["background"].float().numpy() if "background" in t else None
-    return idf, bg
+    return {k: v.float().numpy() for k, v in read_safetensors(path).items()}
 
 
 __all__ = [
@@ -178,5 +180,4 @@ __all__ = [
     "from_figures",
     "load_readout_vectors",
     "reliability_for",
-    "specific_codes",
 ]

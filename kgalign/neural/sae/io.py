@@ -294,10 +294,7 @@ def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> SparseAu
     sae.requires_grad_(False)
     readout = directory / "readout.safetensors"  # kgalign's readout vectors (idf, background), if shipped
     if readout.is_file():
-        vectors = read_safetensors(readout)
-        sae.readout_vectors = tuple(
-            vectors[name].float().numpy() if name in vectors else None for name in ("idf", "background")
-        )
+        sae.readout_vectors = {k: v.float().numpy() for k, v in read_safetensors(readout).items()}
     if cfg.normalize_activations == "expected_average_only_in" and cfg.norm_scaling_factor is None:
         warnings.warn(
             f"{directory}: normalize_activations is 'expected_average_only_in' but cfg.json has no "
