@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from kgalign.align.behaviour import MeaningBatch, MeaningCheck, meaning_checks, merge_candidate_pairs, pull_apart_check
+from kgalign.align.behaviour import (
+    MeaningBatch,
+    MeaningCheck,
+    meaning_checks,
+    merge_candidate_pairs,
+    pull_apart_check,
+)
 from kgalign.align.check import CLAIM_KINDS, CheckConfig, auc, junk_labels, load_check, run_check, save_check
 
 SMALL = CheckConfig(n_symbols=24, n_junk=12, n_links=3, n_controls=4, fve_texts=60, behaviour_budget=60.0,
