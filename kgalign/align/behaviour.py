@@ -693,7 +693,7 @@ def meaning_checks(
     ``pull-apart``: each candidate pair with the feature it shares most, and random cross-graph pairs
     (with theirs, or the first symbol's top feature) as the null. ``definition-pull``: each candidate
     symbol that has a definition with its top feature, measured against its own definition and, as the
-    null, against another symbol's. Stops when ``time_budget`` seconds are spent, keeping what is done.
+    null, against another symbol's. Stops when ``time_budget`` CPU seconds are spent, keeping what is done.
     """
     from kgalign.index.build import load_model_for, load_sae_for
 
