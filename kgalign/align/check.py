@@ -467,7 +467,7 @@ def _lit(x: Any) -> str:
     if isinstance(x, bool):
         return f'"{str(x).lower()}"^^xsd:boolean'
     if isinstance(x, int | float):
-        return f'"{x:.6g}"^^xsd:decimal' if isinstance(x, float) else f'"{x}"^^xsd:integer'
+        return f'"{x:.6f}"^^xsd:decimal' if isinstance(x, float) else f'"{x}"^^xsd:integer'
     return literal(str(x))
 
 

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--links", type=int, default=10, help="merge-candidate links to test behaviourally (default 10)")
     p.add_argument("--symbols", type=int, default=80, help="symbols sampled for stability and paraphrases (default 80)")
-    p.add_argument("--budget", type=float, default=45.0, help="seconds for the behavioural sample (default 45)")
+    p.add_argument("--budget", type=float, default=45.0, help="CPU seconds for the behavioural sample (default 45)")
     p.add_argument("--label-synsets", type=int, default=1500,
                    help="WordNet synsets to ground feature labels on when none are cached for this SAE (default 1500)")
     p.add_argument("--seed", type=int, default=0, help="random seed for the samples (default: 0)")

@@ -229,7 +229,8 @@ class Progress:
         rate = done / el
         eta = (total - done) / rate if rate > 0 else float("nan")
         eta_s = f"{eta:.0f}s" if math.isfinite(eta) else "?"
-        print(f"\r  {self.what}: {done}/{total} {self.unit} ({rate:.1f}/s, ETA {eta_s})   ", end="",
+        rate_s = f"{rate:.1f}/s" if rate >= 1 else f"{60 * rate:.1f}/min"
+        print(f"\r  {self.what}: {done}/{total} {self.unit} ({rate_s}, ETA {eta_s})   ", end="",
               file=sys.stderr, flush=True)
         self._shown = True
 

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from kgalign.align.behaviour import MeaningBatch, MeaningCheck, meaning_checks, merge_candidate_pairs, pull_apart_check
+from kgalign.align.behaviour import (
+    MeaningBatch,
+    MeaningCheck,
+    meaning_checks,
+    merge_candidate_pairs,
+    pull_apart_check,
+)
 from kgalign.align.check import CLAIM_KINDS, CheckConfig, auc, junk_labels, load_check, run_check, save_check
 
 SMALL = CheckConfig(n_symbols=24, n_junk=12, n_links=3, n_controls=4, fve_texts=60, behaviour_budget=60.0,
@@ -159,3 +165,12 @@ def test_cli_check_feature_and_server_record(result, ws, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["grounded"] is not None and data["grounded"]["feature"] == f
     assert "symbols" in data["workspace_evidence"]
+
+
+def test_report_header_reads_the_saved_check(result, ws):
+    from kgalign.report.check_section import bridge_check, check_html
+
+    d = bridge_check(ws)
+    assert d is not None and d["summary"] == result.summary()
+    assert "checks" not in d["behaviour"]  # the report carries the rates, not every check
+    assert result.summary() in check_html(d)
