@@ -260,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.only_default:
             print(f"\nAblations (micro-averaged, all 21 pairs)\n{'configuration':<48} {'P':>6} {'R':>6} {'F1':>6} {'time':>7}")
-            print(f"{'dense baseline (mutual best >= ' + str(args.dense_threshold) + ')':<48} {dense.precision:>6.3f} "
-                  f"{dense.recall:>6.3f} {dense.f1:>6.3f} {dsecs:>6.1f}s")
+            if dense.found:
+                print(f"{'dense baseline (mutual best >= ' + str(args.dense_threshold) + ')':<48} {dense.precision:>6.3f} "
+                      f"{dense.recall:>6.3f} {dense.f1:>6.3f} {dsecs:>6.1f}s")
             for ab in [*ABLATIONS, *([HERMIT] if args.hermit else [])]:
                 if wanted is not None and not wanted.search(ab.name):
                     continue

@@ -155,7 +155,7 @@ def prf(found: set[tuple[str, str]], ref: set[tuple[str, str]]) -> tuple[float, 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--senses", type=int, default=2400, help="sense synsets to pick before the hypernym closure")
+    ap.add_argument("--senses", type=int, default=1400, help="sense synsets to pick before the hypernym closure")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-embed", action="store_true", help="skip the SAE embed (no SAE rows, no end-to-end time)")
     ap.add_argument("--dense-threshold", type=float, default=0.8)

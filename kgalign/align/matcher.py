@@ -169,9 +169,9 @@ class Matcher:
         """Symbolic evidence as a weighted mean; embedding evidence (neural, dense) as support,
         weighted by the reliability measured on this pair (see :mod:`kgalign.align.calibrate`):
         it nudges the symbolic confidence by ``neural_boost`` (0 by default: measured, the nudge
-        cost F1 on both benchmarks), and it may carry a pair on its own only when the two symbols
-        are each other's best in that evidence and its reliability-weighted score reaches
-        ``neural_only_threshold``."""
+        cost F1 when measured), and it may carry a pair on its own only when the words link the two
+        symbols not at all (no lexical score), the two are each other's best in that evidence, and
+        its reliability-weighted score reaches ``neural_only_threshold``."""
         cfg = self.config
         weights = cfg.weights_for(cat)
         embedded = {k: e for k, e in evs.items() if k in EMBEDDING_SCORERS}
@@ -190,8 +190,11 @@ class Matcher:
             r = reliability.get(k, 1.0)
             if base > 0.0 and cfg.neural_boost:
                 conf += cfg.neural_boost * r * (e.score - 0.5)
-            # Where the words say little, a reliable embedding may carry the pair alone, if it is sure.
-            if k in mutual:
+            # Where the words say nothing, a reliable embedding may carry the pair alone, if it is sure;
+            # it never overrides the lexical scorer's rejection of a pair it did judge (measured: on
+            # Conference, dense overriding partial lexical matches added 14 pairs, none correct).
+            lexical = evs.get("lexical")
+            if k in mutual and (lexical is None or lexical.score == 0.0):
                 conf = max(conf, r * e.score * cfg.threshold(cat) / cfg.neural_only_threshold)
         return min(1.0, max(0.0, conf))
 
