@@ -185,7 +185,11 @@ def pruning_candidates(ws: Workspace, space: ConceptSpace, alignments: Sequence[
     mapped |= {(m.object_graph, m.object) for al in alignments for m in al}
     graphs = {k[0] for k in space.keys}
     out = []
-    for p in space.pruning_candidates():
+    from kgalign.symbolic.rules import rules_using
+
+    found = list(space.pruning_candidates())
+    used = rules_using(ws, [p.key[1] for p in found])
+    for p in found:
         s = ws.symbol_table.get(p.key[1], p.key[0])
         others = graphs - {p.key[0]}
         near = None
@@ -200,13 +204,9 @@ def pruning_candidates(ws: Workspace, space: ConceptSpace, alignments: Sequence[
                 reasons=list(p.reasons), strength=p.strength, stability=p.stability,
                 informativeness=p.informativeness, definition=(s.definition or "") if s else "",
                 top_features=_features(space, p.key), nearest_elsewhere=near, mapped=p.key in mapped,
+                breaks_rules=used.get(p.key[1], []),
             )
         )
-    from kgalign.symbolic.rules import rules_using
-
-    used = rules_using(ws, [c.iri for c in out])
-    for c in out:
-        c.breaks_rules = used.get(c.iri, [])
     return out
 
 
