@@ -275,3 +275,10 @@ def test_demo_says_whether_wordnet_was_found(monkeypatch, tmp_path):
 
     monkeypatch.setenv("WNSEARCHDIR", str(tmp_path))
     assert "NOT found" in wordnet_status() and "wordnet-base" in wordnet_status()
+
+
+def test_report_pruning_candidates_carry_the_rules_they_break(demo_ws):
+    from kgalign.report.build import pruning_candidates
+
+    got = pruning_candidates(demo_ws, demo_ws.space, [])
+    assert got and all(c.breaks_rules == [] for c in got)  # the demo systems hold no rules
