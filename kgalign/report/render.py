@@ -192,11 +192,11 @@ def to_markdown(report: Report, plots: bool = True) -> str:
         L += [f"The prune list, with severity, reason and suggested action: [{PRUNE_FILE}]({PRUNE_FILE}).", ""]
     if report.pruning_candidates:
         L += _md_table(["severity", "symbol", "kind", "reasons", "strength", "stability", "nearest in another graph",
-                        "suggested action"], [
+                        "suggested action", "top features"], [
             [p.severity or "–", _md_sym(p.label, p.graph, p.iri), md(p.kind), "; ".join(md(r) for r in p.reasons),
              _num(p.strength), _num(p.stability),
              f"{md(p.nearest_elsewhere.label)} ({_num(p.nearest_elsewhere.score, 2)})" if p.nearest_elsewhere else "–",
-             md(p.action) or "–"]
+             md(p.action) or "–", _md_features(p.top_features[:3])]
             for p in report.pruning_candidates
         ])
     else:
@@ -209,7 +209,8 @@ def to_markdown(report: Report, plots: bool = True) -> str:
     L += ["", "## Blind spots", ""]
     if report.blind_spots:
         for b in report.blind_spots:
-            L.append(f"- **feature {b.feature}** ({md(b.label)}) — suggested label: *{md(b.suggested_label) or '–'}*; "
+            L.append(f"- **[feature {b.feature}]({console_feature_url(b.feature)})** ({md(b.label)}) — suggested "
+                     f"label: *{md(b.suggested_label) or '–'}*; "
                      f"density {b.density:.4f}, mean activation {b.mean_activation:.3f}")
             for sn in b.snippets[:3]:
                 L.append(f"  - “{md(sn.text)}” (on *{md(sn.token)}*, {sn.activation:.2f})")

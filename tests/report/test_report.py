@@ -253,7 +253,8 @@ def test_html_opens_in_headless_chromium_without_console_errors(hostile_html, re
 
 def test_write_report_writes_each_format(report, report_ws, tmp_path):
     paths = write_report(report_ws, tmp_path / "out", formats=("json", "md", "html"), report=report)
-    assert set(paths) == {"json", "md", "html"}
+    assert set(paths) == {"json", "md", "html", "prune", "plots"}  # + prune.tsv and the plots the md links
+    assert paths["prune"].read_text().startswith("severity\trule\t")
     assert json.loads(paths["json"].read_text())["summary"]["n_graphs"] == 3
     assert paths["html"].read_text().startswith("<!DOCTYPE html>")
     with pytest.raises(UsageError, match="known formats: html, json, md"):

@@ -272,8 +272,12 @@ def test_symbols_and_features_link_to_iris_and_console_pages(twins_report, demo_
     assert "](/console#feature=" in md
     other = to_html(demo_report, console_url="http://127.0.0.1:8765/console")
     assert 'href="http://127.0.0.1:8765/console#symbol=' in other
-    evil = to_html(twins_report)
+    from kgalign.report.render import _sym, iri_href
+
+    assert iri_href("javascript:alert(1)") is None and iri_href(p.iri) in (p.iri, None)
+    evil = _sym("Evil link", "people-a", "javascript:alert(1)")
     assert "Evil link" in evil and 'href="javascript:' not in evil  # only http(s) IRIs become links
+    assert 'href="javascript:' not in to_html(twins_report)
 
 
 # ------------------------------------------------------------------------------------------ prune list
