@@ -141,7 +141,7 @@ class Served:
              "--log-level", "warning", "--query-timeout", "10", *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 600  # a shared machine can take minutes to import and open
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"kgalign serve exited with {self.proc.returncode}")
