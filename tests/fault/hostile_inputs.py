@@ -171,7 +171,7 @@ def dsl_text(rng: random.Random, lb: str = "http://127.0.0.1:9") -> str:
         k = rng.choice([100, 3_000, 6_000])
         q = "symbols where {" + "{" * k + " ?symbol ?p ?o " + "}" * k + "}"
     elif r < 0.3:
-        q = " or ".join([q] * rng.choice([2, 50, 500]))
+        q = " or ".join([q] * rng.choice([2, 10, 50]))
     elif r < 0.4:
         i = rng.randrange(len(q) + 1)
         q = q[:i] + rng.choice(["{", "}", "(", "\"", "'", "#", "\r", ";", "\ud800", "\x00", "<", "\\"]) + q[i:]
