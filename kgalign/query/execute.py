@@ -145,7 +145,7 @@ def _source(ws: QueryContext, op: QuestionOp, features: list[int] | None, k: int
     source = operators.OPERATORS[op.kind].source
     assert source is not None, op.kind
     cand = source(space, args, op.graphs, k)
-    if op.returns == "symbols" and "stability" not in cand.cols:
+    if operators.OPERATORS[op.kind].returns == "symbols" and "stability" not in cand.cols:
         cand.cols["stability"] = space.table.stability[cand.ids].astype(np.float64)
     return _rounded(cand)
 
