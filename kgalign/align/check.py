@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -228,14 +229,21 @@ def _paraphrase_pairs(ws: Workspace, keys: list, limit: int) -> list[tuple[Any, 
         s = table.get(k[1], k[0])
         if s is None or not s.label.strip() or s.label.lower() in seen_labels:
             continue
-        alts = [a for a in s.alt_labels if a.strip() and a.lower() != s.label.lower()]
-        para = alts[0] if alts else (" ".join(s.definition.split())[:120] if s.definition else "")
+        alts = [a for a in s.alt_labels if a.strip() and _norm(a) != _norm(s.label)]
+        d = " ".join(s.definition.split())[:120] if s.definition else ""
+        if len(d.split()) < 3 or _norm(d) == _norm(s.label):
+            d = ""  # a one-word comment ("confTool") or the label again is no paraphrase
+        para = alts[0] if alts else d
         if para:
             seen_labels.add(s.label.lower())
             out.append((s, s.label, para))
         if len(out) >= limit:
             break
     return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 def _bare(label: str, graph: str, i: int, tag: str) -> Any:
