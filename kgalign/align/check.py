@@ -70,6 +70,7 @@ class CheckConfig:
     min_auc: float = 0.8
     min_fve: float = 0.8
     min_labelled: float = 0.5
+    min_pairs: int = 20
 
 
 @dataclass(frozen=True)
@@ -388,7 +389,10 @@ def _verdicts(res: CheckResult, cfg: CheckConfig) -> list[ClaimVerdict]:
     if "sae" in p:
         s, d = p["sae"], p["dense"]
         ok = bool(s["auc"] >= cfg.min_auc and s["hits_at_1"] >= d["hits_at_1"] - 0.05)
-        detail = ("the SAE finds a symbol's own paraphrase as well as the dense states do" if s["hits_at_1"] >= d["hits_at_1"]
+        if p["n_pairs"] < cfg.min_pairs:
+            ok = None  # too few paraphrase pairs to judge either way
+        detail = (f"only {p['n_pairs']} paraphrase pairs (alt labels, definitions): too few to judge" if ok is None
+                  else "the SAE finds a symbol's own paraphrase as well as the dense states do" if s["hits_at_1"] >= d["hits_at_1"]
                   else "the dense states beat the SAE on this workspace: weight SAE merge evidence down")
         out.append(ClaimVerdict("merge", ok, f"paraphrase hits@1 SAE {s['hits_at_1']:.2f} vs dense {d['hits_at_1']:.2f}; "
                                 f"AUC SAE {s['auc']:.2f} vs dense {d['auc']:.2f} ({p['n_pairs']} pairs)", detail,
