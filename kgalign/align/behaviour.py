@@ -713,18 +713,26 @@ def meaning_checks(
     nulls = null_pairs(ws, len(cands), {(a, b) for a, b, _ in cands}, seed)
     defined = [k for k in space.keys if (s := table.get(k[1], k[0])) is not None and s.definition]
     rng = np.random.default_rng(seed)
-    jobs: list[tuple[str, Any]] = []
+    pair_jobs: list[tuple[str, Any]] = []
     for (a, b, _), nb in zip(cands, nulls + [None] * len(cands), strict=False):
-        jobs.append(("pair", (a, b, False)))
+        pair_jobs.append(("pair", (a, b, False)))
         if nb is not None:
-            jobs.append(("pair", (nb[0], nb[1], True)))
+            pair_jobs.append(("pair", (nb[0], nb[1], True)))
+    def_jobs: list[tuple[str, Any]] = []
     seen_def: set[Key] = set()
     for a, b, _ in cands:
         for k in (a, b):
             s = table.get(k[1], k[0])
             if s is not None and s.definition and k not in seen_def and len(seen_def) < n_links:
                 seen_def.add(k)
-                jobs.append(("def", k))
+                def_jobs.append(("def", k))
+    # interleaved (a real link and its null, then a definition), so a spent budget leaves both tests sampled
+    jobs: list[tuple[str, Any]] = []
+    for i in range(max(len(pair_jobs), 2 * len(def_jobs))):
+        if i < len(pair_jobs):
+            jobs.append(pair_jobs[i])
+        if i % 2 == 1 and i // 2 < len(def_jobs):
+            jobs.append(def_jobs[i // 2])
     batch = MeaningBatch()
     for i, (kind, job) in enumerate(jobs):
         if time_budget is not None and time.process_time() - c0 > time_budget:

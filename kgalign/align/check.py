@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -69,6 +70,7 @@ class CheckConfig:
     min_auc: float = 0.8
     min_fve: float = 0.8
     min_labelled: float = 0.5
+    min_pairs: int = 20
 
 
 @dataclass(frozen=True)
@@ -228,14 +230,21 @@ def _paraphrase_pairs(ws: Workspace, keys: list, limit: int) -> list[tuple[Any, 
         s = table.get(k[1], k[0])
         if s is None or not s.label.strip() or s.label.lower() in seen_labels:
             continue
-        alts = [a for a in s.alt_labels if a.strip() and a.lower() != s.label.lower()]
-        para = alts[0] if alts else (" ".join(s.definition.split())[:120] if s.definition else "")
+        alts = [a for a in s.alt_labels if a.strip() and _norm(a) != _norm(s.label)]
+        d = " ".join(s.definition.split())[:120] if s.definition else ""
+        if len(d.split()) < 3 or _norm(d) == _norm(s.label):
+            d = ""  # a one-word comment ("confTool") or the label again is no paraphrase
+        para = alts[0] if alts else d
         if para:
             seen_labels.add(s.label.lower())
             out.append((s, s.label, para))
         if len(out) >= limit:
             break
     return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 def _bare(label: str, graph: str, i: int, tag: str) -> Any:
@@ -380,7 +389,10 @@ def _verdicts(res: CheckResult, cfg: CheckConfig) -> list[ClaimVerdict]:
     if "sae" in p:
         s, d = p["sae"], p["dense"]
         ok = bool(s["auc"] >= cfg.min_auc and s["hits_at_1"] >= d["hits_at_1"] - 0.05)
-        detail = ("the SAE finds a symbol's own paraphrase as well as the dense states do" if s["hits_at_1"] >= d["hits_at_1"]
+        if p["n_pairs"] < cfg.min_pairs:
+            ok = None  # too few paraphrase pairs to judge either way
+        detail = (f"only {p['n_pairs']} paraphrase pairs (alt labels, definitions): too few to judge" if ok is None
+                  else "the SAE finds a symbol's own paraphrase as well as the dense states do" if s["hits_at_1"] >= d["hits_at_1"]
                   else "the dense states beat the SAE on this workspace: weight SAE merge evidence down")
         out.append(ClaimVerdict("merge", ok, f"paraphrase hits@1 SAE {s['hits_at_1']:.2f} vs dense {d['hits_at_1']:.2f}; "
                                 f"AUC SAE {s['auc']:.2f} vs dense {d['auc']:.2f} ({p['n_pairs']} pairs)", detail,
