@@ -95,6 +95,10 @@ class Symbol:
     #: the hidden ones (a hidden label is for resolution only, never a display or probing name)
     synonyms: tuple[tuple[str, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        if any(not isinstance(x, tuple) for x in self.synonyms):  # from JSON: lists of lists
+            object.__setattr__(self, "synonyms", tuple(tuple(x) for x in self.synonyms))
+
     @property
     def local_name(self) -> str:
         return local_name(self.iri)
