@@ -12,6 +12,10 @@ table. The reference files are read only here, to score; the matcher never sees 
     .venv/bin/python benchmarks/oaei_conference.py --neural [--sae DIR]   # embed, then the SAE rows
 
 Adding the neural scorer to the table is one line in ABLATIONS.
+
+Measured (load 35-47 on 2 CPUs): default P .777 R .652 F1 .709; dense baseline (mutual best >= 0.8) .604;
+default + dense .709 (embedding evidence never overrides a lexical rejection; it cost .017 when it did);
+SAE only .600. Split a slow run with --rows REGEX.
 """
 
 from __future__ import annotations

@@ -110,6 +110,10 @@ class Symbol:
         """Every name resolution accepts: label, alternative and hidden labels, notations."""
         return tuple(dict.fromkeys((*self.names, *self.hidden_labels, *self.notations)))
 
+    def __post_init__(self) -> None:
+        if any(not isinstance(x, tuple) for x in self.synonyms):  # from JSON: lists of lists
+            object.__setattr__(self, "synonyms", tuple(tuple(x) for x in self.synonyms))
+
     @property
     def local_name(self) -> str:
         return local_name(self.iri)
