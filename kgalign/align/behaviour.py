@@ -587,7 +587,9 @@ def _specificity(space: ConceptSpace) -> np.ndarray:
     """``[d_sae]``: ``-log`` of the share of symbols loading on each feature (generic features weigh less)."""
     cached = getattr(space, "_kga_specificity", None)
     if cached is None:
-        cached = -np.log(np.maximum(space.promiscuity(), 1.0 / max(1, len(space.keys))))
+        from kgalign.index.operators import arrays
+
+        cached = -np.log(np.maximum(arrays(space).promiscuity.astype(np.float64), 1.0 / max(1, len(space.keys))))
         space._kga_specificity = cached
     return cached
 
@@ -703,7 +705,7 @@ def meaning_checks(
     if model is None:
         model = load_model_for(ws)
     if sae is None:
-        sae, _ = load_sae_for(ws, model.d_model)
+        sae, _ = load_sae_for(ws, model.d_model, model)
 
     def label_of(iri: str) -> str | None:
         s = table.get(iri)

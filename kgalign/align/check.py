@@ -281,7 +281,7 @@ def run_check(
     if model is None:
         model = load_model_for(ws)
     if sae is None:
-        sae, _ = load_sae_for(ws, model.d_model)
+        sae, _ = load_sae_for(ws, model.d_model, model)
     run = space.run
     res = CheckResult(run.get("run_id", ""), run.get("model", ""), int(run.get("layer", -1)), run.get("sae", ""),
                       len(space.keys), created=time.strftime("%Y-%m-%dT%H:%M:%S"))
