@@ -198,6 +198,9 @@ def pruning_candidates(ws: QueryContext, space: ConceptSpace, alignments: Sequen
     graphs = {k[0] for k in space.keys}
     cand = operators.rounded(operators.pruning_candidates(space, None))  # the numbers the DSL shows
     c = cand.cols
+    from kgalign.symbolic.rules import rules_using
+
+    used = rules_using(ws, [space.keys[int(row)][1] for row in cand.ids])
     out = []
     for j, row in enumerate(cand.ids):
         key = space.keys[int(row)]
@@ -217,13 +220,9 @@ def pruning_candidates(ws: QueryContext, space: ConceptSpace, alignments: Sequen
                 reasons=text.split("; "), strength=float(c["strength"][j]), stability=float(c["stability"][j]),
                 informativeness=1.0 - float(c["generic"][j]), definition=(s.definition or "") if s else "",
                 top_features=_features(space, key), nearest_elsewhere=near, mapped=key in mapped,
+                breaks_rules=used.get(key[1], []),
             )
         )
-    from kgalign.symbolic.rules import rules_using
-
-    used = rules_using(ws, [c.iri for c in out])
-    for c in out:
-        c.breaks_rules = used.get(c.iri, [])
     return out
 
 
