@@ -159,6 +159,9 @@ class PruningCandidate:
     action: str = ""
     #: why it is kept after all (a near-identical counterpart or a confident mapping in another graph)
     kept_because: str = ""
+    #: the rules (SWRL, N3) that use the symbol and would break if it were pruned:
+    #: ``{"graph", "rule", "text", "side"}`` each (see :func:`kgalign.symbolic.rules.rules_using`)
+    breaks_rules: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -174,9 +177,6 @@ class PruneRow:
     action: str
     related_iri: str = ""
     related_label: str = ""
-    #: the rules (SWRL, N3) that use the symbol and would break if it were pruned:
-    #: ``{"graph", "rule", "text", "side"}`` each (see :func:`kgalign.symbolic.rules.rules_using`)
-    breaks_rules: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
