@@ -38,7 +38,7 @@ import numpy as np
 from kgalign.errors import WorkspaceError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgalign.api import Workspace
+    from kgalign.index.context import SpaceContext as Workspace
 
 __all__ = ["CLAIM_KINDS", "CheckConfig", "ClaimVerdict", "CheckResult", "run_check", "load_check", "junk_labels"]
 

@@ -10,13 +10,7 @@ from pathlib import Path
 from kgalign.commands import open_workspace
 from kgalign.errors import KgalignError, UsageError
 from kgalign.output import OUTPUT_FORMATS, render_rows
-
-KEYWORDS = (
-    "symbols", "sharing", "features", "with", "similar", "to", "of", "activating", "feature", "explain", "no",
-    "symbolic", "counterpart", "neural", "unstable", "align", "bridges", "between", "and", "or", "except", "in",
-    "graph", "limit", "min", "max", "order", "by", "asc", "desc", "where", "overlap", "similarity", "stability",
-    "strength", "density", "confidence", "shared", "rules", "using",
-)
+from kgalign.query.grammar import KEYWORDS  # noqa: F401 (the shell completes them)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -49,8 +49,8 @@ import numpy as np
 from kgalign.errors import EmbedError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgalign.api import Workspace
     from kgalign.neural.model import BaseModel
+    from kgalign.symbolic.context import SymbolContext as Workspace  # (and the live space: index.context)
 
 __all__ = [
     "KINDS",

@@ -227,3 +227,12 @@ def _unclosed_group_error(text: str, brace: Token, string_at: int | None) -> Que
         line, column = _position(text, string_at)
         message += f"; the string opened at line {line}, column {column} never ends"
     return QuerySyntaxError(message, text=text, line=brace.line, column=brace.column, expected=["}"])
+
+
+#: The DSL's words, for completion (shell, console).
+KEYWORDS = (
+    "symbols", "sharing", "features", "with", "similar", "to", "of", "activating", "feature", "explain", "no",
+    "symbolic", "counterpart", "neural", "unstable", "align", "bridges", "between", "and", "or", "except", "in",
+    "graph", "limit", "min", "max", "order", "by", "asc", "desc", "where", "overlap", "similarity", "stability",
+    "strength", "density", "confidence", "shared", "rules", "using",
+)

@@ -10,7 +10,7 @@ from html import escape as esc
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgalign.api import Workspace
+    from kgalign.query.context import QueryContext as Workspace
 
 __all__ = ["bridge_check", "check_html", "check_markdown"]
 

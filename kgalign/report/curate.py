@@ -39,8 +39,8 @@ from kgalign.report.model import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kgalign.api import Workspace
     from kgalign.index.space import ConceptSpace
+    from kgalign.query.context import QueryContext as Workspace
 
 #: A feature firing on more than this share of the statistics corpus' tokens is generic.
 GENERIC_DENSITY = 0.1

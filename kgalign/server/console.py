@@ -27,7 +27,7 @@ _KINDS_FOR_SPARQL = {"class": "owl:Class", "concept": "skos:Concept"}
 
 def dsl_keywords() -> list[str]:
     try:
-        from kgalign.commands.query import KEYWORDS
+        from kgalign.query.grammar import KEYWORDS
     except ImportError:  # pragma: no cover
         return []
     return sorted(set(KEYWORDS))

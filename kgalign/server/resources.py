@@ -151,7 +151,7 @@ def graph_rdf(ws, name: str, mt: str) -> bytes:
     from kgalign.store.rdfio import serialize_triples
 
     ws.require_graph(name)
-    res = ws.sparql(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{escape_iri(graph_iri(name))}> {{ ?s ?p ?o }} }}")
+    res = ws.sparql_raw(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{escape_iri(graph_iri(name))}> {{ ?s ?p ?o }} }}")
     return serialize_triples(res, mt)
 
 

@@ -18,12 +18,12 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+import kgalign.store.terms as ox
 from kgalign.errors import QuerySyntaxError, UsageError
 from kgalign.server.errors import MethodNotAllowed, NotAcceptable, UnsupportedMediaType
 from kgalign.server.http import media_type, negotiate, require_write
 from kgalign.server.openapi import content, operation, query
 from kgalign.store.rdfio import serialize_results, serialize_triples
-import kgalign.store.terms as ox
 from kgalign.store.terms import Triples
 
 RESULTS = {
@@ -197,7 +197,7 @@ class ExtensionFunctions:
 def execute_query(ws, req: SparqlRequest, accept: str | None, functions: dict | None = None) -> tuple[bytes, str]:
     """Run the query and serialise its results (both in the worker thread: results are lazy)."""
     try:
-        res = ws.sparql(
+        res = ws.sparql_raw(
             req.query, custom_functions=functions or None,
             default_graphs=req.default_graphs or None, named_graphs=req.named_graphs or None,
         )

@@ -27,7 +27,7 @@ from kgalign.symbolic.store import escape_iri
 from kgalign.symbolic.vocab import KGA, RDF, graph_iri, local_name
 
 if TYPE_CHECKING:
-    from kgalign.api import Workspace
+    from kgalign.symbolic.context import SymbolContext as Workspace
     from kgalign.symbolic.store import OxigraphStore
 
 SWRL = "http://www.w3.org/2003/11/swrl#"
