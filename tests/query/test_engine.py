@@ -419,7 +419,7 @@ def test_sparql_pattern_error_points_into_the_dsl(demo_ws) -> None:
     with pytest.raises(QuerySyntaxError) as info:
         run(demo_ws, text)
     e = info.value
-    assert e.line == 3 and e.text == text and e.message.startswith("SPARQL:")
+    assert e.line == 3 and e.text == text and e.message.startswith("SPARQL syntax error")
     with pytest.raises(QuerySyntaxError) as info:
         run(demo_ws, "\n  SELECT * WHERE { ?s ?p }")
     assert info.value.line == 2
