@@ -42,11 +42,11 @@ def test_load_graphs_symbols_and_sparql(backend_ws) -> None:
     assert len(syms) == 213
     sym = ws.resolve_one("duty of care")
     assert sym.graph == "tort-owl" and sym.definitions
-    rows = ws.sparql("SELECT ?c ?l WHERE { ?c a owl:Class ; rdfs:label ?l } ORDER BY ?c LIMIT 3")
+    rows = ws.sparql_raw("SELECT ?c ?l WHERE { ?c a owl:Class ; rdfs:label ?l } ORDER BY ?c LIMIT 3")
     assert rows.variables == ["c", "l"] and len(rows) == 3
     assert all(isinstance(r["c"], NamedNode) and isinstance(r["l"], Literal) for r in rows)
-    assert ws.sparql("ASK { ?s a skos:Concept }") is True
-    graph = ws.sparql("CONSTRUCT { ?s a owl:Class } WHERE { ?s a owl:Class }")
+    assert ws.sparql_raw("ASK { ?s a skos:Concept }") is True
+    graph = ws.sparql_raw("CONSTRUCT { ?s a owl:Class } WHERE { ?s a owl:Class }")
     assert isinstance(graph, Triples) and len(graph) > 10
     # Blank nodes (OWL restrictions) come back as kgalign's own terms.
     assert any(isinstance(q.subject, BlankNode) for q in ws.store.quads(graph=infos["tort-owl"].iri))
@@ -62,7 +62,7 @@ def test_both_backends_answer_alike(backend_ws, tmp_path) -> None:
     local = Workspace.open(tmp_path / "reference")
     load_demo(local)
     q = "SELECT ?s ?l WHERE { ?s skos:prefLabel ?l } ORDER BY ?s ?l"
-    assert [tuple(r) for r in ws.sparql(q)] == [tuple(r) for r in local.sparql(q)]
+    assert [tuple(r) for r in ws.sparql_raw(q)] == [tuple(r) for r in local.sparql_raw(q)]
     assert [s.to_dict() for s in ws.symbols()] == [s.to_dict() for s in local.symbols()]
     dsl = 'symbols in graph tort-owl where { ?symbol a owl:Class }'
     assert run(ws, dsl).rows == run(local, dsl).rows
@@ -94,10 +94,10 @@ def test_reload_replaces_and_drop_forgets(backend_ws, tmp_path) -> None:
     assert "tort-owl" not in ws.graph_names()
     assert not ws.store.has_graph(rep.info.iri)
     # No answer mentions the dropped graph: not its IRI, not its symbols.
-    rows = ws.sparql("SELECT ?g ?s WHERE { GRAPH ?g { ?s ?p ?o } }")
+    rows = ws.sparql_raw("SELECT ?g ?s WHERE { GRAPH ?g { ?s ?p ?o } }")
     assert all("tort-owl" not in str(r["g"]) and "http://e/a" != r["s"].value for r in rows)
     assert not [s for s in ws.symbols() if s.graph == "tort-owl"]
-    assert not ws.sparql("ASK { <http://e/a> ?p ?o }")
+    assert not ws.sparql_raw("ASK { <http://e/a> ?p ?o }")
 
 
 def test_mappings_graph_round_trip(backend_ws) -> None:
@@ -110,7 +110,7 @@ def test_mappings_graph_round_trip(backend_ws) -> None:
     assert ws.store.replace_graph(g, t) == 50
     assert ws.store.replace_graph(g, t[:10]) == 10
     assert ws.store.count(g) == 10 and ws.store.has_graph(g)
-    assert ws.sparql(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}")[0]["n"].value == "10"
+    assert ws.sparql_raw(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}")[0]["n"].value == "10"
 
 
 def test_service_is_refused_on_both(backend_ws) -> None:
