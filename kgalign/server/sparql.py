@@ -318,12 +318,12 @@ def service_description_triples(endpoint: str, graph_names: list[str], writable:
         fn = ox.NamedNode(KGA + name)
         out += [T(svc, sd("extensionFunction"), fn), T(fn, rdf_type, sd("ScalarFunction")),
                 T(fn, comment, ox.Literal(what + " (once the workspace is embedded)"))]
-    dataset, default = ox.BlankNode(), ox.BlankNode()
+    dataset, default = ox.BlankNode("dataset"), ox.BlankNode("defaultGraph")
     out += [T(svc, sd("defaultDataset"), dataset), T(dataset, rdf_type, sd("Dataset")),
             T(dataset, sd("defaultGraph"), default), T(default, rdf_type, sd("Graph")),
             T(default, comment, ox.Literal("the union of every named graph"))]
-    for g in graph_names:
-        ng = ox.BlankNode()
+    for i, g in enumerate(graph_names):
+        ng = ox.BlankNode(f"graph{i}")  # a blank node id that is an NCName, as RDF/XML needs
         out += [T(dataset, sd("namedGraph"), ng), T(ng, rdf_type, sd("NamedGraph")),
                 T(ng, sd("name"), ox.NamedNode(f"urn:kgalign:graph:{g}"))]
     return out

@@ -38,7 +38,7 @@ class NamedNode:
 class BlankNode:
     """A blank node; ``value`` is its label (unique within one result or graph; a fresh one by default)."""
 
-    value: str = field(default_factory=lambda: uuid.uuid4().hex)
+    value: str = field(default_factory=lambda: "b" + uuid.uuid4().hex)  # an NCName, as RDF/XML needs
 
     def __str__(self) -> str:
         return f"_:{self.value}"
