@@ -13,6 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from kgalign.report.check_section import check_html, check_markdown
@@ -193,7 +194,7 @@ def to_markdown(report: Report, plots: bool = True) -> str:
     if report.pruning_candidates:
         L += _md_table(["severity", "symbol", "kind", "reasons", "strength", "stability", "nearest in another graph",
                         "suggested action", "top features"], [
-            [p.severity or "–", _md_sym(p.label, p.graph, p.iri), md(p.kind), "; ".join(md(r) for r in p.reasons),
+            [p.severity or "–", _md_sym(p.label, p.graph, p.iri), md(p.kind), "; ".join(md(r) for r in (*p.reasons, *rule_notes(p))),
              _num(p.strength), _num(p.stability),
              f"{md(p.nearest_elsewhere.label)} ({_num(p.nearest_elsewhere.score, 2)})" if p.nearest_elsewhere else "–",
              md(p.action) or "–", _md_features(p.top_features[:3])]
@@ -499,10 +500,21 @@ def _severity(sev: str) -> str:
             f"{esc(sev or '–')}</span></td>")
 
 
+def rule_notes(p: Any) -> list[str]:
+    """What pruning ``p`` would break: one note per rule that uses the symbol (SWRL, N3).
+
+    >>> from types import SimpleNamespace as NS
+    >>> rule_notes(NS(breaks_rules=[{"graph": "g", "rule": "r1", "text": "A(?x) -> B(?x)", "side": "body"}]))
+    ['would break rule r1 (body): A(?x) -> B(?x)']
+    """
+    return [f"would break rule {r.get('rule', '')} ({r.get('side', '')}): {r.get('text', '')}"
+            for r in getattr(p, "breaks_rules", None) or []]
+
+
 def _pruning_html(report: Report) -> str:
     rows = []
     for p in report.pruning_candidates:
-        reasons = "".join(f"<li>{esc(r)}</li>" for r in p.reasons)
+        reasons = "".join(f"<li>{esc(r)}</li>" for r in (*p.reasons, *rule_notes(p)))
         near = p.nearest_elsewhere
         near_html = f"{_sym(near.label, near.graph, near.iri)} ({_num(near.score, 2)})" if near else "–"
         rows.append(
