@@ -262,7 +262,12 @@ class SparqlStore:
             if m:
                 line, col = int(m.group(1)), int(m.group(2))
                 msg = msg[: m.start()] + msg[m.end():]
-            return QuerySyntaxError(f"SPARQL: {msg.strip()} (from {url})", text=sparql, line=line, column=col)
+            from kgalign.symbolic.sparql_errors import readable
+
+            e = readable(msg.strip(), sparql, line, col)  # the same one-line form as the embedded store's
+            err = QuerySyntaxError(f"{e.message} (from {url})", text=sparql, line=line, column=col)
+            err.expected = e.expected
+            return err
         return StoreError(f"{what} failed at the SPARQL endpoint {url}: HTTP {status}: {msg}")
 
     # -- the dataset -----------------------------------------------------------------------
