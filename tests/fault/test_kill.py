@@ -150,8 +150,6 @@ def test_generation_switch_is_one_file(embedded):
     assert {p.name for p in gen.iterdir()} >= {"concepts.npz", "symbols.faiss", "run.json"}
 
 
-@pytest.mark.xfail(strict=False, reason="issue 10 item 8 (invalidate after drop) belongs to the core engineer's "
-                   "api.py restructuring; this test keeps it closed once merged")
 def test_after_a_drop_no_answer_mentions_the_dropped_graph(embedded, tmp_path):
     from kgalign.api import Workspace
     from kgalign.query import run
