@@ -35,6 +35,7 @@ from kgalign.index.vectors import VectorIndex
 from kgalign.neural.concepts import ConceptTable, embed_symbols
 from kgalign.neural.features import FeatureStats, compute_feature_stats
 from kgalign.neural.paths import DEFAULT_SAE_NAME, FEATURE_STATS_FILE, default_sae_dir  # noqa: F401 (re-exported)
+from kgalign.neural.sae.io import fsync_dir
 from kgalign.symbolic.vocab import NEURAL_GRAPH
 
 if TYPE_CHECKING:
@@ -49,19 +50,6 @@ def generation_dir(workspace_path: Path, run: dict) -> Path | None:
     if not gen:
         return None
     return Path(workspace_path) / "neural" / GENERATIONS / str(gen)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _sha_file(path: Path) -> str:
@@ -233,17 +221,17 @@ def embed_workspace(
         run["n_symbols"] = report.n_symbols
         run["generation"] = gen
         _atomic_json(staging / "run.json", run)
-        _fsync_dir(staging)
+        fsync_dir(staging)
         point("embed:staged")
         os.replace(staging, gens / gen)
-        _fsync_dir(gens)
+        fsync_dir(gens)
         point("embed:generation")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     # The switch: one atomic rename of run.json.
     _atomic_json(neural / "run.json", run)
-    _fsync_dir(neural)
+    fsync_dir(neural)
     point("embed:switched")
     ws.invalidate_space()
     space = ConceptSpace(combined, stats, index, run)

@@ -307,7 +307,8 @@ def load_sae(directory: str | os.PathLike[str], device: str = "cpu") -> SparseAu
 # -- saving -----------------------------------------------------------------------------------------------
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename inside it survives a crash (best effort: errors are ignored)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -370,7 +371,7 @@ def save_sae(
             old.rmdir()
             os.rename(target, old)
         os.rename(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None and old.exists() and not target.exists():
