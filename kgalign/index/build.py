@@ -176,7 +176,7 @@ def embed_workspace(
             elif not quiet:
                 print(f"\r  {g}: {done}/{total} symbols", end="", file=sys.stderr, flush=True)
 
-        t = embed_symbols(syms, model, sae, label_of=label_of, progress=tick, chunk=32)
+        t = embed_symbols(syms, model, sae, label_of=label_of, progress=tick, chunk=128)
         if not quiet and not progress:
             print(file=sys.stderr)
         _atomic_npz(t, npz)

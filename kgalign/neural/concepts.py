@@ -240,9 +240,17 @@ def context_codes(
     model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 64, position: str = "mention"
 ) -> np.ndarray:
     """One SAE code per context ``[n_ctx, d_sae]``, read at ``position`` (see :data:`POSITIONS`)."""
+    return context_codes_at(model, sae, contexts, (position,), batch_size=batch_size)[position]
+
+
+def context_codes_at(
+    model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int = 64
+) -> dict[str, np.ndarray]:
+    """The codes of each context read at each of ``positions``, from ONE forward pass over the contexts."""
     acts = model.activations([c.text for c in contexts], batch_size=batch_size)
-    rows: list[np.ndarray] = []
-    owner: list[int] = []
+    d_sae = int(sae.W_dec.shape[0])
+    rows: dict[str, list[np.ndarray]] = {p: [] for p in positions}
+    owner: dict[str, list[int]] = {p: [] for p in positions}
     for i, (c, a) in enumerate(zip(contexts, acts, strict=True)):
         if a.n_tokens == 0:
             continue
@@ -253,24 +261,29 @@ def context_codes(
             hit = real
         if len(hit) == 0:
             continue
-        if position == "pooled":
-            rows.append(a.hidden[real].mean(0, keepdims=True))
-        elif position == "last":
-            rows.append(a.hidden[hit[-1:]])
-        elif position == "mention_state":
-            rows.append(a.hidden[hit].mean(0, keepdims=True))
-        else:
-            rows.append(a.hidden[hit])
-        owner.extend([i] * len(rows[-1]))
-    d_sae = int(sae.W_dec.shape[0])
-    out = np.zeros((len(contexts), d_sae), np.float32)
-    if not rows:
-        return out
-    codes = encode_codes(sae, np.concatenate(rows))
-    owner_arr = np.asarray(owner)
-    np.add.at(out, owner_arr, codes)
-    counts = np.bincount(owner_arr, minlength=len(contexts)).astype(np.float32)
-    out /= np.maximum(counts, 1)[:, None]
+        for position in positions:
+            if position == "pooled":
+                r = a.hidden[real].mean(0, keepdims=True)
+            elif position == "last":
+                r = a.hidden[hit[-1:]]
+            elif position == "mention_state":
+                r = a.hidden[hit].mean(0, keepdims=True)
+            else:
+                r = a.hidden[hit]
+            rows[position].append(r)
+            owner[position].extend([i] * len(r))
+    out: dict[str, np.ndarray] = {}
+    for position in positions:
+        res = np.zeros((len(contexts), d_sae), np.float32)
+        if rows[position]:
+            codes = encode_codes(sae, np.concatenate(rows[position]))
+            own = np.asarray(owner[position])
+            # Rows were appended in context order, so each context's rows are one contiguous run.
+            starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
+            sums = np.add.reduceat(codes, starts, axis=0)
+            counts = np.diff(np.r_[starts, len(own)]).astype(np.float32)
+            res[own[starts]] = sums / counts[:, None]
+        out[position] = res
     return out
 
 
@@ -313,14 +326,18 @@ def embed_symbols(
             cs = probe_contexts(s, label_of)
             ctxs.extend(cs)
             owner.extend([j] * len(cs))
-        codes = context_codes(model, sae, ctxs, batch_size=batch_size, position=readout.position)
+        reliable = readout.background_state is not None
+        positions = (readout.position, "mention_state") if reliable and readout.position != "mention_state" else (
+            readout.position,)
+        at = context_codes_at(model, sae, ctxs, positions, batch_size=batch_size)  # one forward pass for both
+        codes = at[readout.position]
         n_tokens += sum(len(c.text) for c in ctxs) // 4
         t = _aggregate(part, ctxs, owner, codes, d_sae, readout)
-        if readout.background_state is not None:
+        if reliable:
             from kgalign.neural.reliability import concept_reliability
 
             para = [i for i, c in enumerate(ctxs) if c.paraphrase]
-            sc = state_codes(model, sae, [ctxs[i] for i in para], batch_size=batch_size)
+            sc = at["mention_state"][para]
             own = np.asarray([owner[i] for i in para])
             t.reliability = np.asarray([
                 concept_reliability(sc[own == j], background=readout.background_state,

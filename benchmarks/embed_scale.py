@@ -1,0 +1,128 @@
+"""Embed at WordNet scale: throughput against the model's bare forward on the same tokens, and peak memory.
+
+For each size N (the first N WordNet 3.0 noun synsets as SKOS, built by ``store_scale.build_wordnet``), in a
+fresh process (so peak memory is that size's own):
+
+1. ``kgalign load`` of the file, then ``ws.embed()`` with the default model and SAE (everything a user's
+   embed does: reading the symbols, probing contexts, the forward passes, SAE codes, concept vectors,
+   reliability, FAISS, the neural facts, the atomic generation switch): wall and CPU seconds;
+2. the **bare forward** on the same tokens: every probing context of the embedded symbols, tokenized and
+   length-sorted into the same batch size, and only the model's forward up to the SAE's layer timed
+   (``--sample`` of the batches, evenly spread, so a large N does not double the run);
+3. ``symbols similar to X`` and ``symbols sharing features with X`` through the DSL (mean of 5 symbols).
+
+Prints tokens/s of both and the ratio (target >= 0.8: embed costs at most 25% more than the forward
+it cannot avoid), and peak RSS. Usage::
+
+    nice -n 10 python benchmarks/embed_scale.py --sizes 1000,10000,50000,all [--backend embedded|oxigraph-server]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+STEP = r'''
+import json, resource, time, random
+import numpy as np
+from kgalign.api import Workspace
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+ws = Workspace.open(WS)
+t = time.perf_counter(); ws.load(NT, name="wordnet"); load_s = time.perf_counter() - t
+rss_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t, c = time.perf_counter(), cpu()
+rep = ws.embed(quiet=True)
+embed_s, embed_cpu = time.perf_counter() - t, cpu() - c
+rss_embed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+# The bare forward on the same tokens: the same contexts, the same batch size, only the forward timed.
+from kgalign.index.build import load_model_for
+from kgalign.neural.probing import has_text, probe_contexts
+model = load_model_for(ws)
+table = ws.symbol_table
+label_of = lambda iri: (s.label if (s := table.get(iri)) is not None else None)
+texts = [c.text for s in table.in_graph("wordnet") if has_text(s) for c in probe_contexts(s, label_of)]
+batches = model.batches(texts, 64)
+n_tokens = sum(len(e.ids) for _, items in batches for e in items)
+step = max(1, round(1 / SAMPLE))
+picked = batches[::step]
+import torch
+bare_s = bare_cpu = 0.0
+bare_tokens = 0
+with torch.inference_mode():
+    for _, items in picked:
+        ids, mask = model._pad(items)
+        t, c = time.perf_counter(), cpu()
+        model._capture(ids, mask)
+        bare_s += time.perf_counter() - t
+        bare_cpu += cpu() - c
+        bare_tokens += sum(len(e.ids) for e in items)
+
+# Concept-space questions through the DSL.
+rng = random.Random(0)
+names = [s.label for s in rng.sample(list(table.in_graph("wordnet")), 5)]
+q = {}
+for form in ("symbols similar to {}", "symbols sharing features with {}"):
+    t = time.perf_counter()
+    for n in names:
+        ws.query(form.format(json.dumps(n)))
+    q[form.split(" {}")[0]] = (time.perf_counter() - t) / len(names)
+out = {
+    "symbols": rep.n_symbols, "contexts": len(texts), "tokens": n_tokens, "load_s": load_s,
+    "embed_s": embed_s, "embed_cpu": embed_cpu, "bare_tok_s": bare_tokens / bare_s,
+    "bare_tok_cpu": bare_tokens / bare_cpu, "embed_tok_s": n_tokens / embed_s, "embed_tok_cpu": n_tokens / embed_cpu,
+    "sampled_batches": len(picked), "batches": len(batches), "query_s": q,
+    "peak_load_mib": rss_load, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_embed_mib": rss_embed,
+}
+print(json.dumps(out))
+'''
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000,10000", help="comma-separated concept counts; 'all' = every noun synset")
+    ap.add_argument("--backend", default="embedded", choices=("embedded", "oxigraph-server"))
+    ap.add_argument("--sample", type=float, default=0.2, help="share of the batches the bare forward times (default 0.2)")
+    args = ap.parse_args()
+    from store_scale import build_wordnet
+
+    tmp = Path(tempfile.mkdtemp(prefix="kga-embed-scale-"))
+    env = {**os.environ}
+    if args.backend != "embedded":
+        env["KGALIGN_STORE_BACKEND"] = args.backend
+    print(f"embed at WordNet scale, backend {args.backend}; bare forward timed on {args.sample:.0%} of the batches")
+    for size in args.sizes.split(","):
+        limit = None if size == "all" else int(size)
+        nt = tmp / f"wordnet-{size}.nt"
+        n = build_wordnet(nt, limit)
+        code = f"WS = {str(tmp / ('ws-' + size))!r}\nNT = {str(nt)!r}\nSAMPLE = {args.sample!r}\n" + STEP
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO)
+        if r.returncode != 0:
+            sys.exit(f"size {size}: step failed:\n{r.stderr[-3000:]}")
+        o = json.loads(r.stdout.strip().splitlines()[-1])
+        print(f"  {n:>6,} concepts: {o['symbols']:,} embedded, {o['contexts']:,} contexts, {o['tokens']:,} tokens; "
+              f"load {o['load_s']:.1f} s; embed {o['embed_s']:.1f} s wall / {o['embed_cpu']:.1f} s CPU")
+        print(f"          embed {o['embed_tok_s']:,.0f} tok/s vs bare forward {o['bare_tok_s']:,.0f} tok/s "
+              f"(wall ratio {o['embed_tok_s'] / o['bare_tok_s']:.2f}; CPU ratio "
+              f"{o['embed_tok_cpu'] / o['bare_tok_cpu']:.2f}; target >= 0.8)")
+        qs = "; ".join(f"{k} {v * 1000:.0f} ms" for k, v in o["query_s"].items())
+        print(f"          peak RSS: after load {o['peak_load_mib']:.0f} MiB, after embed {o['peak_embed_mib']:.0f} MiB; "
+              f"queries: {qs}", flush=True)
+    print(f"(work files in {tmp}; remove them when done)")
+
+
+if __name__ == "__main__":
+    main()
