@@ -184,6 +184,7 @@ def embed_workspace(
                             "seconds": round(t.meta["seconds"], 2)})
         report.embedded.append(g)
         report.skipped_symbols.extend(t.meta["skipped"])
+        del t  # written: memory is bounded by one graph's table at a time, not two
         point("embed:graph-table")
     # Graphs that are gone, or left stale because they were not asked for, drop out of the space.
     parts = []
@@ -198,6 +199,7 @@ def embed_workspace(
             f.unlink()
             f.with_suffix(".json").unlink(missing_ok=True)
     combined = ConceptTable.concat(parts, run["d_sae"])
+    del parts
     report.n_symbols = len(combined)
     # Everything the answers come from goes into a new generation beside the current one.
     gen = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]

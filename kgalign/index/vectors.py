@@ -64,11 +64,9 @@ class VectorIndex:
         index.cp.seed = seed
         index.train(train)
         index.add(x)
-        # Tune nprobe on held-out queries against exact search.
-        exact = faiss.IndexFlatIP(d)
-        exact.add(x)
+        # Tune nprobe on held-out queries against exact search (a product, not a second copy of the vectors).
         q = x[rng.choice(n, size=min(n, 300), replace=False)]
-        _, truth = exact.search(q, 10)
+        truth = np.argpartition(-(q @ x.T), 10, axis=1)[:, :10]  # the top 10 as a set: recall ignores order
         recall = 0.0
         nprobe = 1
         while nprobe <= nlist:
