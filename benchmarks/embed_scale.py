@@ -9,7 +9,8 @@ fresh process (so peak memory is that size's own):
 2. the **bare forward** on the same tokens: every probing context of the embedded symbols, tokenized and
    length-sorted into the same batch size, and only the model's forward up to the SAE's layer timed
    (``--sample`` of the batches, evenly spread, so a large N does not double the run);
-3. ``symbols similar to X`` and ``symbols sharing features with X`` through the DSL (mean of 5 symbols).
+3. ``symbols similar to X`` and ``symbols sharing features with X`` through the DSL (mean of 5 symbols), and
+   the pruning report (``ws.report()``).
 
 Prints tokens/s of both and the ratio (target >= 0.8: embed costs at most 25% more than the forward
 it cannot avoid), and peak RSS. Usage::
@@ -79,8 +80,11 @@ for form in ("symbols similar to {}", "symbols sharing features with {}"):
     for n in names:
         ws.query(form.format(json.dumps(n)))
     q[form.split(" {}")[0]] = (time.perf_counter() - t) / len(names)
+t = time.perf_counter()
+rpt = ws.report()
+report_s = time.perf_counter() - t
 out = {
-    "symbols": rep.n_symbols, "contexts": len(texts), "tokens": n_tokens, "load_s": load_s,
+    "report_s": report_s, "symbols": rep.n_symbols, "contexts": len(texts), "tokens": n_tokens, "load_s": load_s,
     "embed_s": embed_s, "embed_cpu": embed_cpu, "bare_tok_s": bare_tokens / bare_s,
     "bare_tok_cpu": bare_tokens / bare_cpu, "embed_tok_s": n_tokens / embed_s, "embed_tok_cpu": n_tokens / embed_cpu,
     "sampled_batches": len(picked), "batches": len(batches), "query_s": q,
@@ -118,7 +122,7 @@ def main() -> None:
         print(f"          embed {o['embed_tok_s']:,.0f} tok/s vs bare forward {o['bare_tok_s']:,.0f} tok/s "
               f"(wall ratio {o['embed_tok_s'] / o['bare_tok_s']:.2f}; CPU ratio "
               f"{o['embed_tok_cpu'] / o['bare_tok_cpu']:.2f}; target >= 0.8)")
-        qs = "; ".join(f"{k} {v * 1000:.0f} ms" for k, v in o["query_s"].items())
+        qs = "; ".join(f"{k} {v * 1000:.0f} ms" for k, v in o["query_s"].items()) + f"; report {o['report_s']:.1f} s"
         print(f"          peak RSS: after load {o['peak_load_mib']:.0f} MiB, after embed {o['peak_embed_mib']:.0f} MiB; "
               f"queries: {qs}", flush=True)
     print(f"(work files in {tmp}; remove them when done)")

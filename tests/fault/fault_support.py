@@ -156,6 +156,7 @@ class Served:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.2)
+        self.stop()  # never leave a half-started server behind
         raise RuntimeError("kgalign serve did not start")
 
     def alive(self) -> bool:
