@@ -12,7 +12,7 @@ process (so peak memory is that step's):
    same queries against the Oxigraph server directly and through ``kgalign serve`` (over the
    embedded store, and over the server).
 
-Usage: ``nice -n 10 python benchmarks/store_scale.py [--limit N] [--requests N]``. The concept-space
+Usage: ``nice -n 10 python benchmarks/store_scale.py [--limit N] [--requests N] [--no-throughput]``. The concept-space
 questions (``symbols similar to``, ``sharing features with``) and the report need an embed, which
 is CPU-bound and not measured here at full size (see the notes in the module's closing lines).
 """
@@ -153,6 +153,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=None, help="only the first N noun synsets (default all 82,115)")
     ap.add_argument("--requests", type=int, default=400, help="requests per throughput run (default 400)")
+    ap.add_argument("--no-throughput", action="store_true", help="stop after the symbols (steps 1-3)")
     ap.add_argument("--embed", type=int, default=0, metavar="N",
                     help="instead: embed the first N concepts on both backends (time, symbols/s, peak memory)")
     args = ap.parse_args()
@@ -194,6 +195,8 @@ def main() -> None:
             r = run_step(syms.format(ws=str(ws)))
             print(f"  symbols, {label:<27} {r['seconds']:7.2f} s  {r['symbols']:,} symbols  peak {r['peak_mib']} MiB")
 
+        if args.no_throughput:
+            return
         # 4. SPARQL throughput: the server directly, and kgalign serve over each backend.
         rng = random.Random(0)
         ids = [line.split()[0] for line in open(nt, encoding="utf-8") if f"<{SKOS}prefLabel>" in line]

@@ -36,8 +36,8 @@ from kgalign.align.candidates import Evidence, Pair
 from kgalign.align.morphology import Morphology, numeral
 from kgalign.align.ontology import category
 from kgalign.align.scoring import MatchContext, progress
-from kgalign.align.wordnet import WordNet, wordnet
 from kgalign.symbolic.symbols import Symbol, normalise, split_words
+from kgalign.symbolic.wordnet import WordNet, wordnet
 
 PREPOSITIONS = frozenset("of for to in on at by with from into after before during about per via than".split())
 STOP_WORDS = PREPOSITIONS | frozenset(

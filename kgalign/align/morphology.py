@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from kgalign.align.wordnet import WordNet
+from kgalign.symbolic.wordnet import WordNet
 
 #: adjective ending -> noun endings it may come from
 ADJECTIVE_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def wordnet_status() -> str:
     """One line: whether the lexical matcher has WordNet (lemmas, synonyms) and where it came from."""
-    from kgalign.align.wordnet import _default_root
+    from kgalign.symbolic.wordnet import _default_root
 
     root = _default_root()
     if root is not None and (root / "index.noun").exists():

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a query or update (default 120)")
     p.add_argument("--no-atomic-updates", action="store_true",
                    help="the server applies an update request operation by operation (e.g. Virtuoso)")
+    p.add_argument("--no-chunked-uploads", action="store_true",
+                   help="the server cannot read a chunked request body (e.g. Virtuoso 7): spool each upload "
+                   "to a temporary file and send its length")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
@@ -110,6 +113,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             update_endpoint=check_url(args.update_endpoint) if args.update_endpoint else None,
             graph_store=check_url(args.graph_store) if args.graph_store else None,
             timeout=args.timeout, atomic_updates=not args.no_atomic_updates,
+            chunked_uploads=not args.no_chunked_uploads,
         )
         store_cfg = remote.to_dict()
     config = WorkspaceConfig.read(cfg_path) if cfg_path.exists() else WorkspaceConfig()

@@ -35,6 +35,7 @@ from kgalign.index.vectors import VectorIndex
 from kgalign.neural.concepts import ConceptTable, embed_symbols
 from kgalign.neural.features import FeatureStats, compute_feature_stats
 from kgalign.neural.paths import DEFAULT_SAE_NAME, FEATURE_STATS_FILE, default_sae_dir  # noqa: F401 (re-exported)
+from kgalign.neural.paths import sha_file as _sha_file
 from kgalign.neural.sae.io import fsync_dir
 from kgalign.symbolic.vocab import NEURAL_GRAPH
 
@@ -50,14 +51,6 @@ def generation_dir(workspace_path: Path, run: dict) -> Path | None:
     if not gen:
         return None
     return Path(workspace_path) / "neural" / GENERATIONS / str(gen)
-
-
-def _sha_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _atomic_json(path: Path, data: Any) -> None:

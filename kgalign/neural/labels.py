@@ -286,7 +286,7 @@ class _WordNetGroups:
         hit = self._word_cache.get(w)
         if hit is not None:
             return hit
-        from kgalign.align.wordnet import wordnet
+        from kgalign.symbolic.wordnet import wordnet
 
         wn = wordnet()
         out: set[str] = set()
@@ -679,8 +679,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import hashlib
 
-    from kgalign.index.build import _sha_file, default_sae_dir
     from kgalign.neural.model import ModelSpec, load_base_model
+    from kgalign.neural.paths import default_sae_dir
+    from kgalign.neural.paths import sha_file as _sha_file
     from kgalign.neural.sae.io import load_sae
 
     ap = argparse.ArgumentParser(prog="python -m kgalign.neural.labels", description=main.__doc__)

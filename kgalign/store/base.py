@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from kgalign.errors import WorkspaceError
-from kgalign.store.terms import Quad, QueryResult, Solutions, Term, Triple, Triples
+from kgalign.store.terms import Quad, QueryResult, Solution, Solutions, Term, Triple, Triples
 
 
 class StoreError(WorkspaceError):
@@ -126,6 +126,11 @@ class Store(Protocol):
     ) -> QueryResult: ...
 
     def select(self, sparql: str, **kw: Any) -> Solutions: ...
+
+    def select_iter(self, sparql: str, **kw: Any) -> Iterator[Solution]:
+        """A SELECT over the store's own dataset whose rows are yielded as they are read (the result
+        set is never held: memory bounded by the row, not by the result)."""
+        ...
 
     def ask(self, sparql: str, **kw: Any) -> bool: ...
 

@@ -240,6 +240,9 @@ def parse_json_results(body: bytes) -> Solutions | bool:
     if "boolean" in data:
         return bool(data["boolean"])
     names = list(data.get("head", {}).get("vars", []))
+    if names == ["__ASK_RETVAL"]:  # Virtuoso 7 answers ASK as one row holding 1 (or no row) in JSON
+        return any(b.get("__ASK_RETVAL", {}).get("value") not in (None, "0", "false")
+                   for b in data.get("results", {}).get("bindings", []))
     rows = [
         Solution(names, [_term_from_json(b[n]) if n in b else None for n in names])
         for b in data.get("results", {}).get("bindings", [])

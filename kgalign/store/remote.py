@@ -55,7 +55,7 @@ from kgalign.store.base import (
     provenance_update,
 )
 from kgalign.store.rdfio import MAX_SOURCE_GRAPHS, ntriples_lines, parse_json_results, parse_triples
-from kgalign.store.terms import BlankNode, Quad, QueryResult, Solutions, Term, Triple, Triples
+from kgalign.store.terms import BlankNode, Quad, QueryResult, Solution, Solutions, Term, Triple, Triples
 from kgalign.symbolic.vocab import (
     GRAPH_PREFIX,
     JOURNAL_GRAPH,
@@ -71,6 +71,8 @@ from kgalign.symbolic.vocab import (
 
 #: Triples per N-Triples batch while streaming an upload.
 UPLOAD_BATCH = 20_000
+#: Bytes of an upload kept in memory before the spool (``chunked_uploads: false``) moves to disk.
+UPLOAD_SPOOL = 16 * 2**20
 _FIXED_GRAPHS = (PROVENANCE_GRAPH, NEURAL_GRAPH, MAPPINGS_GRAPH)
 _JSON = "application/sparql-results+json"
 _NT = "application/n-triples"
@@ -90,6 +92,9 @@ class EndpointConfig:
     upload_timeout: float = 3600.0
     #: Whether the server applies one update request (several operations) as one transaction.
     atomic_updates: bool = True
+    #: Whether the server reads a chunked request body; if not (Virtuoso 7 reads it as empty), an
+    #: upload is spooled to a temporary file first and sent with its Content-Length.
+    chunked_uploads: bool = True
     #: How long the list of kgalign's graphs is reused before it is asked again (seconds).
     dataset_cache: float = 1.0
 
@@ -179,6 +184,43 @@ class _Http:
                 )
             return resp.status, ctype, data
         raise AssertionError("unreachable")
+
+    def stream(self, url: str, *, body: bytes, headers: Mapping[str, str], timeout: float,
+               what: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """POST and return the open response, its body unread (the caller reads it, then
+        :meth:`done`); a response that is not 2xx is read and returned like :meth:`request`'s."""
+        parts = urlsplit(url)
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        for attempt in (0, 1):
+            conn = self._conn(parts.scheme, parts.netloc, timeout, fresh=attempt > 0)
+            try:
+                conn.request("POST", target, body=body, headers=dict(headers))
+                resp = conn.getresponse()
+            except TimeoutError:
+                conn.close()
+                raise StoreError(f"{what}: the SPARQL endpoint {url} did not answer within {timeout:g} s") from None
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+                conn.close()
+                if attempt == 0:
+                    continue  # a kept-alive connection the server had closed
+                raise StoreError(f"{what}: the SPARQL endpoint {url} closed the connection ({e})") from None
+            except OSError as e:
+                conn.close()
+                raise StoreError(f"{what}: cannot reach the SPARQL endpoint {url}: {e.strerror or e}") from None
+            if 300 <= resp.status < 400:
+                conn.close()
+                raise StoreError(
+                    f"{what}: the SPARQL endpoint {url} redirected ({resp.status}) to "
+                    f"{resp.getheader('Location') or '?'}; kgalign does not follow redirects: configure the final URL"
+                )
+            return conn, resp
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def done(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+        """Give the connection back after a streamed response: kept alive only if read to the end."""
+        if not resp.isclosed() or resp.getheader("Connection", "").lower() == "close":
+            conn.close()
 
     def close(self) -> None:
         with self._lock:
@@ -341,6 +383,57 @@ class SparqlStore:
         raise StoreError(f"the SPARQL endpoint {self.config.query_endpoint} answered in {ctype or 'no media type'}; "
                          f"kgalign reads {_JSON} and {_NT}")
 
+    def select_iter(self, sparql: str, *, prefixes: dict[str, str] | None = None,
+                    union_default_graph: bool = True, **kw: Any) -> Iterator[Solution]:
+        """Run a SELECT and yield its rows while the server's answer is still arriving (parsed as it
+        streams in): the result set is never held, so memory is bounded by the row and the parser's
+        buffer, not by the result (the reads of the symbol table use this)."""
+        import pyoxigraph as ox
+
+        from kgalign.store.rdfio import from_ox
+        from kgalign.symbolic.store import _refuse_remote
+
+        _refuse_remote(sparql)
+        if kw.get("default_graphs") is not None or kw.get("named_graphs") is not None:
+            raise UsageError("select_iter() reads the store's own dataset")
+        self._check_open()
+        managed = self._managed_graphs()
+        fields: list[tuple[str, str]] = [("query", self._with_prefixes(sparql, prefixes))]
+        fields += [("default-graph-uri", g) for g in (managed if union_default_graph else ())]
+        fields += [("named-graph-uri", g) for g in managed]
+        url = self.config.query_endpoint
+        conn, resp = self._http.stream(
+            url, body=urlencode(fields).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": _JSON},
+            timeout=self.config.timeout, what="SPARQL query",
+        )
+        try:
+            if resp.status >= 400:
+                try:
+                    raise self._error(resp.status, resp.read(), fields[0][1], "SPARQL query", url)
+                except QuerySyntaxError as e:
+                    raise _unprefixed(e, sparql) from None
+            mt = (resp.getheader("Content-Type") or "").split(";")[0].strip().lower()
+            if mt not in (_JSON, "application/json"):
+                raise StoreError(f"the SPARQL endpoint {url} answered a SELECT in {mt or 'no media type'}; kgalign reads {_JSON}")
+            try:
+                res = ox.parse_query_results(resp, format=ox.QueryResultsFormat.JSON)
+                if not isinstance(res, ox.QuerySolutions):
+                    raise KgalignError("expected a SELECT query")
+                names = [v.value for v in res.variables]
+                n = len(names)
+                for sol in res:
+                    yield Solution(names, [from_ox(sol[i]) for i in range(n)])
+            except TimeoutError:
+                raise StoreError(f"SPARQL query: the SPARQL endpoint {url} did not answer within {self.config.timeout:g} s") from None
+            except (SyntaxError, ValueError) as e:
+                raise StoreError(f"the SPARQL endpoint {url} sent a result kgalign cannot read: {e}") from None
+            except OSError as e:
+                raise StoreError(f"SPARQL query: reading the answer of {url} failed: {e.strerror or e}") from None
+            resp.read()  # the end of the document, so the connection can be kept alive
+        finally:
+            self._http.done(conn, resp)
+
     def _refuse_functions(self, sparql: str, functions: Mapping[str, ExtensionFunction]) -> None:
         text = _STRIP.sub(" ", sparql)
         for iri in functions:
@@ -484,8 +577,19 @@ class SparqlStore:
             url = self.config.update_endpoint  # type: ignore[assignment]
             body = itertools.chain([f"INSERT DATA {{ GRAPH <{graph}> {{\n".encode()], chunks, [b"} }"])
             headers = {"Content-Type": "application/sparql-update"}
-        status, _, data = self._http.request("POST", url, body=body, headers=headers,
-                                             timeout=self.config.upload_timeout, what=what, retry=False)
+        if self.config.chunked_uploads:
+            status, _, data = self._http.request("POST", url, body=body, headers=headers,
+                                                 timeout=self.config.upload_timeout, what=what, retry=False)
+        else:
+            import tempfile
+
+            with tempfile.SpooledTemporaryFile(max_size=UPLOAD_SPOOL) as f:
+                for chunk in body:
+                    f.write(chunk)
+                headers["Content-Length"] = str(f.tell())
+                f.seek(0)
+                status, _, data = self._http.request("POST", url, body=f, headers=headers,  # type: ignore[arg-type]
+                                                     timeout=self.config.upload_timeout, what=what, retry=False)
         if status >= 400:
             raise self._error(status if status != 400 else 500, data, "", what, url)
 

@@ -63,7 +63,7 @@ from kgalign.store.rdfio import (  # noqa: F401  (MAX_SOURCE_GRAPHS, _clean_pars
     result_from_ox,
     to_ox,
 )
-from kgalign.store.terms import Quad, QueryResult, Solutions, Term, Triple, Triples
+from kgalign.store.terms import Quad, QueryResult, Solution, Solutions, Term, Triple, Triples
 from kgalign.symbolic.vocab import (
     GRAPH_PREFIX,
     JOURNAL_GRAPH,
@@ -298,6 +298,27 @@ class OxigraphStore:
             return result_from_ox(
                 self._store.query(sparql, prefixes=merged, custom_functions=functions, **dataset)
             )
+        except SyntaxError as e:
+            raise sparql_error(e, sparql) from None
+        except (OSError, RuntimeError, ValueError) as e:
+            raise KgalignError(f"SPARQL evaluation failed: {e}") from None
+
+    def select_iter(self, sparql: str, **kw: Any) -> Iterator[Solution]:
+        """Run a SELECT and yield its rows as they are evaluated: the result set is never held, so
+        memory is bounded by the row, not by the result (the reads of the symbol table use this)."""
+        merged = {**STANDARD_PREFIXES, **(kw.pop("prefixes", None) or {})}
+        _refuse_remote(sparql)
+        if kw.get("default_graphs") is not None or kw.get("named_graphs") is not None:
+            raise UsageError("select_iter() reads the store's own dataset")
+        dataset = self._dataset(kw.pop("union_default_graph", True))
+        try:
+            res = self._store.query(sparql, prefixes=merged, **dataset)
+            if not isinstance(res, ox.QuerySolutions):
+                raise KgalignError("expected a SELECT query")
+            names = [v.value for v in res.variables]
+            n = len(names)
+            for sol in res:
+                yield Solution(names, [from_ox(sol[i]) for i in range(n)])
         except SyntaxError as e:
             raise sparql_error(e, sparql) from None
         except (OSError, RuntimeError, ValueError) as e:

@@ -217,22 +217,25 @@ def _pick_literal(values: list[Literal]) -> list[str]:
     return list(dict.fromkeys(v.value.strip() for v in sorted(values, key=rank) if v.value.strip()))
 
 
-def _values(store: Store, g: str, preds: tuple[str, ...]) -> dict[str, dict[str, list]]:
-    """subject IRI -> predicate -> [object terms] for the given predicates in graph ``g``."""
+def _values(store: Store, g: str, preds: tuple[str, ...], keep: set[str] | None = None) -> dict[str, dict[str, list]]:
+    """subject IRI -> predicate -> [object terms] for the given predicates in graph ``g`` (only the
+    subjects in ``keep`` when given). Rows are streamed: only what is kept is held."""
     vals = " ".join(f"<{p}>" for p in preds)
-    rows = store.query(
+    rows = store.select_iter(
         f"SELECT ?s ?p ?o WHERE {{ GRAPH <{escape_iri(g)}> {{ VALUES ?p {{ {vals} }} ?s ?p ?o . FILTER(isIRI(?s)) }} }}"
     )
     out: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        out[r["s"].value][r["p"].value].append(r["o"])
+        s = r["s"].value
+        if keep is None or s in keep:
+            out[s][r["p"].value].append(r["o"])
     return out
 
 
 def _synonym_resource_labels(store: Store, g: str) -> dict[str, list[str]]:
     """Synonym objects that are resources (IRIs or blank nodes) -> their ``rdfs:label`` texts."""
     vals = " ".join(f"<{p}>" for p in _ALT_LABEL)
-    rows = store.query(
+    rows = store.select_iter(
         f"SELECT DISTINCT ?o ?l WHERE {{ GRAPH <{escape_iri(g)}> {{ VALUES ?p {{ {vals} }} "
         f"?s ?p ?o . FILTER(!isLiteral(?o)) ?o <{RDFS}label> ?l . FILTER(isLiteral(?l)) }} }}"
     )
@@ -248,7 +251,7 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
     kinds: dict[str, str] = {}
     types: dict[str, list[str]] = defaultdict(list)
     q = f"SELECT ?s ?t WHERE {{ GRAPH <{escape_iri(g)}> {{ ?s a ?t . FILTER(isIRI(?s) && isIRI(?t)) }} }}"
-    for r in store.query(q):
+    for r in store.select_iter(q):
         s, t = r["s"].value, r["t"].value
         kind = _TYPE_KIND.get(t)
         if kind is None:
@@ -272,17 +275,18 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
         ):
             kinds[s] = "individual"
     # Classes used in subClassOf without a declaration are still classes.
-    for r in store.query(
+    for r in store.select_iter(
         f"SELECT DISTINCT ?c WHERE {{ GRAPH <{escape_iri(g)}> {{ {{ ?c <{RDFS}subClassOf> ?x }} UNION {{ ?x <{RDFS}subClassOf> ?c }} FILTER(isIRI(?c)) }} }}"
     ):
         c = r["c"].value
         if c not in kinds and not c.startswith(_STANDARD_NS):
             kinds[c] = "class"
 
-    labels = _values(store, g, _PREF_LABEL)
-    alts = _values(store, g, _ALT_LABEL + _NOTATION)
+    keep = set(kinds)
+    labels = _values(store, g, _PREF_LABEL, keep)
+    alts = _values(store, g, _ALT_LABEL + _NOTATION, keep)
     syn_labels = _synonym_resource_labels(store, g)
-    defs = _values(store, g, _DEFINITION)
+    defs = _values(store, g, _DEFINITION, keep)
     rels = _values(store, g, _PARENT + _CHILD_OF_SUBJECT + (RDFS + "domain", RDFS + "range"))
 
     parents: dict[str, list[str]] = defaultdict(list)

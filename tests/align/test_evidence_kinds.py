@@ -12,11 +12,11 @@ import pytest
 from kgalign.align import Evidence, MappingCandidate, Matcher, MatcherConfig, OntologyView, repair
 from kgalign.align.lexical import Lexicon
 from kgalign.align.morphology import Morphology, numeral
-from kgalign.align.wordnet import wordnet
 from kgalign.api import Workspace
 from kgalign.cli import main
 from kgalign.errors import ConfigError
 from kgalign.symbolic.symbols import Symbol
+from kgalign.symbolic.wordnet import wordnet
 
 DATA = Path(__file__).resolve().parent / "data"
 MA = "http://example.org/ma#"

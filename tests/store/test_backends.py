@@ -69,6 +69,25 @@ def test_both_backends_answer_alike(backend_ws, tmp_path) -> None:
     local.close()
 
 
+def test_streamed_rows_are_the_selected_rows(backend_ws) -> None:
+    """``select_iter`` (the symbol reads) yields exactly ``select``'s rows; an abandoned stream
+    leaves the store answering; a syntax error keeps its position in the user's text."""
+    from kgalign.errors import QuerySyntaxError
+
+    ws = backend_ws
+    load_demo(ws)
+    q = "SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"
+    assert list(ws.store.select_iter(q)) == list(ws.store.select(q))
+    assert len(list(ws.store.select_iter(q))) > 500
+    it = ws.store.select_iter(q)
+    first = next(it)
+    it.close()  # abandoned after one row
+    assert first["s"] is not None and ws.store.select("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")[0]["n"].value
+    with pytest.raises(QuerySyntaxError) as e:
+        list(ws.store.select_iter("SELECT ?s WHERE {\n  ?s ?p }"))
+    assert e.value.line == 2
+
+
 def test_a_failed_load_changes_nothing(backend_ws, tmp_path) -> None:
     ws = backend_ws
     ws.load(ONT / "tort-owl.ttl")
