@@ -25,9 +25,11 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,8 +81,16 @@ def post(conn: http.client.HTTPConnection, path: str, query: str) -> tuple[int, 
     return resp.status, resp.read()
 
 
-def throughput(url: str, queries: list[str], clients: int, requests: int) -> tuple[float, float]:
-    """(requests/s, client CPU ms per request) over ``requests`` requests on ``clients`` keep-alive threads."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process (and its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(url: str, queries: list[str], clients: int, requests: int,
+               pid: int | None = None) -> tuple[float, float, float]:
+    """(requests/s, client CPU ms per request, server CPU ms per request) over ``requests`` requests
+    on ``clients`` keep-alive threads."""
     parts = urllib.parse.urlsplit(url)
     errors: list[str] = []
     start = threading.Barrier(clients + 1)
@@ -98,16 +108,18 @@ def throughput(url: str, queries: list[str], clients: int, requests: int) -> tup
     for t in threads:
         t.start()
     r0 = resource.getrusage(resource.RUSAGE_SELF)
+    s0 = cpu_seconds(pid) if pid else 0.0
     start.wait()
     t0 = time.perf_counter()
     for t in threads:
         t.join()
     secs = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
+    s1 = cpu_seconds(pid) if pid else 0.0
     if errors:
         sys.exit(f"{url}: {len(errors)} failed requests ({errors[0]})")
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    return requests / secs, 1000 * cpu / requests
+    return requests / secs, 1000 * cpu / requests, 1000 * (s1 - s0) / requests
 
 
 def solutions(data: bytes) -> object:
@@ -160,6 +172,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=20000, help="noun synsets to load (default 20,000)")
     ap.add_argument("--requests", type=int, default=600, help="requests per run (default 600)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds per concurrency level; the median is shown")
     ap.add_argument("--clients", default="1,8,32", help="concurrency levels (default 1,8,32)")
     ap.add_argument("--concepts", type=int, default=40, help="concepts in the query mix (5 queries each)")
     ap.add_argument("--remote", action="store_true", help="also kgalign serve over the Oxigraph server")
@@ -188,21 +201,31 @@ def main() -> None:
         run_step(load.format(ws=str(tmp / "ws-remote"), nt=str(nt)))
         extra = args.serve_args.split()
         urls = {"oxigraph server": ox_base + "/query"}
+        pids = {"oxigraph server": procs[0].pid}
         proc, urls["kgalign serve (embedded)"] = start_kgalign(tmp / "ws-embedded", extra)
         procs.append(proc)
+        pids["kgalign serve (embedded)"] = proc.pid
         if args.remote:
             proc, urls["kgalign serve (over the server)"] = start_kgalign(tmp / "ws-remote", extra)
             procs.append(proc)
+            pids["kgalign serve (over the server)"] = proc.pid
         print(f"WordNet 3.0 nouns as SKOS: {n:,} concepts, {n_triples:,} triples; {len(queries)} queries "
               f"(label+definition, narrower, by label, siblings per parent, ASK); {args.requests} POSTs per run")
         check_same(urls, queries)
         for k in urls:  # warm both: caches, first-query costs
             throughput(urls[k], queries, 4, min(len(queries), args.requests))
-        print(f"{'clients':>7} | " + " | ".join(f"{k:>31}" for k in urls) + " | ratios to the server")
+        print(f"req/s, median of {args.rounds} rounds (systems alternate within a round); CPU ms per request "
+              "of the server process (for kgalign over the server: its own process only) and of the client")
+        print(f"{'clients':>7} | " + " | ".join(f"{k:>40}" for k in urls) + " | ratios to the server")
         for clients in (int(c) for c in args.clients.split(",")):
-            res = {k: throughput(u, queries, clients, args.requests) for k, u in urls.items()}
+            runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in urls}
+            for _ in range(args.rounds):
+                for k, u in urls.items():
+                    runs[k].append(throughput(u, queries, clients, args.requests, pids[k]))
+            res = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in runs.items()}
             base = res["oxigraph server"][0]
-            cells = " | ".join(f"{qps:8.0f} req/s (client {cpu:.2f} ms/req)" for qps, cpu in res.values())
+            cells = " | ".join(f"{qps:7.0f} req/s (server {scpu:.2f}, client {cpu:.2f})"
+                               for qps, cpu, scpu in res.values())
             ratios = " ".join(f"{res[k][0] / base:.2f}x" for k in urls if k != "oxigraph server")
             print(f"{clients:>7} | {cells} | {ratios}", flush=True)
         print("(target: kgalign serve >= 0.8x the server at 1, 8 and 32 clients)")

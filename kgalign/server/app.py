@@ -237,6 +237,15 @@ MAX_REQUEST_HEAD = 1 << 20
 # -- the app -------------------------------------------------------------------------------------
 
 
+class KgalignApp(Starlette):
+    """The Starlette app with :class:`~kgalign.server.fast.SparqlFastPath` in front of its whole stack
+    (the direct route answers its own errors as JSON, so it needs none of the app's wrappers)."""
+
+    def build_middleware_stack(self) -> Any:
+        config: ServerConfig = self.state.config
+        return SparqlFastPath(super().build_middleware_stack(), max_url=MAX_URL, max_body=config.max_body)
+
+
 def open_workspace(config: ServerConfig):
     """Read-only unless a write token is configured (pyoxigraph allows one read-write handle per path)."""
     from kgalign.api import Workspace
@@ -261,15 +270,14 @@ def create_app(config: ServerConfig | None = None, workspace: Any = None) -> Sta
             for d in owned:
                 shutil.rmtree(d, ignore_errors=True)
 
-    middleware = [Middleware(SparqlFastPath, max_url=MAX_URL, max_body=config.max_body),
-                  Middleware(SecurityHeaders), Middleware(URLLimit, max_url=MAX_URL)]
+    middleware = [Middleware(SecurityHeaders), Middleware(URLLimit, max_url=MAX_URL)]
     if config.cors_origins:
         middleware.append(Middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
                                      allow_methods=["GET", "POST", "DELETE"],
                                      allow_headers=["Authorization", "Content-Type", "Accept"]))
     middleware.append(Middleware(BodyLimit, max_body=config.max_body, max_upload=config.max_upload))
     routes = [*ROUTES, Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")]
-    app = Starlette(
+    app = KgalignApp(
         routes=routes,
         middleware=middleware,
         exception_handlers={KgalignError: kgalign_error, HTTPException: http_error, Exception: internal_error},

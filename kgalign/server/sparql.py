@@ -10,6 +10,7 @@ parameter (as SPARQLWrapper and Virtuoso clients send) names the format instead.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -183,11 +184,13 @@ class ExtensionFunctions:
         self._stamp: tuple | None = None
         self._functions: dict | None = None
         self._lock = threading.Lock()
+        self._run: str | None = None
 
     def get(self, ws) -> dict | None:
-        run = ws.path / "neural" / "run.json"
+        if self._run is None:
+            self._run = str(ws.path / "neural" / "run.json")
         try:
-            stamp = (run.stat().st_mtime_ns, ws.generation)
+            stamp = (os.stat(self._run).st_mtime_ns, ws.generation)
         except FileNotFoundError:
             return None
         with self._lock:
