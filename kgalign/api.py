@@ -381,6 +381,18 @@ class Workspace:
             kw["custom_functions"] = self.sparql_functions() or None
         return self.store.query(query, **kw)
 
+    def sparql_serialized(self, query: str, choose: Any, **kw: Any) -> tuple[bytes, str]:
+        """:meth:`sparql` written out: ``(body, media type)``, the type ``choose(kind)`` names for the
+        result's kind (``"solutions"`` or ``"graph"``); the store's own serialiser where it has one."""
+        if "custom_functions" not in kw:
+            kw["custom_functions"] = self.sparql_functions() or None
+        direct = getattr(self.store, "query_serialized", None)
+        if direct is not None:
+            return direct(query, choose, **kw)
+        from kgalign.store.rdfio import serialize_result
+
+        return serialize_result(self.store.query(query, **kw), choose)
+
     def sparql_update(self, update: str) -> None:
         """Run a SPARQL update; everything derived from the store is rebuilt afterwards (a
         ``DROP ALL`` leaves no symbol and an empty live concept space)."""

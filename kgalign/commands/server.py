@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="embed the ontologies posted to /match: auto (when installed and small), never, always")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                    help="server log level (default: info)")
-    p.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    p.add_argument("--access-log", action="store_true", help="log every request (off by default: it costs throughput)")
+    p.add_argument("--no-access-log", action="store_true", help="do not log every request (the default)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -96,5 +97,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"http://{shown}:{config.port}/ (console), /sparql, /query, /openapi.json", file=sys.stderr, flush=True)
     if config.host not in ("127.0.0.1", "::1", "localhost"):
         print(f"kgalign: warning: bound to {config.host}: reachable from other machines", file=sys.stderr)
-    serve(config, log_level=args.log_level, access_log=not args.no_access_log)
+    serve(config, log_level=args.log_level, access_log=args.access_log and not args.no_access_log)
     return 0

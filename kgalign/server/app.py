@@ -31,6 +31,7 @@ from kgalign.server.config import ServerConfig
 from kgalign.server.console import completions_endpoint, examples_endpoint
 from kgalign.server.dsl import query_endpoint
 from kgalign.server.errors import MethodNotAllowed, NotFound
+from kgalign.server.fast import SparqlFastPath
 from kgalign.server.http import JSONResponse, error_response
 from kgalign.server.limits import BodyLimit, Runner
 from kgalign.server.match import match_endpoint
@@ -200,6 +201,12 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _url_too_long(size: int, limit: int) -> KgalignError:
+    err = KgalignError(f"the URL is {size:,} bytes long; the limit is {limit:,}: send a long query in a POST body")
+    err.http_status = 414  # type: ignore[misc]
+    return err
+
+
 class URLLimit:
     """ASGI middleware: a request whose path and query string pass ``max_url`` bytes gets 414 JSON.
 
@@ -215,11 +222,7 @@ class URLLimit:
         if scope["type"] == "http":
             size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
             if size > self.max_url:
-                err = KgalignError(
-                    f"the URL is {size:,} bytes long; the limit is {self.max_url:,}: send a long query "
-                    "in a POST body"
-                )
-                err.http_status = 414  # type: ignore[misc]
+                err = _url_too_long(size, self.max_url)
                 await error_response(err, headers={"Connection": "close"})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -232,6 +235,15 @@ MAX_REQUEST_HEAD = 1 << 20
 
 
 # -- the app -------------------------------------------------------------------------------------
+
+
+class KgalignApp(Starlette):
+    """The Starlette app with :class:`~kgalign.server.fast.SparqlFastPath` in front of its whole stack
+    (the direct route answers its own errors as JSON, so it needs none of the app's wrappers)."""
+
+    def build_middleware_stack(self) -> Any:
+        config: ServerConfig = self.state.config
+        return SparqlFastPath(super().build_middleware_stack(), max_url=MAX_URL, max_body=config.max_body)
 
 
 def open_workspace(config: ServerConfig):
@@ -265,7 +277,7 @@ def create_app(config: ServerConfig | None = None, workspace: Any = None) -> Sta
                                      allow_headers=["Authorization", "Content-Type", "Accept"]))
     middleware.append(Middleware(BodyLimit, max_body=config.max_body, max_upload=config.max_upload))
     routes = [*ROUTES, Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")]
-    app = Starlette(
+    app = KgalignApp(
         routes=routes,
         middleware=middleware,
         exception_handlers={KgalignError: kgalign_error, HTTPException: http_error, Exception: internal_error},
@@ -286,10 +298,71 @@ def create_app(config: ServerConfig | None = None, workspace: Any = None) -> Sta
     return app
 
 
-def serve(config: ServerConfig, *, log_level: str = "info", access_log: bool = True) -> None:
-    """Run the server with uvicorn until interrupted."""
+def http_protocol() -> Any:
+    """uvicorn's httptools protocol (a C parser) with h11's guarantees, or ``"h11"`` without httptools.
+
+    A request head over :data:`MAX_REQUEST_HEAD` bytes gets 400 and a closed connection (as h11's
+    ``max_incomplete_event_size``); a URL over :data:`MAX_URL` bytes gets the 414 JSON answer of
+    :class:`URLLimit` (httptools itself cannot split a URL over 64 KB).
+    """
+    import json
+
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return "h11"
+
+    class URLTooLong(Exception):
+        pass
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        _head = 0
+        _url_size = 0
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._head = self._url_size = 0
+
+        def _count(self, n: int) -> None:
+            self._head += n
+            if self._head > MAX_REQUEST_HEAD:
+                raise ValueError(f"the request head is longer than {MAX_REQUEST_HEAD} bytes")
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            size = len(self.url) - (1 if b"?" in self.url else 0)
+            if size > MAX_URL or len(self.url) > 0xFFFF:  # httptools parses URLs up to 64 KB
+                self._url_size = size
+                raise URLTooLong()
+            super().on_headers_complete()
+
+        def send_400_response(self, msg: str) -> None:
+            if not self._url_size:
+                super().send_400_response(msg)
+                return
+            err = _url_too_long(self._url_size, MAX_URL)
+            body = json.dumps(err.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+            self.transport.write(
+                b"HTTP/1.1 414 URI Too Long\r\ncontent-type: application/json\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n"
+                b"x-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\n\r\n" + body)
+            self.transport.close()
+
+    return BoundedHttpToolsProtocol
+
+
+def serve(config: ServerConfig, *, log_level: str = "info", access_log: bool = False) -> None:
+    """Run the server with uvicorn until interrupted (uvloop and httptools when installed)."""
     import uvicorn
 
     app = create_app(config)
     uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=access_log,
-                server_header=False, proxy_headers=False, h11_max_incomplete_event_size=MAX_REQUEST_HEAD)
+                server_header=False, proxy_headers=False, http=http_protocol(), loop="auto",
+                h11_max_incomplete_event_size=MAX_REQUEST_HEAD)

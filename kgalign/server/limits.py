@@ -86,6 +86,15 @@ async def _drain(receive: Callable, cap: int) -> None:
             return
 
 
+def _settle(fut: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if fut.done():  # timed out or cancelled meanwhile
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)
+
+
 class Runner:
     """A bounded thread pool with deadlines for the blocking calls into the Python API."""
 
@@ -100,31 +109,62 @@ class Runner:
     def pending(self) -> int:
         return self._pending
 
-    def _done(self, _: Future) -> None:
+    def _done(self, _: Future | None) -> None:
         with self._lock:
             self._pending -= 1
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float, what: str = "the query") -> T:
-        """``fn(*args)`` in a worker thread; :class:`QueryTimeout` after ``timeout`` seconds."""
+        """``fn(*args)`` in a worker thread; :class:`QueryTimeout` after ``timeout`` seconds.
+
+        One future on the event loop, settled from the worker through ``call_soon_threadsafe``
+        (no concurrent.futures chaining): a request costs one hand-off each way.
+        """
         with self._lock:
             if self._pending >= self.max_pending:
                 raise ServerBusy(self._pending)
             self._pending += 1
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future = loop.create_future()
+        abandoned = False  # set on the loop when the caller stops waiting: the work is skipped if not begun
+
+        def work() -> None:
+            try:
+                if abandoned:
+                    return
+                try:
+                    result, error = fn(*args), None
+                except BaseException as e:  # handed to the awaiting request
+                    result, error = None, e
+                try:
+                    loop.call_soon_threadsafe(_settle, fut, result, error)
+                except RuntimeError:  # the loop is closed: nobody waits any more
+                    pass
+            finally:
+                self._done(None)
+
         try:
-            cf = self._pool.submit(fn, *args)
+            self._pool.submit(work)
         except BaseException:
-            with self._lock:
-                self._pending -= 1
+            self._done(None)
             raise
-        cf.add_done_callback(self._done)
+        timed_out = False
+
+        def on_timeout() -> None:
+            nonlocal timed_out
+            if not fut.done():
+                timed_out = True
+                fut.cancel()
+
+        handle = loop.call_later(timeout, on_timeout)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(cf), timeout)
-        except asyncio.TimeoutError:
-            cf.cancel()  # drops it if it never started; a running thread finishes on its own
-            raise QueryTimeout(what, timeout) from None
+            return await fut
         except asyncio.CancelledError:
-            cf.cancel()
+            abandoned = True
+            if timed_out:
+                raise QueryTimeout(what, timeout) from None
             raise
+        finally:
+            handle.cancel()
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

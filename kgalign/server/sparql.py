@@ -10,6 +10,7 @@ parameter (as SPARQLWrapper and Virtuoso clients send) names the format instead.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -23,8 +24,7 @@ from kgalign.errors import QuerySyntaxError, UsageError
 from kgalign.server.errors import MethodNotAllowed, NotAcceptable, UnsupportedMediaType
 from kgalign.server.http import media_type, negotiate, require_write
 from kgalign.server.openapi import content, operation, query
-from kgalign.store.rdfio import serialize_results, serialize_triples
-from kgalign.store.terms import Triples
+from kgalign.store.rdfio import serialize_triples
 
 RESULTS = {
     "application/sparql-results+json": "application/sparql-results+json",
@@ -94,8 +94,18 @@ def _from_pairs(pairs: list[tuple[str, str]], into: SparqlRequest) -> SparqlRequ
 
 async def parse_request(request: Request) -> SparqlRequest:
     """The query or update of a SPARQL Protocol request, by the rules of SPARQL 1.1 Protocol §2."""
-    url_pairs = parse_qsl(request.url.query, keep_blank_values=True)
     if request.method in ("GET", "HEAD"):
+        return parse_parts(request.method, "", request.url.query, b"")
+    mt = media_type(request)
+    if mt not in QUERY_TYPES:  # refused before a byte of the body is read
+        raise UnsupportedMediaType(mt, list(QUERY_TYPES))
+    return parse_parts(request.method, mt, request.url.query, await request.body())
+
+
+def parse_parts(method: str, mt: str, url_query: str, body: bytes) -> SparqlRequest:
+    """:func:`parse_request` from the request's parts: method, body media type, query string, body."""
+    url_pairs = parse_qsl(url_query, keep_blank_values=True)
+    if method in ("GET", "HEAD"):
         if any(k == "update" for k, _ in url_pairs):
             raise MethodNotAllowed("GET", "/sparql (updates)", ["POST"])
         req = _from_pairs(url_pairs, SparqlRequest(query=_one(url_pairs, "query")))
@@ -103,10 +113,8 @@ async def parse_request(request: Request) -> SparqlRequest:
             raise UsageError("give the SPARQL query as the 'query' parameter (GET /sparql without one "
                              "returns the service description)")
         return req
-    mt = media_type(request)
-    if mt not in QUERY_TYPES:  # refused before a byte of the body is read
+    if mt not in QUERY_TYPES:
         raise UnsupportedMediaType(mt, list(QUERY_TYPES))
-    body = await request.body()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -120,9 +128,7 @@ async def parse_request(request: Request) -> SparqlRequest:
         return req
     if mt == "application/sparql-query":
         return _from_pairs(url_pairs, SparqlRequest(query=text))
-    if mt == "application/sparql-update":
-        return _from_pairs(url_pairs, SparqlRequest(update=text))
-    raise UnsupportedMediaType(mt, list(QUERY_TYPES))
+    return _from_pairs(url_pairs, SparqlRequest(update=text))
 
 
 def choose_format(kind: str, accept: str | None, formats: tuple[str, ...]) -> str:
@@ -178,11 +184,13 @@ class ExtensionFunctions:
         self._stamp: tuple | None = None
         self._functions: dict | None = None
         self._lock = threading.Lock()
+        self._run: str | None = None
 
     def get(self, ws) -> dict | None:
-        run = ws.path / "neural" / "run.json"
+        if self._run is None:
+            self._run = str(ws.path / "neural" / "run.json")
         try:
-            stamp = (run.stat().st_mtime_ns, ws.generation)
+            stamp = (os.stat(self._run).st_mtime_ns, ws.generation)
         except FileNotFoundError:
             return None
         with self._lock:
@@ -196,18 +204,21 @@ class ExtensionFunctions:
 
 def execute_query(ws, req: SparqlRequest, accept: str | None, functions: dict | None = None) -> tuple[bytes, str]:
     """Run the query and serialise its results (both in the worker thread: results are lazy)."""
+    negotiated: list[str] = []
+
+    def choose(kind: str) -> str:
+        mt = choose_format(kind, accept, req.formats)
+        negotiated.append(mt)
+        return (GRAPHS if kind == "graph" else RESULTS)[mt]
+
     try:
-        res = ws.sparql_raw(
-            req.query, custom_functions=functions or None,
+        body, _ = ws.sparql_serialized(
+            req.query, choose, custom_functions=functions or None,
             default_graphs=req.default_graphs or None, named_graphs=req.named_graphs or None,
         )
     except QuerySyntaxError as e:
         raise with_position(e) from None
-    if isinstance(res, Triples):
-        mt = choose_format("graph", accept, req.formats)
-        return serialize_triples(res, GRAPHS[mt]), mt
-    mt = choose_format("solutions", accept, req.formats)
-    return serialize_results(res, RESULTS[mt]), mt
+    return body, negotiated[-1]
 
 
 _DESCRIPTION = (
@@ -251,12 +262,18 @@ async def sparql_endpoint(request: Request) -> Response:
         await state.runner.run(update, state.ws, req.update, timeout=state.config.query_timeout,
                                what="the SPARQL update")
         return Response(status_code=204)
+    body, ctype = await run_query(state, req, request.headers.get("accept"))
+    return _head_only(request, Response(body, media_type=ctype, headers={"Vary": "Accept"}))
+
+
+async def run_query(state, req: SparqlRequest, accept: str | None) -> tuple[bytes, str]:
+    """The query's results and their Content-Type, run by the server's runner under the query deadline."""
+    ws = state.ws
     body, mt = await state.runner.run(
-        lambda: execute_query(state.ws, req, request.headers.get("accept"), state.sparql_functions.get(state.ws)),
+        lambda: execute_query(ws, req, accept, state.sparql_functions.get(ws)),
         timeout=state.config.query_timeout, what="the SPARQL query",
     )
-    ctype = mt + ("; charset=utf-8" if mt.startswith("text/") else "")
-    return _head_only(request, Response(body, media_type=ctype, headers={"Vary": "Accept"}))
+    return body, mt + ("; charset=utf-8" if mt.startswith("text/") else "")
 
 
 def _head_only(request: Request, response: Response) -> Response:

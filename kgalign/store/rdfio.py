@@ -47,6 +47,13 @@ RDF_TYPES = {
     "text/n3": ox.RdfFormat.N3,
 }
 
+#: Result formats pyoxigraph writes exactly as :func:`serialize_results` does (up to JSON white space
+#: and XML escaping); TSV is not among them (pyoxigraph abbreviates numbers there).
+NATIVE_RESULT_FORMATS = {
+    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
+    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
+    "text/csv": ox.QueryResultsFormat.CSV,
+}
 
 #: How many source graph names of an N-Quads/TriG/JSON-LD file the provenance keeps.
 MAX_SOURCE_GRAPHS = 100
@@ -219,6 +226,15 @@ def serialize_results(res: Solutions | bool, media_type: str) -> bytes:
         lines.extend("\t".join(_tsv_term(t) for t in row) for row in res)
         return ("\n".join(lines) + "\n").encode()
     raise ValueError(f"unknown results media type {media_type!r}; known: {', '.join(RESULT_TYPES)}")
+
+
+def serialize_result(res: Solutions | Triples | bool, choose: Any) -> tuple[bytes, str]:
+    """A kgalign result in the media type ``choose(kind)`` names (``"solutions"`` or ``"graph"``)."""
+    if isinstance(res, Triples):
+        mt = choose("graph")
+        return serialize_triples(res, mt), mt
+    mt = choose("solutions")
+    return serialize_results(res, mt), mt
 
 
 def _term_from_json(d: dict[str, Any]) -> Term:

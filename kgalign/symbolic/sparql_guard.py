@@ -155,6 +155,8 @@ def check_sparql(text: str, *, update: bool = False, policy: FederationPolicy | 
     bad = _lone_surrogate(text)
     if bad is not None:
         raise _error(text, bad, "the SPARQL text holds a lone surrogate code point (not valid Unicode)")
+    if _clearly_within_bounds(text):
+        return
     depth = 0
     operators = 0
     remote: list[Token] = []
@@ -192,6 +194,25 @@ def check_sparql(text: str, *, update: bool = False, policy: FederationPolicy | 
         prev = tok
     for tok in remote:
         _check_remote(text, tok, policy, update)
+
+
+def _clearly_within_bounds(text: str) -> bool:
+    """True only when the token walk below cannot refuse ``text``: a shortcut for short queries.
+
+    Each counted operator or clause is a token of at least one character, so a text of at most
+    :data:`MAX_SPARQL_OPERATORS` characters cannot pass that bound; nesting only grows at a
+    ``{ ( [`` character; and a SERVICE/LOAD token (its upper case, or the case-insensitive
+    pattern inside an IRI) needs the word in the text's upper case or a case-insensitive match.
+
+    >>> _clearly_within_bounds("SELECT * { ?s ?p ?o }"), _clearly_within_bounds("SELECT * { SERVICE <x> {} }")
+    (True, False)
+    """
+    if len(text) > MAX_SPARQL_OPERATORS:
+        return False
+    if text.count("{") + text.count("(") + text.count("[") > MAX_SPARQL_DEPTH:
+        return False
+    upper = text.upper()
+    return "SERVICE" not in upper and "LOAD" not in upper and _ANY_KEYWORD.search(text) is None
 
 
 def _check_remote(text: str, tok: Token, policy: FederationPolicy, update: bool) -> None:
@@ -266,4 +287,5 @@ def _lone_surrogate(text: str) -> int | None:
 
 
 _HIDDEN_KEYWORD = re.compile(r"(?i)(?<![\w:/#])(SERVICE|LOAD)(?![\w:])")
+_ANY_KEYWORD = re.compile(r"(?i)SERVICE|LOAD")
 _SURROGATE = re.compile("[\ud800-\udfff]")

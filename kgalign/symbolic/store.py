@@ -32,6 +32,7 @@ import hashlib
 import itertools
 import re
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
@@ -56,11 +57,13 @@ from kgalign.store.base import (
 )
 from kgalign.store.rdfio import (  # noqa: F401  (MAX_SOURCE_GRAPHS, _clean_parser_message re-exported)
     MAX_SOURCE_GRAPHS,
+    NATIVE_RESULT_FORMATS,
     _clean_parser_message,
     from_ox,
     quad_from_ox,
     rdf_format,
     result_from_ox,
+    serialize_results,
     to_ox,
 )
 from kgalign.store.terms import Quad, QueryResult, Solution, Solutions, Term, Triple, Triples
@@ -277,6 +280,60 @@ class OxigraphStore:
         written are invisible. ``custom_functions`` maps function IRIs to Python callables
         over kgalign terms. The result is read to the end, in kgalign's types.
         """
+        res = self._execute(sparql, prefixes, custom_functions, union_default_graph, default_graphs, named_graphs)
+        try:
+            return result_from_ox(res)
+        except (OSError, RuntimeError, ValueError) as e:
+            raise KgalignError(f"SPARQL evaluation failed: {e}") from None
+
+    def query_serialized(
+        self,
+        sparql: str,
+        choose: Callable[[str], str],
+        *,
+        prefixes: dict[str, str] | None = None,
+        custom_functions: dict[str, ExtensionFunction] | None = None,
+        union_default_graph: bool = True,
+        default_graphs: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+    ) -> tuple[bytes, str]:
+        """Run a SPARQL query and write its results as bytes: ``(body, media type)``.
+
+        ``choose(kind)`` names the media type for the result's kind (``"solutions"`` for SELECT
+        and ASK, ``"graph"`` for CONSTRUCT and DESCRIBE) and may raise. The same guard, dataset
+        and errors as :meth:`query`; the results go straight from pyoxigraph's serialiser (JSON,
+        XML, CSV and RDF formats) without kgalign's per-row terms.
+        """
+        res = self._execute(sparql, prefixes, custom_functions, union_default_graph, default_graphs, named_graphs)
+        try:
+            kind = "graph" if isinstance(res, ox.QueryTriples) else "solutions"
+            mt = choose(kind)
+            if kind == "graph":
+                body = res.serialize(format=rdf_format(mt))
+            elif mt in NATIVE_RESULT_FORMATS:
+                body = res.serialize(format=NATIVE_RESULT_FORMATS[mt])
+            else:
+                body = serialize_results(result_from_ox(res), mt)  # type: ignore[arg-type]
+        except BaseException as e:
+            # pyoxigraph's results may only be dropped on the thread that made them: none may
+            # leave this (worker) thread in a traceback's frames.
+            del res
+            traceback.clear_frames(e.__traceback__)
+            if isinstance(e, (OSError, RuntimeError, ValueError)):
+                raise KgalignError(f"SPARQL evaluation failed: {e}") from None
+            raise
+        return body, mt  # type: ignore[return-value]
+
+    def _execute(
+        self,
+        sparql: str,
+        prefixes: dict[str, str] | None,
+        custom_functions: dict[str, ExtensionFunction] | None,
+        union_default_graph: bool,
+        default_graphs: list[str] | None,
+        named_graphs: list[str] | None,
+    ) -> Any:
+        """The guard, the dataset (hidden graphs left out) and pyoxigraph's lazy result."""
         merged = {**STANDARD_PREFIXES, **(prefixes or {})}
         _refuse_remote(sparql)
         functions = (
@@ -295,9 +352,7 @@ class OxigraphStore:
         else:
             dataset = self._dataset(union_default_graph)
         try:
-            return result_from_ox(
-                self._store.query(sparql, prefixes=merged, custom_functions=functions, **dataset)
-            )
+            return self._store.query(sparql, prefixes=merged, custom_functions=functions, **dataset)
         except SyntaxError as e:
             raise sparql_error(e, sparql) from None
         except (OSError, RuntimeError, ValueError) as e:

@@ -1,0 +1,246 @@
+"""SPARQL throughput of ``kgalign serve`` against Oxigraph server's own, same data, same queries, one run.
+
+Builds WordNet 3.0 noun synsets as SKOS (``store_scale.build_wordnet``, ``--limit`` synsets), loads
+them once into an Oxigraph server (through kgalign's remote load, so the server holds exactly what a
+kgalign workspace holds; the server runs with ``--union-default-graph``) and once into an embedded
+kgalign workspace, then drives, at 1, 8 and 32 concurrent clients:
+
+- Oxigraph server's ``/query`` directly (the baseline);
+- ``kgalign serve`` over the embedded workspace (``/sparql``);
+- ``kgalign serve`` over a workspace whose store is that Oxigraph server (``--remote``).
+
+The client is threads with keep-alive ``http.client`` connections posting the query form
+(``application/x-www-form-urlencoded``, ``Accept: application/sparql-results+json``). The query mix
+(curator queries, fixed seed): a concept's label and definition, its narrower concepts with labels,
+concepts by exact label or alt label, its siblings counted per parent (a join + GROUP BY), and an ASK.
+Every request must answer 200; before timing, each query's results from each system are compared
+(same solutions). The client's own CPU per request is printed, so one can see it is not the limit.
+
+    nice -n 10 .venv/bin/python benchmarks/serve_throughput.py                 # 20,000 synsets
+    nice -n 10 .venv/bin/python benchmarks/serve_throughput.py --limit 5000 --requests 300 --remote
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from store_scale import SKOS, build_wordnet, run_step, wait_http  # noqa: E402
+
+from kgalign.store.managed import free_port, oxigraph_binary  # noqa: E402
+
+JSON_RESULTS = "application/sparql-results+json"
+
+
+def query_mix(nt: Path, n: int, seed: int = 0) -> list[str]:
+    """``n`` concepts' worth of curator queries (five kinds, interleaved)."""
+    rng = random.Random(seed)
+    ids, labels = [], []
+    for line in open(nt, encoding="utf-8"):
+        if f"<{SKOS}prefLabel>" in line:
+            s, _, rest = line.partition(" ")
+            ids.append(s)
+            labels.append(rest.split(" ", 1)[1].rsplit(" ", 1)[0])
+    picks = rng.sample(range(len(ids)), n)
+    p = f"PREFIX skos: <{SKOS}>\n"
+    out = []
+    for i in picks:
+        s, lab = ids[i], labels[i]
+        out += [
+            p + f"SELECT ?l ?d WHERE {{ {s} skos:prefLabel ?l OPTIONAL {{ {s} skos:definition ?d }} }}",
+            p + f"SELECT ?c ?l WHERE {{ ?c skos:broader {s} ; skos:prefLabel ?l }} ORDER BY ?l LIMIT 20",
+            p + f"SELECT ?c ?d WHERE {{ ?c skos:prefLabel|skos:altLabel {lab} OPTIONAL {{ ?c skos:definition ?d }} }}",
+            p + f"SELECT ?p (COUNT(?c) AS ?n) WHERE {{ {s} skos:broader ?p . ?c skos:broader ?p }} GROUP BY ?p",
+            p + f"ASK {{ {s} skos:broader ?p }}",
+        ]
+    return out
+
+
+def post(conn: http.client.HTTPConnection, path: str, query: str) -> tuple[int, bytes]:
+    body = urllib.parse.urlencode({"query": query})
+    conn.request("POST", path, body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": JSON_RESULTS})
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process (and its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(url: str, queries: list[str], clients: int, requests: int,
+               pid: int | None = None) -> tuple[float, float, float]:
+    """(requests/s, client CPU ms per request, server CPU ms per request) over ``requests`` requests
+    on ``clients`` keep-alive threads."""
+    parts = urllib.parse.urlsplit(url)
+    errors: list[str] = []
+    start = threading.Barrier(clients + 1)
+
+    def worker(k: int) -> None:
+        conn = http.client.HTTPConnection(parts.netloc, timeout=120)
+        start.wait()
+        for i in range(k, requests, clients):
+            status, data = post(conn, parts.path, queries[i % len(queries)])
+            if status != 200:
+                errors.append(f"HTTP {status}: {data[:200]!r}")
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    s0 = cpu_seconds(pid) if pid else 0.0
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    secs = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    s1 = cpu_seconds(pid) if pid else 0.0
+    if errors:
+        sys.exit(f"{url}: {len(errors)} failed requests ({errors[0]})")
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return requests / secs, 1000 * cpu / requests, 1000 * (s1 - s0) / requests
+
+
+def solutions(data: bytes) -> object:
+    """A comparable form of a SPARQL JSON result (sorted rows; ASK as a bool)."""
+    doc = json.loads(data)
+    if "boolean" in doc:
+        return doc["boolean"]
+    rows = [tuple(sorted((k, v["type"], v["value"], v.get("datatype", ""), v.get("xml:lang", ""))
+                         for k, v in b.items())) for b in doc["results"]["bindings"]]
+    return sorted(rows)
+
+
+def check_same(urls: dict[str, str], queries: list[str]) -> None:
+    """Every system gives the same solutions for every query (ORDER BY ... LIMIT ties aside: compared as sets)."""
+    conns = {k: http.client.HTTPConnection(urllib.parse.urlsplit(u).netloc, timeout=120) for k, u in urls.items()}
+    for q in queries:
+        answers = {}
+        for k, u in urls.items():
+            status, data = post(conns[k], urllib.parse.urlsplit(u).path, q)
+            if status != 200:
+                sys.exit(f"{k}: HTTP {status} for {q!r}: {data[:300]!r}")
+            answers[k] = solutions(data)
+        first = next(iter(answers.values()))
+        for k, a in answers.items():
+            if a != first:
+                sys.exit(f"{k} answers {q!r} differently from {next(iter(answers))}")
+    for c in conns.values():
+        c.close()
+
+
+def start_oxigraph(binary: str, location: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([binary, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}",
+                             "--union-default-graph"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/query?query=ASK%7B%7D")
+    return proc, base
+
+
+def start_kgalign(ws: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kgalign", "-w", str(ws), "serve", "--port", str(port), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/sparql?query=ASK%7B%7D")
+    return proc, base + "/sparql"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=20000, help="noun synsets to load (default 20,000)")
+    ap.add_argument("--requests", type=int, default=600, help="requests per run (default 600)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds per concurrency level; the median is shown")
+    ap.add_argument("--clients", default="1,8,32", help="concurrency levels (default 1,8,32)")
+    ap.add_argument("--concepts", type=int, default=40, help="concepts in the query mix (5 queries each)")
+    ap.add_argument("--remote", action="store_true", help="also kgalign serve over the Oxigraph server")
+    ap.add_argument("--serve-args", default="", help="extra 'kgalign serve' options, e.g. '--workers 4'")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    binary = oxigraph_binary()
+    if binary is None:
+        sys.exit("the Oxigraph server CLI is not installed (pip install oxigraph)")
+    tmp = Path(tempfile.mkdtemp(prefix="kga-serve-"))
+    procs: list[subprocess.Popen] = []
+    try:
+        nt = tmp / "wordnet-nouns.nt"
+        n = build_wordnet(nt, args.limit)
+        n_triples = sum(1 for _ in open(nt, encoding="utf-8"))
+        queries = query_mix(nt, args.concepts)
+        load = ("from kgalign.api import Workspace\nws = Workspace.open({ws!r})\n"
+                "rep = ws.load({nt!r}, name='wordnet')\nout = {{'triples': rep.info.triples}}\nws.close()")
+        run_step(load.format(ws=str(tmp / "ws-embedded"), nt=str(nt)))
+        proc, ox_base = start_oxigraph(binary, tmp / "ox")
+        procs.append(proc)
+        subprocess.run([sys.executable, "-m", "kgalign", "-w", str(tmp / "ws-remote"), "init",
+                        "--sparql-endpoint", ox_base + "/query", "--update-endpoint", ox_base + "/update",
+                        "--graph-store", ox_base + "/store?no_transaction"],
+                       check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+        run_step(load.format(ws=str(tmp / "ws-remote"), nt=str(nt)))
+        extra = args.serve_args.split()
+        urls = {"oxigraph server": ox_base + "/query"}
+        pids = {"oxigraph server": procs[0].pid}
+        proc, urls["kgalign serve (embedded)"] = start_kgalign(tmp / "ws-embedded", extra)
+        procs.append(proc)
+        pids["kgalign serve (embedded)"] = proc.pid
+        if args.remote:
+            proc, urls["kgalign serve (over the server)"] = start_kgalign(tmp / "ws-remote", extra)
+            procs.append(proc)
+            pids["kgalign serve (over the server)"] = proc.pid
+        print(f"WordNet 3.0 nouns as SKOS: {n:,} concepts, {n_triples:,} triples; {len(queries)} queries "
+              f"(label+definition, narrower, by label, siblings per parent, ASK); {args.requests} POSTs per run")
+        check_same(urls, queries)
+        for k in urls:  # warm both: caches, first-query costs
+            throughput(urls[k], queries, 4, min(len(queries), args.requests))
+        print(f"req/s, median of {args.rounds} rounds (systems alternate within a round); CPU ms per request "
+              "of the server process (for kgalign over the server: its own process only) and of the client")
+        print(f"{'clients':>7} | " + " | ".join(f"{k:>40}" for k in urls) + " | ratios to the server")
+        for clients in (int(c) for c in args.clients.split(",")):
+            runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in urls}
+            for _ in range(args.rounds):
+                for k, u in urls.items():
+                    runs[k].append(throughput(u, queries, clients, args.requests, pids[k]))
+            res = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in runs.items()}
+            base = res["oxigraph server"][0]
+            cells = " | ".join(f"{qps:7.0f} req/s (server {scpu:.2f}, client {cpu:.2f})"
+                               for qps, cpu, scpu in res.values())
+            ratios = " ".join(f"{res[k][0] / base:.2f}x" for k in urls if k != "oxigraph server")
+            print(f"{clients:>7} | {cells} | {ratios}", flush=True)
+        print("(target: kgalign serve >= 0.8x the server at 1, 8 and 32 clients)")
+    finally:
+        for p in procs:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if args.keep:
+            print(f"(work files in {tmp})")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
