@@ -274,6 +274,18 @@ def test_an_update_after_the_server_dropped_an_idle_connection(tmp_path) -> None
         srv.server_close()
 
 
+def test_the_managed_server_never_takes_a_port_just_released() -> None:
+    """A test (or user) takes a port with bind(0), releases it and starts `kgalign serve` on it; the
+    kernel hands the same port out again at once, so the managed Oxigraph server (started first, by the
+    serve process opening its workspace) must draw from elsewhere or it answers in kgalign's place."""
+    from kgalign.store.managed import SERVER_PORTS, free_port, server_port
+
+    for _ in range(20):
+        released = free_port()
+        port = server_port()
+        assert port != released and port in SERVER_PORTS
+
+
 def test_unknown_backend_lists_the_known_ones(tmp_path) -> None:
     from kgalign.store import open_store
 
