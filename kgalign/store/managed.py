@@ -57,6 +57,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: Where the managed server's port is drawn from: below Linux's ephemeral range (32768-60999), which
+#: ``bind(("127.0.0.1", 0))`` draws from. A port taken that way and released (e.g. by a test that then
+#: starts ``kgalign serve`` on it) is often handed out again at once: the server must not take it.
+SERVER_PORTS = range(20000, 32768)
+
+
+def server_port(rng: Any = None) -> int:
+    """A free loopback port for the managed server, outside the kernel's ephemeral range."""
+    import random
+
+    rng = rng or random.SystemRandom()
+    for _ in range(50):
+        port = rng.randrange(SERVER_PORTS.start, SERVER_PORTS.stop)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
     try:
         import ctypes
@@ -79,21 +101,26 @@ def start(location: Path, *, timeout: float = 30.0) -> tuple[subprocess.Popen, i
     if binary is None:
         raise StoreError("the oxigraph-server backend needs the Oxigraph server CLI: pip install oxigraph")
     location.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
-    )
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-            raise StoreError(f"oxigraph serve --location {location} exited: {err[-300:]}")
-        if _answers(f"http://127.0.0.1:{port}"):
-            return proc, port
-        time.sleep(0.05)
-    proc.kill()
-    raise StoreError(f"oxigraph serve --location {location} did not answer within {timeout:g} s")
+    for attempt in range(3):
+        port = server_port()
+        proc = subprocess.Popen(
+            [binary, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
+        )
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+                if "in use" in err.lower() and attempt < 2:
+                    break  # taken between the check and the bind: another port
+                raise StoreError(f"oxigraph serve --location {location} exited: {err[-300:]}")
+            if _answers(f"http://127.0.0.1:{port}"):
+                return proc, port
+            time.sleep(0.05)
+        else:
+            proc.kill()
+            raise StoreError(f"oxigraph serve --location {location} did not answer within {timeout:g} s")
+    raise StoreError(f"oxigraph serve --location {location}: no free port")  # pragma: no cover
 
 
 def _stop(proc: subprocess.Popen, state: Path) -> None:

@@ -82,13 +82,26 @@ def rdf_format(media_type: str) -> ox.RdfFormat:
 # -- pyoxigraph -> kgalign -------------------------------------------------------------------
 
 
+_DATATYPES: dict[str, NamedNode] = {}
+
+
+def _datatype(iri: str) -> NamedNode:
+    """One shared NamedNode per datatype IRI (a result holds a few datatypes over many literals)."""
+    dt = _DATATYPES.get(iri)
+    if dt is None:
+        dt = NamedNode(iri)
+        if len(_DATATYPES) < 1024:
+            _DATATYPES[iri] = dt
+    return dt
+
+
 def from_ox(t: Any) -> Term | None:
     if t is None:
         return None
     if isinstance(t, ox.NamedNode):
         return NamedNode(t.value)
     if isinstance(t, ox.Literal):
-        return Literal(t.value, datatype=NamedNode(t.datatype.value), language=t.language)
+        return Literal(t.value, datatype=_datatype(t.datatype.value), language=t.language)
     if isinstance(t, ox.BlankNode):
         return BlankNode(t.value)
     if isinstance(t, ox.DefaultGraph):
@@ -246,7 +259,7 @@ def _term_from_json(d: dict[str, Any]) -> Term:
     if kind in ("literal", "typed-literal"):
         lang = d.get("xml:lang")
         dt = d.get("datatype")
-        return Literal(d["value"], datatype=NamedNode(dt) if dt and not lang else None, language=lang)
+        return Literal(d["value"], datatype=_datatype(dt) if dt and not lang else None, language=lang)
     raise ValueError(f"unknown term type {kind!r} in SPARQL JSON results")
 
 

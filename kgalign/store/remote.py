@@ -30,6 +30,7 @@ import http.client
 import itertools
 import os
 import re
+import select
 import socket
 import threading
 import time
@@ -133,7 +134,7 @@ class _Http:
     def _conn(self, scheme: str, netloc: str, timeout: float, fresh: bool) -> http.client.HTTPConnection:
         pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
         conn = pool.get((scheme, netloc))
-        if conn is not None and fresh:
+        if conn is not None and (fresh or _dropped(conn)):
             conn.close()
             conn = None
         if conn is None:
@@ -227,6 +228,18 @@ class _Http:
             for c in self._all:
                 c.close()
             self._all.clear()
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """Whether a kept-alive connection was closed by the server while idle (Oxigraph server closes
+    them after a minute): its socket reads as ready (EOF) before anything was sent. Such a connection
+    is replaced before a request, so an update (never retried) is not lost on it."""
+    if conn.sock is None:
+        return False
+    try:
+        return bool(select.select([conn.sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 _ERROR_AT = re.compile(r"error at (\d+):(\d+):\s*")
@@ -557,7 +570,7 @@ class SparqlStore:
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
         from kgalign.symbolic.store import _refuse_remote
 
-        _refuse_remote(sparql)
+        _refuse_remote(sparql, update=True)
         try:
             self._send_update(self._with_prefixes(sparql, prefixes))
         except QuerySyntaxError as e:

@@ -225,10 +225,11 @@ def _values(store: Store, g: str, preds: tuple[str, ...], keep: set[str] | None 
         f"SELECT ?s ?p ?o WHERE {{ GRAPH <{escape_iri(g)}> {{ VALUES ?p {{ {vals} }} ?s ?p ?o . FILTER(isIRI(?s)) }} }}"
     )
     out: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    pred = {p: p for p in preds}  # one string per predicate, not one per row
     for r in rows:
         s = r["s"].value
         if keep is None or s in keep:
-            out[s][r["p"].value].append(r["o"])
+            out[s][pred[r["p"].value]].append(r["o"])
     return out
 
 
@@ -305,7 +306,10 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
 
     symbols: list[Symbol] = []
     for iri in sorted(kinds):
-        by_label = labels.get(iri, {})
+        # each subject's rows are dropped once its symbol is built: the read's peak is not rows + symbols
+        by_label = labels.pop(iri, {})
+        by_alt = alts.pop(iri, {})
+        by_def = defs.pop(iri, {})
         names: list[str] = []
         for p in _PREF_LABEL:
             names.extend(_pick_literal([o for o in by_label.get(p, ()) if isinstance(o, Literal)]))
@@ -313,7 +317,7 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
         alt: list[str] = []
         scoped: list[tuple[str, str]] = []
         for p in _ALT_LABEL:
-            terms = alts.get(iri, {}).get(p, ())
+            terms = by_alt.get(p, ())
             texts = _pick_literal([o for o in terms if isinstance(o, Literal)])
             for o in terms:  # resource-valued synonyms: the text is the resource's rdfs:label
                 if not isinstance(o, Literal):
@@ -324,9 +328,9 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
                 alt.extend(texts)
         definitions: list[str] = []
         for p in _DEFINITION:
-            definitions.extend(_pick_literal([o for o in defs.get(iri, {}).get(p, ()) if isinstance(o, Literal)]))
-        hidden = _pick_literal([o for o in alts.get(iri, {}).get(_HIDDEN_LABEL[0], ()) if isinstance(o, Literal)])
-        notations = _pick_literal([o for o in alts.get(iri, {}).get(_NOTATION[0], ()) if isinstance(o, Literal)])
+            definitions.extend(_pick_literal([o for o in by_def.get(p, ()) if isinstance(o, Literal)]))
+        hidden = _pick_literal([o for o in by_alt.get(_HIDDEN_LABEL[0], ()) if isinstance(o, Literal)])
+        notations = _pick_literal([o for o in by_alt.get(_NOTATION[0], ()) if isinstance(o, Literal)])
         if kinds[iri] == "rule" and not names:
             from kgalign.symbolic.rules import rule_label
 
@@ -334,7 +338,7 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
         derived = not names
         label = names[0] if names else derive_label(local_name(iri))
         alt_labels = tuple(dict.fromkeys(a for a in (*names[1:], *alt) if a != label))
-        r = rels.get(iri, {})
+        r = rels.pop(iri, {})
         symbols.append(
             Symbol(
                 iri=iri,

@@ -18,7 +18,11 @@ from fault_support import ONTOLOGIES, run_cli
 EMBED_POINTS_BEFORE = ["embed:graph-table", "embed:concepts", "embed:index", "embed:staged", "embed:generation"]
 # (every point of kgalign/index/build.py; a kill after "embed:generation" is after the switch)
 EMBED_POINTS_AFTER = ["embed:switched", "embed:facts"]
-LOAD_POINTS = ["load:inspected", "load:checked", "store:filled", "store:committed"]
+#: store:* are kill points inside the embedded store's load (its RocksDB journal); the remote store's own
+#: kill test is tests/store/test_backends.py::test_a_killed_remote_load_is_invisible_and_recovered.
+_EMBEDDED = pytest.mark.embedded_store
+LOAD_POINTS = ["load:inspected", "load:checked", pytest.param("store:filled", marks=_EMBEDDED),
+               pytest.param("store:committed", marks=_EMBEDDED)]
 QUESTIONS = [
     "symbols similar to Negligence limit 5",
     "features of Negligence limit 5",

@@ -225,6 +225,67 @@ def test_redirects_are_not_followed(tmp_path) -> None:
     srv.server_close()
 
 
+def test_an_update_after_the_server_dropped_an_idle_connection(tmp_path) -> None:
+    """Oxigraph server closes a kept-alive connection after a minute idle; the next update (never
+    retried: it is not idempotent) must go over a new connection, not fail on the dead one."""
+    import http.server
+    import threading
+    import time
+
+    from kgalign.store.remote import EndpointConfig, SparqlStore
+
+    updates: list[bytes] = []
+
+    class OneRequestPerConnection(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive as far as the client can tell...
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers["Content-Type"] == "application/sparql-update":
+                updates.append(body)
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                data = b'{"head": {"vars": ["x"]}, "results": {"bindings": []}}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/sparql-results+json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            self.close_connection = True  # ...then the server drops it, unannounced, like an idle timeout
+
+        def log_message(self, *a) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OneRequestPerConnection)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}/sparql"
+        store = SparqlStore(EndpointConfig(query_endpoint=url, update_endpoint=url, timeout=5))  # recover(): a query
+        for i in range(3):
+            time.sleep(0.2)  # the server has closed the previous connection by now
+            store.update(f"INSERT DATA {{ <urn:a> <urn:b> {i} }}")
+        assert len(updates) == 3
+        store.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_the_managed_server_never_takes_a_port_just_released() -> None:
+    """A test (or user) takes a port with bind(0), releases it and starts `kgalign serve` on it; the
+    kernel hands the same port out again at once, so the managed Oxigraph server (started first, by the
+    serve process opening its workspace) must draw from elsewhere or it answers in kgalign's place."""
+    from kgalign.store.managed import SERVER_PORTS, free_port, server_port
+
+    for _ in range(20):
+        released = free_port()
+        port = server_port()
+        assert port != released and port in SERVER_PORTS
+
+
 def test_unknown_backend_lists_the_known_ones(tmp_path) -> None:
     from kgalign.store import open_store
 
