@@ -81,14 +81,17 @@ def post(conn: http.client.HTTPConnection, path: str, query: str) -> tuple[int, 
     return resp.status, resp.read()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process (and its threads) has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes (and their threads) have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def throughput(url: str, queries: list[str], clients: int, requests: int,
-               pid: int | None = None) -> tuple[float, float, float]:
+               pids: list[int] | None = None) -> tuple[float, float, float]:
     """(requests/s, client CPU ms per request, server CPU ms per request) over ``requests`` requests
     on ``clients`` keep-alive threads."""
     parts = urllib.parse.urlsplit(url)
@@ -108,14 +111,14 @@ def throughput(url: str, queries: list[str], clients: int, requests: int,
     for t in threads:
         t.start()
     r0 = resource.getrusage(resource.RUSAGE_SELF)
-    s0 = cpu_seconds(pid) if pid else 0.0
+    s0 = cpu_seconds(pids) if pids else 0.0
     start.wait()
     t0 = time.perf_counter()
     for t in threads:
         t.join()
     secs = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
-    s1 = cpu_seconds(pid) if pid else 0.0
+    s1 = cpu_seconds(pids) if pids else 0.0
     if errors:
         sys.exit(f"{url}: {len(errors)} failed requests ({errors[0]})")
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
@@ -159,13 +162,16 @@ def start_oxigraph(binary: str, location: Path) -> tuple[subprocess.Popen, str]:
     return proc, base
 
 
-def start_kgalign(ws: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
+def start_kgalign(ws: Path, extra: list[str], src: str | None = None) -> tuple[subprocess.Popen, str, list[int]]:
+    """``kgalign serve`` over ``ws`` (from the source tree ``src`` when given): process, URL, its pids."""
     port = free_port()
+    env = {**os.environ, "PYTHONPATH": src} if src else None
     proc = subprocess.Popen([sys.executable, "-m", "kgalign", "-w", str(ws), "serve", "--port", str(port), *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=src or REPO, env=env)
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/sparql?query=ASK%7B%7D")
-    return proc, base + "/sparql"
+    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
+    return proc, base + "/sparql", [proc.pid, *map(int, children.split())]
 
 
 def main() -> None:
@@ -176,6 +182,9 @@ def main() -> None:
     ap.add_argument("--clients", default="1,8,32", help="concurrency levels (default 1,8,32)")
     ap.add_argument("--concepts", type=int, default=40, help="concepts in the query mix (5 queries each)")
     ap.add_argument("--remote", action="store_true", help="also kgalign serve over the Oxigraph server")
+    ap.add_argument("--processes", type=int, default=1, help="also kgalign serve --processes N (N > 1)")
+    ap.add_argument("--before", default=None, metavar="SRC",
+                    help="also kgalign serve from another source tree (e.g. a worktree of the commit before)")
     ap.add_argument("--serve-args", default="", help="extra 'kgalign serve' options, e.g. '--workers 4'")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
@@ -201,14 +210,18 @@ def main() -> None:
         run_step(load.format(ws=str(tmp / "ws-remote"), nt=str(nt)))
         extra = args.serve_args.split()
         urls = {"oxigraph server": ox_base + "/query"}
-        pids = {"oxigraph server": procs[0].pid}
-        proc, urls["kgalign serve (embedded)"] = start_kgalign(tmp / "ws-embedded", extra)
-        procs.append(proc)
-        pids["kgalign serve (embedded)"] = proc.pid
+        pids = {"oxigraph server": [procs[0].pid]}
+        variants = [("kgalign serve (embedded)", tmp / "ws-embedded", extra, None)]
+        if args.processes > 1:
+            variants.append((f"kgalign serve --processes {args.processes}", tmp / "ws-embedded",
+                             [*extra, "--processes", str(args.processes)], None))
         if args.remote:
-            proc, urls["kgalign serve (over the server)"] = start_kgalign(tmp / "ws-remote", extra)
+            variants.append(("kgalign serve (over the server)", tmp / "ws-remote", extra, None))
+        if args.before:
+            variants.append(("kgalign serve, before (embedded)", tmp / "ws-embedded", [], args.before))
+        for label, ws, opts, src in variants:
+            proc, urls[label], pids[label] = start_kgalign(ws, opts, src)
             procs.append(proc)
-            pids["kgalign serve (over the server)"] = proc.pid
         print(f"WordNet 3.0 nouns as SKOS: {n:,} concepts, {n_triples:,} triples; {len(queries)} queries "
               f"(label+definition, narrower, by label, siblings per parent, ASK); {args.requests} POSTs per run")
         check_same(urls, queries)

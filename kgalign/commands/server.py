@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kgalign.errors import KgalignError
+from kgalign.errors import KgalignError, UsageError
 from kgalign.server.config import MATCH_NEURAL_POLICIES, WRITE_TOKEN_ENV, MiB, ServerConfig
 
 
@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--query-timeout", type=float, default=30.0, help="seconds per query (default 30)")
     p.add_argument("--match-timeout", type=float, default=300.0, help="seconds per match or load (default 300)")
     p.add_argument("--workers", type=int, default=8, help="query worker threads (default 8)")
+    p.add_argument("--processes", type=int, default=1,
+                   help="server processes sharing the port (read-only servers only; each has its own "
+                        "--workers and --max-pending and its own copy of the workspace's caches); default 1")
     p.add_argument("--max-pending", type=int, default=64, help="requests running or waiting before 503 (default 64)")
     p.add_argument("--file-root", action="append", default=[], metavar="DIR",
                    help="a directory file: URLs may point into (repeatable); none = no file: URLs")
@@ -91,11 +94,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         file_roots=tuple(args.file_root), allow_remote_urls=args.allow_remote_urls,
         cors_origins=tuple(args.cors_origin), report_dir=args.report_dir, match_neural=args.match_neural,
     )
+    if args.processes < 1:
+        raise UsageError(f"--processes must be at least 1, not {args.processes}")
+    if args.processes > 1 and not config.read_only:
+        raise UsageError("--processes needs a read-only server (no write token): the store has one writer, and a "
+                         "write in one process would leave the others' handles and caches stale")
     mode = "read-write (writes need the bearer token)" if token else "read-only"
     shown = "localhost" if config.host in ("127.0.0.1", "::1") else config.host
     print(f"kgalign: serving {args.workspace or 'the default workspace'} {mode} at "
           f"http://{shown}:{config.port}/ (console), /sparql, /query, /openapi.json", file=sys.stderr, flush=True)
     if config.host not in ("127.0.0.1", "::1", "localhost"):
         print(f"kgalign: warning: bound to {config.host}: reachable from other machines", file=sys.stderr)
-    serve(config, log_level=args.log_level, access_log=args.access_log and not args.no_access_log)
+    serve(config, log_level=args.log_level, access_log=args.access_log and not args.no_access_log,
+          processes=args.processes)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -358,11 +359,36 @@ def http_protocol() -> Any:
     return BoundedHttpToolsProtocol
 
 
-def serve(config: ServerConfig, *, log_level: str = "info", access_log: bool = False) -> None:
-    """Run the server with uvicorn until interrupted (uvloop and httptools when installed)."""
+def serve(config: ServerConfig, *, log_level: str = "info", access_log: bool = False, processes: int = 1) -> None:
+    """Run the server with uvicorn until interrupted (uvloop and httptools when installed); with
+    ``processes`` > 1 (read-only servers only), that many processes on one socket
+    (:mod:`kgalign.server.processes`)."""
+    if processes <= 1:
+        run_uvicorn(config, None, log_level=log_level, access_log=access_log)
+        return
+    from kgalign.server import processes as mp
+
+    sock = mp.bind(config)
+    children = mp.start_children(config, sock, processes - 1, log_level=log_level, access_log=access_log)
+    try:
+        run_uvicorn(config, sock, log_level=log_level, access_log=access_log)
+    finally:
+        mp.stop_children(children)
+        sock.close()
+
+
+def run_uvicorn(config: ServerConfig, sock: Any, *, log_level: str, access_log: bool) -> None:
+    """One server process: the app over ``config``, on ``sock`` (else on ``config.host``/``port``)."""
     import uvicorn
 
     app = create_app(config)
-    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=access_log,
-                server_header=False, proxy_headers=False, http=http_protocol(), loop="auto",
-                h11_max_incomplete_event_size=MAX_REQUEST_HEAD)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=config.host, port=config.port, log_level=log_level, access_log=access_log,
+        server_header=False, proxy_headers=False, http=http_protocol(), loop="auto",
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD))
+    try:
+        server.run(sockets=[sock] if sock is not None else None)
+    except KeyboardInterrupt:  # as uvicorn.run: Ctrl-C is a normal end
+        pass
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE (e.g. the port is taken)

@@ -384,6 +384,42 @@ class SparqlStore:
             raise _unprefixed(e, sparql) from None
         return self._result(ctype, data)
 
+    def query_serialized(self, sparql: str, choose: Any, **kw: Any) -> tuple[bytes, str]:
+        """Run a query and write its results: ``(body, media type)`` with the type ``choose(kind)`` names.
+
+        A SELECT or ASK answered in SPARQL JSON passes the server's bytes on as they came (the
+        same guard, dataset and errors as :meth:`query`); anything else is read into kgalign's
+        terms and written by kgalign (:func:`~kgalign.store.rdfio.serialize_result`).
+        """
+        from kgalign.store.rdfio import serialize_result
+        from kgalign.symbolic.sparql_guard import query_form
+        from kgalign.symbolic.store import _refuse_remote
+
+        if query_form(sparql) not in ("SELECT", "ASK"):
+            return serialize_result(self.query(sparql, **kw), choose)
+        mt = choose("solutions")
+        if mt != _JSON:
+            return serialize_result(self.query(sparql, **kw), lambda kind: mt)
+        _refuse_remote(sparql)
+        functions = kw.get("custom_functions")
+        if functions:
+            self._refuse_functions(sparql, functions)
+        default_graphs, named_graphs = kw.get("default_graphs"), kw.get("named_graphs")
+        if default_graphs is not None or named_graphs is not None:
+            dataset = (list(default_graphs) if default_graphs is not None else None,
+                       list(named_graphs) if named_graphs is not None else None)
+        else:
+            managed = self._managed_graphs()
+            dataset = (managed if kw.get("union_default_graph", True) else None, managed)
+        try:
+            ctype, data = self._send_query(self._with_prefixes(sparql, kw.get("prefixes")), dataset,
+                                           accept=_JSON, what="SPARQL query")
+        except QuerySyntaxError as e:
+            raise _unprefixed(e, sparql) from None
+        if ctype.split(";")[0].strip().lower() in (_JSON, "application/json"):
+            return data, mt
+        return serialize_result(self._result(ctype, data), lambda kind: mt)
+
     def _result(self, ctype: str, data: bytes) -> QueryResult:
         mt = ctype.split(";")[0].strip().lower()
         try:

@@ -89,3 +89,42 @@ def test_kgalign_serve_read_only_and_read_write(tmp_path):
     assert f"Uvicorn running on http://127.0.0.1:{p_ro}" in err_ro
     assert "read-only" in err_ro.splitlines()[0]
     assert rc_ro == 0 and rc_rw == 0
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                                           text=True).stdout.split()]
+
+
+def test_kgalign_serve_processes_share_the_port_and_end_with_the_parent(tmp_path):
+    """--processes 2: two read-only servers on one port answer alike; SIGINT to the parent ends both,
+    and a read-write server refuses the option with a one-line error."""
+    ws = tmp_path / "ws"
+    subprocess.run([sys.executable, "-m", "kgalign", "-w", str(ws), "load", str(ONTOLOGIES / "negligence-skos.ttl")],
+                   check=True, capture_output=True)
+    port = _free_port()
+    proc = _serve(["-w", str(ws), "serve", "--port", str(port), "--processes", "2"])
+    try:
+        _wait(port, proc)
+        children = _children(proc.pid)
+        assert len(children) == 1
+        query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+        answers = set()
+        for _ in range(8):  # fresh connections: the kernel spreads them over both processes
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+                r = c.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
+                assert r.status_code == 200, r.text
+                answers.add(r.text)
+        assert len(answers) == 1 and int(next(iter(answers)).split()[-1]) > 0
+    finally:
+        rc, err = _stop(proc)
+    assert rc == 0 and "Traceback" not in err
+    deadline = time.monotonic() + 20
+    while any(os.path.exists(f"/proc/{c}") for c in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(os.path.exists(f"/proc/{c}") for c in children)
+    rw = _serve(["-w", str(ws), "serve", "--port", str(_free_port()), "--processes", "2"],
+                {"KGALIGN_WRITE_TOKEN": "a-write-token-0123456789"})
+    _, err = rw.communicate(timeout=60)
+    assert rw.returncode == 2
+    assert err.strip().splitlines()[-1].startswith("kgalign: error: --processes needs a read-only server")
