@@ -9,7 +9,8 @@ the dense sentence embeddings): on this pair, how often does it rank an anchor's
 the other candidates of the same symbol (the pairs the scorers proposed for it, the hard
 negatives, plus a few random ones)? The answer, rescaled so that chance is 0 and always is 1,
 is the weight the matcher gives that evidence — a space that does not separate true pairs from
-near misses on these two artefacts gets no say.
+near misses on these two artefacts gets no say (below ``min_reliability``, none at all). The
+AUC of anchors against random pairs is recorded beside it (``context.cache["reliability_auc"]``).
 """
 
 from __future__ import annotations
@@ -57,14 +58,17 @@ def measure_reliability(context: MatchContext, kinds: Sequence[str], seed: int =
             by_source[a].add(b)
     targets = sorted(context.target.symbols)
     groups: list[tuple[Pair, list[Pair]]] = []
+    randoms: list[Pair] = []
     for a, b in anc:
         negs = {x for x in by_source.get(a, ()) if x != b}
         cat = context.category_of((a, b))
         pool = [t for t in rng.sample(targets, min(len(targets), 4 * RANDOM_NEGATIVES))
                 if t != b and context.category_of((a, t)) == cat]
         negs.update(pool[:RANDOM_NEGATIVES])
+        randoms.extend((a, x) for x in pool[:RANDOM_NEGATIVES])
         if negs:
             groups.append(((a, b), sorted((a, x) for x in negs)))
+    auc = context.cache.setdefault("reliability_auc", {})
     for kind in kinds:
         if len(groups) < MIN_ANCHORS:
             out[kind] = 1.0
@@ -81,5 +85,11 @@ def measure_reliability(context: MatchContext, kinds: Sequence[str], seed: int =
             chance += 1.0 / (len(negs) + 1)
         hits /= len(groups)
         chance /= len(groups)
+        # AUC: how often an anchor scores above a random pair of the same category (ties count half)
+        pos = [ev[p].score if p in ev else 0.0 for p, _ in groups]
+        neg = [ev[p].score if p in ev else 0.0 for p in randoms]
+        if pos and neg:
+            wins = sum((x > y) + 0.5 * (x == y) for x in pos for y in neg)
+            auc[kind] = round(wins / (len(pos) * len(neg)), 4)
         out[kind] = round(max(0.0, (hits - chance) / (1.0 - chance)), 4) if chance < 1 else 0.0
     return out

@@ -69,6 +69,9 @@ class MatcherConfig:
     morphology_score: float = 0.9
     #: score of a match through a related/narrow/broad synonym (an exact synonym counts as a label)
     related_synonym_score: float = 0.8
+    #: read property names other ways too: domain/range words dropped ("writePaper" on Paper →
+    #: "write"), agent nouns as their verbs with the direction kept ("has reviewer" = "reviewed by")
+    property_readings: bool = True
     # -- structural
     structural_rounds: int = 2
     structural_proposals: bool = True
@@ -88,6 +91,8 @@ class MatcherConfig:
     neural_combination: str = "support"
     neural_boost: float = 0.0
     neural_only_threshold: float = 0.9
+    #: embedding evidence whose reliability measured on the pair is below this has no say
+    min_reliability: float = 0.5
     #: weight embedding evidence (neural, dense) by its reliability measured on the pair itself
     #: (how well it separates high-precision lexical anchors from random pairs); off = weight 1
     measure_reliability: bool = True
@@ -121,7 +126,7 @@ class MatcherConfig:
                 raise ConfigError(f"unknown repair check {c!r}; known checks: {', '.join(REPAIR_CHECKS)}")
         for t in ("class_threshold", "property_threshold", "lexical_floor", "structural_proposal_floor",
                   "neural_proposal_floor", "dense_proposal_floor", "morphology_score",
-                  "related_synonym_score", "qualifier_penalty", "synonym_score"):
+                  "related_synonym_score", "qualifier_penalty", "synonym_score", "min_reliability"):
             v = getattr(self, t)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{t} must be a number between 0 and 1, not {v!r}")

@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from kgalign.align.candidates import Evidence, Pair
@@ -115,6 +115,9 @@ class Name:
     #: where the name comes from: ``label`` (label, exact synonym, local name) or the synonym scope
     #: (``related``, ``narrow``, ``broad``) — weaker evidence
     scope: str = "label"
+    #: for a property name read another way (domain/range words dropped, an agent noun read as
+    #: its verb): what was done, named in the evidence; such a match scores at most SAME_TOKENS
+    derived: str = ""
 
 
 def learn_abbreviations(names: Iterable[Sequence[str]]) -> dict[str, tuple[str, ...]]:
@@ -168,6 +171,8 @@ class Lexicon:
         morphology: bool = True,
         morphology_score: float = 0.9,
         related_synonym_score: float = 0.8,
+        property_context: Mapping[str, tuple[frozenset[str], frozenset[str]]] | None = None,
+        property_readings: bool = True,
     ) -> None:
         self.wn: WordNet | None = wordnet(wordnet_root) if use_wordnet else None
         if self.wn is not None and not self.wn.available:
@@ -194,6 +199,17 @@ class Lexicon:
         self._names: dict[str, tuple[Name, ...]] = {
             iri: tuple(self._analyse(t, scope) for t, scope in ts) for iri, ts in raw.items()
         }
+        self._agents = agent_verbs(self.wn) if self.wn is not None else {}
+        for iri, names in list(self._names.items()):
+            if property_readings and self._category[iri] == "property":
+                dom, rng = (property_context or {}).get(iri, (frozenset(), frozenset()))
+                extra = [v for nm in names if nm.scope == "label" for v in self._property_readings(nm, dom, rng)]
+                seen = {(n.tokens, n.inverse_phrased) for n in names}
+                for v in extra:
+                    if (v.tokens, v.inverse_phrased) not in seen and v.tokens:
+                        seen.add((v.tokens, v.inverse_phrased))
+                        names = (*names, v)
+                self._names[iri] = names
         df: Counter[str] = Counter()
         n_docs = 0
         for names in self._names.values():
@@ -279,6 +295,71 @@ class Lexicon:
             joined=compact("".join(content)),
             scope=scope,
         )
+
+    def _property_readings(self, nm: Name, domain: frozenset[str], range_: frozenset[str]) -> list[Name]:
+        """Other readings of a property name, each a :class:`Name` with ``derived`` saying how:
+
+        - words naming the property's range dropped from its end ("writePaper" on Paper → "write",
+          "memberOfConference" → "member of", "startDate" on xsd:date → "start"); words naming its
+          domain after a final "of" dropped with the "of" ("Name_of_conference" on Conference →
+          "name"), or right after "has" ("has_a_track-workshop-tutorial_topic" → "has topic");
+        - an agent noun read as its verb, the direction kept: "has reviewer" reads "reviewed by"
+          (the object reviews), "reviewer of" reads "reviews"; "has author" reads "written by"
+          (WordNet: author is a writer, who writes).
+        """
+        low = [w.lower() for w in nm.words]
+        lem = [self.lemma(w) for w in low]
+        dom = {self.lemma(w) for w in domain}
+        rng = {self.lemma(w) for w in range_}
+        out: list[tuple[list[str], str, bool | None]] = []  # (words, what was done, direction or None = by markers)
+
+        def content(ws: list[str]) -> bool:
+            return any(w not in self.stop_words for w in ws)
+
+        # range words at the end
+        k = len(low)
+        while k > 0 and lem[k - 1] in rng:
+            k -= 1
+        if 0 < k < len(low) and content(low[:k]):
+            out.append((low[:k], f"without the range word(s) {' '.join(low[k:])!r}", None))
+        # domain words after a final "of" ("name of conference" = the conference's name)
+        k = len(low)
+        while k > 0 and lem[k - 1] in dom:
+            k -= 1
+        if 1 < k < len(low) and low[k - 1] == "of" and content(low[: k - 1]):
+            out.append((low[: k - 1], f"without 'of' and the domain word(s) {' '.join(low[k:])!r}", False))
+        # domain words right after "has" (and its articles)
+        if low and low[0] in ("has", "have"):
+            i = 1
+            while i < len(low) and low[i] in ("a", "an", "the"):
+                i += 1
+            j = i
+            while j < len(low) - 1 and lem[j] in dom:
+                j += 1
+            if j > i and content(low[j:]):
+                out.append((low[:i] + low[j:], f"without the domain word(s) {' '.join(low[i:j])!r}", None))
+        # agent nouns read as their verbs
+        bases = [(low, "", None)] + [(ws, how, d) for ws, how, d in out]
+        for ws, how, _d in bases:
+            words = [w for w in ws if w not in ("a", "an", "the")]
+            if not words:
+                continue
+            direction: bool | None = None
+            if words[0] in ("has", "have") and len(words) >= 2 and self.lemma(words[-1]) in self._agents:
+                agent, rest, direction = words[-1], words[1:-1], True  # "has reviewer" = "reviewed by"
+            elif len(words) >= 2 and words[-1] == "of" and self.lemma(words[-2]) in self._agents:
+                agent, rest, direction = words[-2], [w for w in words[:-2] if w not in ("is", "be")], False
+            else:
+                continue
+            for verb in self._agents[self.lemma(agent)][:3]:
+                note = f"{agent!r} read as {verb!r}" + (f", {how}" if how else "")
+                out.append(([*rest, verb], note, direction))
+        readings = []
+        for ws, how, d in out:
+            v = self._analyse(" ".join(ws), nm.scope)
+            inverse = v.inverse_phrased if d is None else d
+            readings.append(replace(v, text=nm.text, inverse_phrased=inverse, derived=how))
+        return readings
 
     def names(self, iri: str) -> tuple[Name, ...]:
         return self._names.get(iri, ())
@@ -430,6 +511,10 @@ class Lexicon:
                 ):
                     s *= HEAD_MISMATCH_PENALTY
                     why += f"; different head words ({na.tokens[-1]!r} / {nb.tokens[-1]!r})"
+                derived = [n.derived for n in (na, nb) if n.derived]
+                if derived and s > 0:
+                    s = min(s, SAME_TOKENS)
+                    why += "; read " + "; ".join(derived)
                 weak = next((n for n in (na, nb) if n.scope in WEAK_SCOPES), None)
                 if weak is not None and s > 0:
                     s *= self.related_synonym_score
@@ -535,6 +620,67 @@ def _light_stem(word: str) -> str:
     return w
 
 
+@lru_cache(maxsize=4)
+def agent_verbs(wn: WordNet) -> dict[str, tuple[str, ...]]:
+    """Agent noun -> the verbs naming what it does, from WordNet: the derivation pointers of the
+    words of its most frequent sense when that sense is a person ("reviewer" → "review";
+    "author" → "author", "write", because its first sense is {writer, author}). Verbs with more
+    senses (more common) first, the noun's own derivation before its synonyms'."""
+    if not wn.available or wn.root is None:
+        return {}
+    person: dict[int, list[tuple[str, str]]] = {}  # synset offset -> (noun word, verb) links
+    words_of: dict[int, list[str]] = {}
+    with (wn.root / "data.noun").open("rb") as f:
+        for raw in f:
+            if raw.startswith(b" "):
+                continue
+            parts = raw.decode("latin-1").split(" | ")[0].split()
+            if parts[1] != "18":  # noun.person
+                continue
+            off = int(parts[0])
+            n_words = int(parts[3], 16)
+            words = [parts[4 + 2 * i].lower() for i in range(n_words)]
+            words_of[off] = words
+            k = 4 + 2 * n_words
+            for p in range(int(parts[k])):
+                sym, voff, pos, st = parts[k + 1 + 4 * p: k + 5 + 4 * p]
+                if sym != "+" or pos != "v" or st == "0000":
+                    continue
+                src, tgt = int(st[:2], 16), int(st[2:], 16)
+                verbs = wn._synset("verb", int(voff))
+                if 0 < src <= n_words and 0 < tgt <= len(verbs) and " " not in verbs[tgt - 1]:
+                    person.setdefault(off, []).append((words[src - 1], verbs[tgt - 1]))
+    out: dict[str, tuple[str, ...]] = {}
+    for off, links in person.items():
+        for word in words_of[off]:
+            if "_" in word or word in out:
+                continue
+            first = wn._index.get(word, {}).get("noun", ())[:1]
+            if first != (off,) and list(first) != [off]:
+                continue  # only a word whose most frequent sense is this person
+            own = [v for w, v in links if w == word]
+            mates = [v for w, v in links if w != word]
+            ranked = sorted(dict.fromkeys(own + mates),
+                            key=lambda v: (v not in own, -len(wn._index.get(v, {}).get("verb", ()))))
+            out[word] = tuple(ranked)
+    return out
+
+
+def _property_context(view: object) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """Property -> (words naming its domain classes, words naming its range classes or datatypes)."""
+    def words(iri: str) -> frozenset[str]:
+        sym = view.symbols.get(iri)  # type: ignore[attr-defined]
+        text = sym.label if sym is not None else iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+        return frozenset(w.lower() for w in split_words(text))
+
+    out = {}
+    for sym in view.of_category("property"):  # type: ignore[attr-defined]
+        dom = frozenset().union(*(words(c) for c in view.domain_of(sym.iri)))  # type: ignore[attr-defined]
+        rng = frozenset().union(*(words(c) for c in view.range_of(sym.iri)))  # type: ignore[attr-defined]
+        out[sym.iri] = (dom, rng)
+    return out
+
+
 def lexicon_for(context: MatchContext) -> Lexicon:
     """The context's lexicon, built on first use from both sides' symbols."""
     lex = context.cache.get("lexicon")
@@ -549,6 +695,8 @@ def lexicon_for(context: MatchContext) -> Lexicon:
             morphology=getattr(cfg, "morphology", True),
             morphology_score=getattr(cfg, "morphology_score", 0.9),
             related_synonym_score=getattr(cfg, "related_synonym_score", 0.8),
+            property_context={**_property_context(context.source), **_property_context(context.target)},
+            property_readings=getattr(cfg, "property_readings", True),
         )
         context.cache["lexicon"] = lex
     return lex
@@ -588,7 +736,7 @@ class LexicalScorer:
             index = lex.token_index(by_token)
             cap = max(BLOCK_CAP, int(BLOCK_SHARE * len(tgt)))
             near: dict[str, set[str]] = {}
-            for s in src:
+            for s in progress(src, self.config, f"lexical candidates ({cat})", unit="symbol", min_items=1000):
                 hits: set[str] = set()
                 for nm in lex.names(s.iri):
                     hits.update(by_compact.get(nm.compact, ()))

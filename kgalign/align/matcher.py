@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from kgalign.align.candidates import Alignment, Evidence, MappingCandidate, Pair
 from kgalign.align.config import CATEGORIES, EMBEDDING_SCORERS, MatcherConfig
 from kgalign.align.ontology import OntologyView, category
-from kgalign.align.scoring import MatchContext, make_scorer
+from kgalign.align.scoring import MatchContext, make_scorer, stage
 from kgalign.align.select import combine, repair, select_one_to_one
 from kgalign.errors import ConfigError
 from kgalign.symbolic.symbols import Symbol
@@ -70,6 +70,8 @@ class Matcher:
         source = OntologyView.from_workspace(ws, source_graph)
         target = OntologyView.from_workspace(ws, target_graph)
         t_read = time.perf_counter() - t0
+        stage(self.config, f"read {source_graph} ({len(source.symbols)} symbols) and {target_graph} "
+                           f"({len(target.symbols)} symbols) in {t_read:.1f} s")
         al = self.match_views(source, target, workspace=ws, cache=cache, input_alignment=input_alignment)
         al.metadata["timings"]["read"] = round(t_read, 4)
         al.source_ontology = _ontology_iri(ws, source_graph)
@@ -124,6 +126,8 @@ class Matcher:
             context.evidence[scorer.name] = dict(scorer.score(pairs, context))
             done.append(scorer)
             timings[name] = round(time.perf_counter() - t0, 4)
+            stage(self.config, f"{name}: {len(new)} new candidate pairs, {len(pairs)} scored, "
+                               f"{time.perf_counter() - t0:.1f} s")
         by_pair: dict[Pair, dict[str, Evidence]] = defaultdict(dict)
         for name, ev in context.evidence.items():
             for pair, e in ev.items():
@@ -188,7 +192,11 @@ class Matcher:
         mutual = set(mutual)
         for k, e in embedded.items():
             r = reliability.get(k, 1.0)
-            if base > 0.0 and cfg.neural_boost:
+            if r < cfg.min_reliability:
+                continue  # not reliable on this pair: no say at all
+            # a nudge only for pairs the embedding itself picks (each other's best in it): measured,
+            # nudging every pair lifted borderline lexical false positives
+            if base > 0.0 and cfg.neural_boost and k in mutual:
                 conf += cfg.neural_boost * r * (e.score - 0.5)
             # Where the words say nothing, a reliable embedding may carry the pair alone, if it is sure;
             # it never overrides the lexical scorer's rejection of a pair it did judge (measured: on
@@ -252,6 +260,8 @@ class Matcher:
             rejected += bad
             timings.update({k: round(v, 4) for k, v in info.items()})
         selected.sort(key=lambda m: (-m.confidence, m.subject, m.object))
+        stage(cfg, f"{len(above)} pairs above the thresholds, {len(selected)} kept after one-to-one selection"
+                   + (" and repair" if cfg.repair else "") + f"; {time.perf_counter() - t0:.1f} s in all")
         timings.update(
             score=round(t_score - t0, 4),
             select=round(t_select - t_score, 4),
@@ -268,6 +278,7 @@ class Matcher:
                 "config": cfg.to_dict(),
                 "excluded": excluded,
                 "reliability": context.cache.get("reliability", {}),
+                "reliability_auc": context.cache.get("reliability_auc", {}),
                 "timings": timings,
                 "counts": {
                     "scored_pairs": len(scored),

@@ -108,13 +108,23 @@ def scorer_class(name: str) -> type:
     return cls
 
 
-def progress(items: Collection[Any], config: Any, desc: str) -> Iterable[Any]:
-    """``items``, with a tqdm bar (rate, ETA) on stderr when ``config.progress`` and there are many."""
-    if getattr(config, "progress", False) and len(items) > 5000:
+def progress(items: Collection[Any], config: Any, desc: str, *, unit: str = "pair",
+             min_items: int = 5000) -> Iterable[Any]:
+    """``items``, with a tqdm bar (rate, ETA) on stderr when ``config.progress`` and there are
+    more than ``min_items`` (fewer take well under a second)."""
+    if getattr(config, "progress", False) and len(items) > min_items:
         from tqdm import tqdm
 
-        return tqdm(items, desc=desc, unit="pair", mininterval=1.0)
+        return tqdm(items, desc=desc, unit=unit, mininterval=0.5, leave=False)
     return items
+
+
+def stage(config: Any, message: str) -> None:
+    """One line on stderr about a finished matcher stage, when ``config.progress``."""
+    if getattr(config, "progress", False):
+        import sys
+
+        print(f"align: {message}", file=sys.stderr, flush=True)
 
 
 def make_scorer(name: str, config: Any) -> Scorer:

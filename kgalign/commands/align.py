@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-imported", action="store_true",
                    help="also match meta and imported vocabulary (left out by default)")
     p.add_argument("--hermit", action="store_true", help="also repair with the HermiT reasoner (needs Java)")
-    p.add_argument("--progress", action="store_true", help="show progress bars (rate, ETA) on large pairs")
+    p.add_argument("--progress", action="store_true",
+                   help="show stage lines and progress bars (rate, ETA) on stderr even when it is not a terminal")
+    p.add_argument("--quiet", "-q", action="store_true", help="no stage lines or progress bars")
     p.set_defaults(func=cmd_align)
 
 
@@ -57,7 +59,8 @@ def matcher_config(args: argparse.Namespace | None = None):
             changes["hermit"] = True
         if getattr(args, "include_imported", False):
             changes["exclude_imported"] = False
-        if getattr(args, "progress", False):
+        # progress (stage lines, bars with rate and ETA) by default on a terminal
+        if getattr(args, "progress", False) or (not getattr(args, "quiet", False) and sys.stderr.isatty()):
             changes["progress"] = True
     cfg = cfg.with_(**changes) if changes else cfg
     # Neural evidence is the workspace's policy (Workspace.matcher_plan), not the CLI's.

@@ -181,6 +181,19 @@ def test_cli_align_options(tmp_path, capsys):
     assert rc != 0 and "class_threshold must be a number between 0 and 1" in err
 
 
+def test_cli_align_shows_its_stages_with_progress_and_quiet_silences_them(tmp_path, capsys):
+    root = str(tmp_path / "ws")
+    assert main(["-w", root, "load", str(DATA / "anatomy-a.ttl"), "--name", "a"]) == 0
+    assert main(["-w", root, "load", str(DATA / "anatomy-b.ttl"), "--name", "b"]) == 0
+    capsys.readouterr()
+    assert main(["-w", root, "align", "a", "b", "--progress", "--format", "sssom"]) == 0
+    _, err = capsys.readouterr()
+    assert "align: read a (" in err and "align: lexical:" in err and "kept after one-to-one selection" in err
+    assert main(["-w", root, "align", "a", "b", "--quiet", "--format", "sssom"]) == 0
+    _, err = capsys.readouterr()
+    assert "align:" not in err
+
+
 def test_dense_scorer_and_reliability_measured_on_the_pair(anatomy_ws, minilm):
     al = Matcher(MatcherConfig(scorers=("lexical", "structural", "dense"))).match(anatomy_ws, "a", "b")
     (m,) = al.find(MA + "MA_1", NCI + "C1")
@@ -188,6 +201,8 @@ def test_dense_scorer_and_reliability_measured_on_the_pair(anatomy_ws, minilm):
     assert dense and dense[0].score > 0.99
     rel = al.metadata["reliability"]
     assert set(rel) == {"dense"} and 0.0 <= rel["dense"] <= 1.0
+    auc = al.metadata["reliability_auc"]
+    assert set(auc) <= {"dense"} and all(0.0 <= v <= 1.0 for v in auc.values())
 
 
 def test_match_endpoint_parameters_take_the_cli_switches():
@@ -201,3 +216,34 @@ def test_match_endpoint_parameters_take_the_cli_switches():
     assert opts.switches == {"repair": False, "scorers": "+dense"}
     assert opts.changes == {"class_threshold": 0.9}
     assert not opts.ignored
+
+
+# -- property readings ------------------------------------------------------------------------------
+
+
+def _prop(iri: str, label: str, graph: str) -> Symbol:
+    return Symbol(iri=iri, graph=graph, kind="object_property", label=label)
+
+
+def test_property_names_read_without_domain_range_words_and_agents_as_verbs():
+    if wordnet().available is False:
+        pytest.skip("WordNet is not installed")
+    a = [_prop("a:hasAuthor", "hasAuthor", "a"), _prop("a:memberOfConference", "memberOfConference", "a"),
+         _prop("a:hasReviewer", "hasReviewer", "a"), _prop("a:reviewerOfPaper", "reviewerOfPaper", "a")]
+    b = [_prop("b:writtenBy", "writtenBy", "b"), _prop("b:isMemberOf", "isMemberOf", "b"),
+         _prop("b:isReviewedBy", "isReviewedBy", "b"), _prop("b:reviews", "reviews", "b")]
+    context = {"a:memberOfConference": (frozenset({"person"}), frozenset({"conference"})),
+               "a:reviewerOfPaper": (frozenset({"person"}), frozenset({"paper"}))}
+    lex = Lexicon(a, b, property_context=context)
+    s, _, _, why = lex.similarity("a:hasAuthor", "b:writtenBy")
+    assert s >= 0.9 and "'author' read as 'write'" in why
+    s, _, _, why = lex.similarity("a:memberOfConference", "b:isMemberOf")
+    assert s >= 0.9 and "range word(s) 'conference'" in why
+    assert lex.similarity("a:hasReviewer", "b:isReviewedBy")[0] >= 0.9
+    assert lex.similarity("a:reviewerOfPaper", "b:reviews")[0] >= 0.9
+    # the direction is kept: "has reviewer" (the object reviews) is not "reviews" (the subject does)
+    assert lex.similarity("a:hasReviewer", "b:reviews")[0] < 0.7
+    # without the readings, none of these name pairs matches well
+    plain = Lexicon(a, b, property_readings=False)
+    assert plain.similarity("a:hasAuthor", "b:writtenBy")[0] < 0.5
+    assert plain.similarity("a:memberOfConference", "b:isMemberOf")[0] < 0.8
