@@ -101,5 +101,7 @@ def demo_ws(tmp_path_factory, tiny_sae_dir, demo_files):
         ws.load(f)
     ws.config.sae = str(tiny_sae_dir)
     ws.save_config()
-    ws.embed(quiet=True)
+    # The neural facts in the store on every backend (a remote store gets them on request): the golden
+    # files check the DSL's answers against SPARQL over them.
+    ws.embed(quiet=True, write_facts=True)
     return ws

@@ -109,7 +109,7 @@ def examples(ws: Any, dsl: bool = True) -> dict[str, list[list[str]]]:
         if sym is not None:
             sparql.append([f"about {sym.label or sym.local_name}",
                            f"SELECT ?p ?o WHERE {{\n  GRAPH <urn:kgalign:graph:{g}> {{ <{sym.iri}> ?p ?o }}\n}}"])
-    if embedded:
+    if embedded and ws.store.capabilities.supports_extension_functions:  # kga: functions: embedded store only
         g = embedded[0]
         sym = _pick_symbol(ws, g, True)
         if sym is not None:
@@ -171,7 +171,7 @@ def completions(ws: Any) -> dict[str, Any]:
         "symbols": symbols,
         "truncated": len(symbols) >= MAX_SYMBOLS,
         "prefixes": {**STANDARD_PREFIXES, **graph_prefixes(ws)},
-        "functions": [f"kga:{n}" for n in FUNCTION_NAMES],
+        "functions": [f"kga:{n}" for n in FUNCTION_NAMES] if ws.store.capabilities.supports_extension_functions else [],
     }
 
 

@@ -788,7 +788,7 @@ class SparqlStore:
 def _unprefixed(e: QuerySyntaxError, text: str) -> QuerySyntaxError:
     """The error's position in the user's text (kgalign sent one extra line of PREFIX declarations)."""
     line = max(e.line - 1, 1) if e.line else None
-    return QuerySyntaxError(e.message, text=text, line=line, column=e.column)
+    return QuerySyntaxError(e.message, text=text, line=line, column=e.column, expected=e.expected)
 
 
 def _alive(pid: int) -> bool:

@@ -217,9 +217,11 @@ def _pick_literal(values: list[Literal]) -> list[str]:
     return list(dict.fromkeys(v.value.strip() for v in sorted(values, key=rank) if v.value.strip()))
 
 
-def _values(store: Store, g: str, preds: tuple[str, ...], keep: set[str] | None = None) -> dict[str, dict[str, list]]:
+def _values(store: Store, g: str, preds: tuple[str, ...], keep: set[str] | None = None,
+            iris_only: bool = False) -> dict[str, dict[str, list]]:
     """subject IRI -> predicate -> [object terms] for the given predicates in graph ``g`` (only the
-    subjects in ``keep`` when given). Rows are streamed: only what is kept is held."""
+    subjects in ``keep`` when given; only IRI objects, as strings, when ``iris_only``). Rows are
+    streamed: only what is kept is held."""
     vals = " ".join(f"<{p}>" for p in preds)
     rows = store.select_iter(
         f"SELECT ?s ?p ?o WHERE {{ GRAPH <{escape_iri(g)}> {{ VALUES ?p {{ {vals} }} ?s ?p ?o . FILTER(isIRI(?s)) }} }}"
@@ -229,7 +231,12 @@ def _values(store: Store, g: str, preds: tuple[str, ...], keep: set[str] | None 
     for r in rows:
         s = r["s"].value
         if keep is None or s in keep:
-            out[s][pred[r["p"].value]].append(r["o"])
+            o = r["o"]
+            if iris_only:
+                if not isinstance(o, NamedNode):
+                    continue
+                o = o.value
+            out[s][pred[r["p"].value]].append(o)
     return out
 
 
@@ -283,22 +290,21 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
         if c not in kinds and not c.startswith(_STANDARD_NS):
             kinds[c] = "class"
 
-    keep = set(kinds)
-    labels = _values(store, g, _PREF_LABEL, keep)
-    alts = _values(store, g, _ALT_LABEL + _NOTATION, keep)
+    # One streamed read of every name and definition of the symbols (the predicate sets are
+    # disjoint, so one dict per subject serves them all), and one of the relations (IRIs only).
+    values = _values(store, g, _PREF_LABEL + _ALT_LABEL + _NOTATION + _DEFINITION, set(kinds))
     syn_labels = _synonym_resource_labels(store, g)
-    defs = _values(store, g, _DEFINITION, keep)
-    rels = _values(store, g, _PARENT + _CHILD_OF_SUBJECT + (RDFS + "domain", RDFS + "range"))
+    rels = _values(store, g, _PARENT + _CHILD_OF_SUBJECT + (RDFS + "domain", RDFS + "range"), iris_only=True)
 
     parents: dict[str, list[str]] = defaultdict(list)
     for s, by_p in rels.items():
         for p in _PARENT:
             for o in by_p.get(p, ()):
-                if isinstance(o, NamedNode) and o.value != s and not o.value.startswith(_STANDARD_NS):
-                    parents[s].append(o.value)
+                if o != s and not o.startswith(_STANDARD_NS):
+                    parents[s].append(o)
         for o in by_p.get(SKOS + "narrower", ()):
-            if isinstance(o, NamedNode) and o.value != s:
-                parents[o.value].append(s)
+            if o != s:
+                parents[o].append(s)
     children: dict[str, list[str]] = defaultdict(list)
     for s, ps in parents.items():
         for p in dict.fromkeys(ps):
@@ -307,9 +313,7 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
     symbols: list[Symbol] = []
     for iri in sorted(kinds):
         # each subject's rows are dropped once its symbol is built: the read's peak is not rows + symbols
-        by_label = labels.pop(iri, {})
-        by_alt = alts.pop(iri, {})
-        by_def = defs.pop(iri, {})
+        by_label = by_alt = by_def = values.pop(iri, {})
         names: list[str] = []
         for p in _PREF_LABEL:
             names.extend(_pick_literal([o for o in by_label.get(p, ()) if isinstance(o, Literal)]))
@@ -350,8 +354,8 @@ def read_symbols(store: Store, graph: str) -> list[Symbol]:
                 parents=tuple(dict.fromkeys(parents.get(iri, ()))),
                 children=tuple(dict.fromkeys(children.get(iri, ()))),
                 types=tuple(dict.fromkeys(types.get(iri, ()))),
-                domains=tuple(o.value for o in r.get(RDFS + "domain", ()) if isinstance(o, NamedNode)),
-                ranges=tuple(o.value for o in r.get(RDFS + "range", ()) if isinstance(o, NamedNode)),
+                domains=tuple(r.get(RDFS + "domain", ())),
+                ranges=tuple(r.get(RDFS + "range", ())),
                 label_derived=derived,
                 synonyms=tuple(dict.fromkeys(x for x in scoped if x[1] != label)),
                 hidden_labels=tuple(h for h in hidden if h != label and h not in alt_labels),

@@ -89,13 +89,6 @@ def test_approximate_index_reaches_measured_recall():
 
 def test_neural_facts_are_queryable_with_sparql(demo_ws):
     duty = key(demo_ws, "DutyOfCare", "tort-owl")
-    if not demo_ws.store.capabilities.embedded:  # a remote store gets them on request (embed --write-facts)
-        from kgalign.index.facts import neural_quads
-        from kgalign.symbolic.vocab import NEURAL_GRAPH
-
-        assert not demo_ws.store.has_graph(NEURAL_GRAPH) or not list(demo_ws.sparql(
-            "SELECT ?m WHERE { GRAPH <urn:kgalign:neural> { <urn:kgalign:run> kga:model ?m } }"))
-        demo_ws.store.replace_graph(NEURAL_GRAPH, neural_quads(demo_ws.space))
     rows = list(demo_ws.sparql(
         f"SELECT ?st WHERE {{ GRAPH <urn:kgalign:neural> {{ <{duty[1]}> kga:supportStability ?st }} }}"
     ))

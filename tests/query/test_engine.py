@@ -364,6 +364,7 @@ def test_whole_sparql_queries(demo_ws) -> None:
     assert plan.startswith("SPARQL query: SELECT")
 
 
+@pytest.mark.embedded_store  # kga: functions run inside the embedded store; a remote one refuses them by name
 def test_kga_functions_in_plain_sparql(demo_ws) -> None:
     space = demo_ws.space
     f = space.support_of(DUTY)[0][0]
@@ -391,6 +392,7 @@ def test_kga_functions_in_plain_sparql(demo_ws) -> None:
     assert float(rows[DUTY[1]]["ov"].value) == pytest.approx(1.0)
 
 
+@pytest.mark.embedded_store  # kga: functions run inside the embedded store; a remote one refuses them by name
 def test_kga_functions_in_a_where_filter(demo_ws) -> None:
     space = demo_ws.space
     rows = run(demo_ws, "symbols where { ?symbol a skos:Concept . "

@@ -143,6 +143,10 @@ def test_syntax_errors_keep_their_position(backend_ws) -> None:
     with pytest.raises(QuerySyntaxError) as e:
         backend_ws.sparql("SELECT ?s\nWHERE { ?s ?p }")
     assert e.value.line == 2
+    assert e.value.expected  # what would have parsed: the same list on both backends
+    with pytest.raises(QuerySyntaxError) as e:
+        backend_ws.sparql("SELECT * WHERE {\n  ?s ?p ?o ")
+    assert e.value.line == 2 and "}" in e.value.expected and "end of the query" in e.value.message
 
 
 def test_the_cli_on_a_server(server_store_config, tmp_path) -> None:

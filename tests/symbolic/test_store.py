@@ -223,6 +223,7 @@ def test_a_crash_at_any_step_leaves_the_old_graph_or_the_new_one(tmp_path: Path,
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_store  # kill -9 inside the embedded store's load (the remote store's: tests/store)
 @pytest.mark.parametrize(("first", "delay"), [(False, 0.3), (False, 0.8), (True, 0.5)],
                          ids=["replacement-0.3s", "replacement-0.8s", "first-load-0.5s"])
 def test_kill_9_in_the_middle_of_a_big_load(tmp_path: Path, first: bool, delay: float) -> None:
