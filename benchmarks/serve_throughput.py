@@ -153,6 +153,79 @@ def check_same(urls: dict[str, str], queries: list[str]) -> None:
         c.close()
 
 
+def breakdown(ws_path: Path, queries: list[str], rounds: int = 5) -> None:
+    """Where one request's time goes, in this process (no network): ms per query, best of ``rounds``."""
+    import asyncio
+
+    import pyoxigraph as ox
+
+    from kgalign.server import limits
+    from kgalign.server.app import create_app
+    from kgalign.server.config import ServerConfig
+
+    app = create_app(ServerConfig(workspace=ws_path))
+    ws = app.state.ws
+    raw = ox.Store.read_only(str(ws_path / "store"))
+    json_mt = ox.QueryResultsFormat.JSON
+    bodies = [urllib.parse.urlencode({"query": q}).encode() for q in queries]
+
+    async def call(body: bytes) -> None:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/sparql", "raw_path": b"/sparql", "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"x"), (b"content-type", b"application/x-www-form-urlencoded"),
+                             (b"accept", JSON_RESULTS.encode()), (b"content-length", str(len(body)).encode())],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        out: list[dict] = []
+
+        async def receive() -> dict:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(m: dict) -> None:
+            out.append(m)
+
+        await app(scope, receive, send)
+        assert out[0]["status"] == 200, out
+
+    def best(fn) -> float:
+        fn()
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return 1000 * min(times) / len(queries)
+
+    def asgi() -> None:
+        async def go() -> None:
+            for b in bodies:
+                await call(b)
+        asyncio.run(go())
+
+    steps = {
+        "pyoxigraph: Store.query + serialize (JSON)": lambda: [
+            raw.query(q, use_default_graph_as_union=True).serialize(format=json_mt) for q in queries],
+        "kgalign store: + guard, hidden graphs, prefixes": lambda: [
+            ws.sparql_serialized(q, lambda kind: JSON_RESULTS) for q in queries],
+        "kgalign app in-process (direct route + worker thread)": asgi,
+    }
+    figures = {k: best(f) for k, f in steps.items()}
+    original = limits.Runner.run
+
+    async def inline(self, fn, *args, timeout, what="the query"):  # noqa: ANN001
+        return fn(*args)
+
+    limits.Runner.run = inline  # type: ignore[method-assign]
+    try:
+        figures["kgalign app in-process, no worker thread (for comparison only)"] = best(asgi)
+    finally:
+        limits.Runner.run = original  # type: ignore[method-assign]
+    print("Where the time goes (this process, no network; ms per request, best of "
+          f"{rounds} passes over the {len(queries)} queries):")
+    for k, v in figures.items():
+        print(f"  {k:<66} {v:6.3f} ms")
+
+
 def start_oxigraph(binary: str, location: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen([binary, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}",
@@ -242,6 +315,10 @@ def main() -> None:
             ratios = " ".join(f"{res[k][0] / base:.2f}x" for k in urls if k != "oxigraph server")
             print(f"{clients:>7} | {cells} | {ratios}", flush=True)
         print("(target: kgalign serve >= 0.8x the server at 1, 8 and 32 clients)")
+        for p in procs[1:]:  # the breakdown opens the embedded store itself
+            p.terminate()
+            p.wait(10)
+        breakdown(tmp / "ws-embedded", queries)
     finally:
         for p in procs:
             p.terminate()

@@ -148,6 +148,8 @@ class _Handle:
         self.store: ox.Store | None = store
         self.users = 0
         self.lock = threading.RLock()
+        #: opened read-only: a snapshot of the store as it was then
+        self.snapshot = False
 
 
 class OxigraphStore:
@@ -172,6 +174,7 @@ class OxigraphStore:
     def __init__(self, path: str | Path | None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else None
         self.read_only = read_only
+        self._hidden: frozenset[str] | None = None
         self._key: str | None = None
         self._closed = False
         if self.path is None:
@@ -183,6 +186,7 @@ class OxigraphStore:
             shared = OxigraphStore._handles.get(key)
             if shared is None:
                 shared = _Handle(self._open(read_only))
+                shared.snapshot = read_only  # RocksDB read-only: sees no write made after opening
                 if not read_only:
                     OxigraphStore._handles[key] = shared
                     self._key = key
@@ -230,7 +234,18 @@ class OxigraphStore:
     # -- visibility ------------------------------------------------------------------------
 
     def hidden_graphs(self) -> set[str]:
-        """Graphs that are being written or dropped (or were, by a killed process): never shown."""
+        """Graphs that are being written or dropped (or were, by a killed process): never shown.
+
+        A handle opened read-only is a snapshot of the store as it was then (RocksDB's read-only
+        mode sees no later write), so its answer is computed once.
+        """
+        if self._handle.snapshot:
+            if self._hidden is None:
+                self._hidden = frozenset(self._hidden_graphs())
+            return set(self._hidden)
+        return self._hidden_graphs()
+
+    def _hidden_graphs(self) -> set[str]:
         hidden = {q.object.value for q in self._store.quads_for_pattern(None, _WRITE_GRAPH, None, _JOURNAL)}
         if hidden:
             hidden.add(JOURNAL_GRAPH)
