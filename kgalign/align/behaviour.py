@@ -38,7 +38,7 @@ import numpy as np
 
 from kgalign.errors import ConfigError, UsageError
 from kgalign.neural.probing import ProbeContext, probe_contexts
-from kgalign.neural.steering import Intervention, MatchedSplice, token_mask
+from kgalign.neural.steering import Intervention, MatchedSplice, SetSplice, token_mask
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgalign.index.context import SpaceContext as Workspace
@@ -442,7 +442,7 @@ NEUTRAL_CONTEXTS: tuple[str, ...] = (
 #: The two tests of meaning: suppressing the feature two merge candidates share pulls them apart
 #: (``pull-apart``); adding the feature to a neutral context pulls it toward the symbol's definition
 #: (``definition-pull``).
-MEANING_TESTS: tuple[str, ...] = ("pull-apart", "definition-pull")
+MEANING_TESTS: tuple[str, ...] = ("pull-apart", "definition-pull", "shared-pull-apart")
 
 
 @dataclass(frozen=True)
@@ -472,10 +472,13 @@ class MeaningCheck:
     strength: float
     feature_label: str = ""
     note: str = ""
+    #: the whole feature set edited (``shared-pull-apart``); ``feature`` is its strongest member
+    features: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["keys"] = [list(k) for k in self.keys]
+        d["features"] = list(self.features)
         d["labels"] = list(self.labels)
         for k, v in list(d.items()):
             if isinstance(v, float):
@@ -693,7 +696,9 @@ def meaning_checks(
     """Both tests of meaning on up to ``n_links`` merge-candidate links and as many null links.
 
     ``pull-apart``: each candidate pair with the feature it shares most, and random cross-graph pairs
-    (with theirs, or the first symbol's top feature) as the null. ``definition-pull``: each candidate
+    (with theirs, or the first symbol's top feature) as the null. ``shared-pull-apart``: the same pairs,
+    the whole shared top-16 set suppressed at both symbols' mentions against density-matched random sets
+    (:func:`shared_pull_apart_check`; a null pair sharing nothing cannot pass). ``definition-pull``: each candidate
     symbol that has a definition with its top feature, measured against its own definition and, as the
     null, against another symbol's. Stops when ``time_budget`` CPU seconds are spent, keeping what is done.
     """
@@ -751,6 +756,7 @@ def meaning_checks(
                 continue
             batch.checks.append(pull_apart_check(model, sae, space, sa, sb, f, null=null, n_controls=n_controls,
                                                  seed=seed, max_contexts=max_contexts, label_of=label_of))
+            batch.checks.append(_shared_check(model, sae, space, sa, sb, null, seed, max_contexts, label_of))
         else:
             k = job
             s = table.get(k[1], k[0])
@@ -769,6 +775,119 @@ def meaning_checks(
     return batch
 
 
+def _shared_check(model: BaseModel, sae: Any, space: ConceptSpace, a: Symbol, b: Symbol, null: bool, seed: int,
+                  max_contexts: int, label_of: Any) -> MeaningCheck:
+    """:func:`shared_pull_apart_check` of two embedded symbols, with the space's supports and densities."""
+    ka, kb = (a.graph, a.iri), (b.graph, b.iri)
+    va, vb = space.table.vectors[space.row_of(ka)], space.table.vectors[space.row_of(kb)]
+    if space.stats is not None and len(space.stats.density) == space.d_sae:
+        density = np.asarray(space.stats.density, np.float64)
+    else:
+        density = np.zeros(space.d_sae)
+        density[list(space.claimed_features())] = 1.0
+    excl = set(top_support(va, 2 * SHARED_TOP_M)) | set(top_support(vb, 2 * SHARED_TOP_M))
+
+    def ctx(sym: Symbol) -> list[ProbeContext]:
+        cs = [c for c in probe_contexts(sym, label_of) if c.kind != "definition" and c.mention.strip()]
+        return _spread(cs, max_contexts)
+
+    return shared_pull_apart_check(model, sae, ctx(a), ctx(b), shared_set(va, vb), density, keys=(ka, kb),
+                                   labels=(a.label, b.label), exclude=excl, null=null, seed=seed)
+
+
+# ------------------------------------------------------------------ the shared set of two merge candidates
+
+#: How many of a symbol's strongest features form the support two symbols must share (as the benchmark's).
+SHARED_TOP_M = 16
+#: Same-strength, density-matched random control sets per shared-set test.
+SHARED_CONTROLS = 16
+
+
+def top_support(vector: np.ndarray, m: int = SHARED_TOP_M) -> list[int]:
+    """The ``m`` features with the largest positive weight in a concept vector, strongest first.
+
+    >>> top_support(np.array([0.0, 3.0, -1.0, 2.0]), 2)
+    [1, 3]
+    """
+    v = np.asarray(vector, np.float64)
+    active = np.flatnonzero(v > 0)
+    return [int(f) for f in active[np.argsort(-v[active], kind="stable")[:m]]]
+
+
+def shared_set(va: np.ndarray, vb: np.ndarray, m: int = SHARED_TOP_M) -> list[int]:
+    """The features in both top-``m`` supports, by the smaller of the two weights (strongest first).
+
+    >>> shared_set(np.array([1.0, 2.0, 0.0, 3.0]), np.array([0.0, 1.0, 5.0, 4.0]), 3)
+    [3, 1]
+    """
+    both = set(top_support(va, m)) & set(top_support(vb, m))
+    return sorted(both, key=lambda f: (-min(float(va[f]), float(vb[f])), f))
+
+
+def density_matched(features: Sequence[int], density: np.ndarray, exclude: set[int], rng: np.random.Generator,
+                    pool: int = 64) -> list[int]:
+    """One random feature per ``features[j]``, drawn among the ``pool`` alive features nearest to it in
+    log firing density, none in ``exclude`` and no two alike: a control set that fires as often."""
+    dens = np.asarray(density, np.float64)
+    logd = np.log10(np.maximum(dens, 1e-9))
+    ok = dens > 0
+    ok[list(exclude)] = False
+    free = np.flatnonzero(ok)
+    if len(free) < len(features):
+        raise UsageError(f"only {len(free)} alive features outside the shared set to draw controls from")
+    out: list[int] = []
+    for f in features:
+        cand = free[np.argsort(np.abs(logd[free] - logd[f]), kind="stable")]
+        cand = [int(g) for g in cand[: pool + len(out)] if int(g) not in out][:pool]
+        out.append(int(rng.choice(cand)))
+    return out
+
+
+def shared_pull_apart_check(
+    model: BaseModel, sae: Any, a_ctx: Sequence[ProbeContext], b_ctx: Sequence[ProbeContext],
+    features: Sequence[int], density: np.ndarray, *, keys: tuple[Key, Key], labels: tuple[str, str],
+    exclude: Iterable[int] = (), null: bool = False, n_controls: int = SHARED_CONTROLS, seed: int = 0,
+    z_threshold: float = Z_THRESHOLD, percentile: float = PERCENTILE,
+) -> MeaningCheck:
+    """Suppress the whole set of features two symbols share at the mentions of *both*: does the cosine of
+    their mean output embeddings (over each one's contexts) drop more than when the same per-feature code
+    changes go along random, density-matched features — drawn independently for each side, so a control
+    perturbs each symbol as strongly but not along anything they share?
+
+    ``effect`` = cosine before − after; a symbol pair with no shared feature cannot pass (``note`` says so).
+    """
+    features = [int(f) for f in features]
+    if not features:
+        return MeaningCheck("shared-pull-apart", keys, labels, -1, null, 0.0, 0.0, 0.0, 0.0, 0.0, False,
+                            0, float("nan"), 0.0, "", "no shared feature: nothing to suppress")
+    rng = np.random.default_rng([seed, _seed_of(*keys[0], *keys[1])])
+    excl = set(exclude) | set(features)
+    ctrl_a = [density_matched(features, density, excl, rng) for _ in range(n_controls)]
+    ctrl_b = [density_matched(features, density, excl, rng) for _ in range(n_controls)]
+    na, nb = len(a_ctx), len(b_ctx)
+    ctx = [*a_ctx, *b_ctx]
+    texts, spans, targets = [], [], []
+    for cond in range(2 + n_controls):
+        for i, c in enumerate(ctx):
+            texts.append(c.text)
+            spans.append((c.start, c.end))
+            if cond == 0:
+                targets.append(None)
+            elif cond == 1:
+                targets.append(features)
+            else:
+                targets.append((ctrl_a if i < na else ctrl_b)[cond - 2])
+    splice = SetSplice(sae, features, Intervention("suppress"), targets, token_mask(model, texts, spans))
+    emb = model.sentence_embedding(texts, batch_size=len(texts), replace=splice).reshape(2 + n_controls, na + nb, -1)
+    ea, eb = _unit(emb[:, :na].mean(1)), _unit(emb[:, na:].mean(1))
+    sims = (ea * eb).sum(1)
+    drops = sims[0] - sims[1:]
+    norms = splice.applied_norm.reshape(2 + n_controls, na + nb).sum(1)
+    effect, mean, std, z, rank, passed, note = _verdict(drops, float(norms[1]), z_threshold, percentile)
+    return MeaningCheck("shared-pull-apart", keys, labels, features[0], null, effect, mean, std, z, rank, passed,
+                        n_controls, float(sims[0]), float(norms[1]), "", note, tuple(features))
+
+
 __all__ = [
     "BehaviouralCheck",
     "MODES",
@@ -781,6 +900,10 @@ __all__ = [
     "meaning_checks",
     "merge_candidate_pairs",
     "pull_apart_check",
+    "shared_pull_apart_check",
+    "shared_set",
+    "density_matched",
+    "top_support",
     "check_link",
     "control_pool",
     "links_to_check",

@@ -43,6 +43,7 @@ __all__ = [
     "CodeEdit",
     "Intervention",
     "MatchedSplice",
+    "SetSplice",
     "sae_splice",
     "token_mask",
 ]
@@ -249,6 +250,77 @@ class MatchedSplice:
         self.applied_norm = np.bincount(rows, weights=norms, minlength=len(self.targets))
         cs = c.float().cpu().numpy()
         self.codes = [cs[rows == i] for i in range(len(self.targets))]
+        out = hidden.clone()
+        out[m] = h + delta
+        return out
+
+
+class SetSplice:
+    """A *set* of features suppressed (or otherwise edited) at once, and same-strength controls, one row each.
+
+    ``targets[i]`` for row ``i``: ``None`` leaves the row alone; a sequence of directions ``g_j`` (one per
+    feature ``f_j`` of ``features``) adds, at every edited token, ``Σ_j Δc_j · d(g_j)`` where
+    ``Δc_j = new_code(c_{f_j}) − c_{f_j}`` is the edit of ``f_j``'s own code and ``d(g)`` is ``g``'s decoder
+    direction rescaled to ``f_j``'s decoder norm. ``g_j = f_j`` for every ``j`` is the edit of the set itself
+    (exactly :func:`sae_splice` with ``intervention.code_edit(features)``); random ``g_j`` give a control that
+    moves every token by the same per-feature amounts along other directions.
+
+    After a forward pass :attr:`applied_norm` ``[b]`` holds each row's ``Σ_tokens ‖Δh‖``.
+    """
+
+    def __init__(
+        self,
+        sae: SparseAutoencoder,
+        features: Sequence[int],
+        intervention: Intervention,
+        targets: Sequence[Sequence[int] | None],
+        mask: np.ndarray,
+    ) -> None:
+        import torch
+
+        d_sae = int(sae.W_dec.shape[0])
+        self.features = [int(f) for f in features]
+        if not self.features:
+            raise ConfigError("a set edit needs at least one feature")
+        for g in [*self.features, *(x for t in targets if t is not None for x in t)]:
+            if not 0 <= int(g) < d_sae:
+                raise ConfigError(f"feature must be between 0 and {d_sae - 1}; got {g}")
+        if len(targets) != mask.shape[0]:
+            raise ModelError(f"{len(targets)} row targets for a token mask of {mask.shape[0]} rows")
+        for t in targets:
+            if t is not None and len(t) != len(self.features):
+                raise ConfigError(f"a control set needs {len(self.features)} directions; got {len(t)}")
+        self.sae, self.intervention, self.targets, self.mask = sae, intervention, list(targets), mask
+        w = sae.W_dec.detach()
+        scale = float(sae.cfg.input_scale)
+        norm_f = w[self.features].norm(dim=-1)  # [k]
+        rows = []
+        for t in self.targets:
+            if t is None:
+                rows.append(torch.zeros((len(self.features), w.shape[1]), dtype=w.dtype))
+            else:
+                g = torch.as_tensor([int(x) for x in t])
+                rows.append(w[g] * (norm_f / w[g].norm(dim=-1).clamp_min(1e-12))[:, None] / scale)
+        self.directions = torch.stack(rows)  # [b, k, d_in]
+        self.applied_norm = np.zeros(len(self.targets), np.float64)
+
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        m = _as_mask(self.mask, hidden)
+        edit_rows = torch.tensor([t is not None for t in self.targets], dtype=torch.bool, device=m.device)
+        m = m & edit_rows[:, None]
+        if not bool(m.any()):
+            return hidden
+        h = hidden[m]  # [n, d]
+        row_of = m.nonzero()[:, 0]
+        with torch.inference_mode():
+            c = self.sae.encode(h)[:, self.features]  # [n, k]
+            dc = self.intervention.new_code(c) - c  # [n, k]
+            dirs = self.directions.to(device=h.device, dtype=h.dtype)[row_of]  # [n, k, d]
+            delta = (dc.to(h.dtype)[:, :, None] * dirs).sum(1)
+        norms = delta.norm(dim=-1).double().cpu().numpy()
+        self.applied_norm = np.bincount(row_of.cpu().numpy(), weights=norms, minlength=len(self.targets))
         out = hidden.clone()
         out[m] = h + delta
         return out

@@ -13,7 +13,7 @@ import torch
 from kgalign.align.behaviour import BehaviouralCheck, behavioural_checks, control_pool, summarise
 from kgalign.errors import ConfigError
 from kgalign.neural.sae.registry import build_sae, make_config
-from kgalign.neural.steering import Intervention, MatchedSplice, sae_splice, token_mask
+from kgalign.neural.steering import Intervention, MatchedSplice, SetSplice, sae_splice, token_mask
 
 TEXTS = ["The duty of care was breached.", "Negligence needs a duty of care, a breach and harm.", "Harm"]
 MENTIONS = ["duty of care", "duty of care", "Harm"]
@@ -96,6 +96,35 @@ def test_matched_splice_target_row_is_the_sae_edit_and_controls_have_the_same_st
     assert splice.applied_norm[0] == 0 and splice.applied_norm[1] > 0
     np.testing.assert_allclose(splice.applied_norm[2:], splice.applied_norm[1], rtol=1e-5)
     assert not torch.allclose(out[2], out[1])  # ...in another direction
+
+
+@torch.no_grad()
+def test_set_splice_edits_the_whole_set_and_controls_move_as_far_per_feature(minilm, sae):
+    texts = [TEXTS[0]] * 4
+    mask = token_mask(minilm, texts, [SPANS[0]] * 4)
+    h = _hidden(minilm, texts)
+    codes = sae.encode(h[torch.as_tensor(mask)]).sum(0)
+    fs = [int(f) for f in torch.argsort(codes, descending=True)[:3]]
+    free = [g for g in range(int(sae.W_dec.shape[0])) if g not in fs]
+    splice = SetSplice(sae, fs, Intervention("suppress"), [None, fs, free[:3], free[3:6]], mask)
+    out = splice(h)
+    assert torch.equal(out[0], h[0])
+    exact = sae_splice(sae, Intervention("suppress").code_edit(fs), mask[1:2])(h[1:2])
+    torch.testing.assert_close(out[1:2], exact, atol=1e-5, rtol=1e-5)
+    assert splice.applied_norm[1] > 0 and splice.applied_norm[2] > 0
+    assert not torch.allclose(out[2], out[1])
+    with pytest.raises(ConfigError, match="directions"):
+        SetSplice(sae, fs, Intervention("suppress"), [free[:2]], mask[:1])
+
+
+def test_shared_set_and_density_matched_controls():
+    from kgalign.align.behaviour import density_matched, shared_set
+
+    va, vb = np.array([0.0, 2.0, 1.0, 3.0, 0.5]), np.array([1.0, 1.5, 0.0, 4.0, 0.2])
+    assert shared_set(va, vb, 3) == [3, 1]  # by the smaller weight; 2 and 0 are in one support only
+    dens = np.array([0.1, 0.01, 0.001, 0.1, 0.01, 0.0, 0.001, 0.1])
+    ctl = density_matched([1, 2], dens, {1, 2, 3}, np.random.default_rng(0), pool=1)
+    assert ctl == [4, 6]  # the alive feature nearest in log density, never a shared or dead one
 
 
 def test_intervention_ops():
