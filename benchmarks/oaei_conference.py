@@ -68,6 +68,7 @@ ABLATIONS: list[Ablation] = [
     Ablation("  default without morphology", {"morphology": False}),
     Ablation("  default without the context/qualifier check", {"qualifier_penalty": 1.0}),
     Ablation("  default with the imported vocabulary matched", {"exclude_imported": False}),
+    Ablation("  default without the property readings", {"property_readings": False}),
     Ablation("dense only (sentence embeddings as a scorer)", {"scorers": ("dense",), "repair": False}),
     Ablation("default + dense", {"scorers": ("lexical", "structural", "dense")}),
     Ablation("default + dense, reliability not measured",

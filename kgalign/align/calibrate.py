@@ -28,6 +28,8 @@ ANCHOR_SCORE = 0.98
 MAX_ANCHORS = 400
 #: random extra negatives per anchor
 RANDOM_NEGATIVES = 3
+#: quantile of the anchors' best wrong candidates an embedding must beat to carry a pair alone
+CEILING_QUANTILE = 0.9
 #: fewer anchors than this: nothing to measure on (tiny artefacts), the evidence keeps full weight
 MIN_ANCHORS = 5
 
@@ -69,6 +71,7 @@ def measure_reliability(context: MatchContext, kinds: Sequence[str], seed: int =
         if negs:
             groups.append(((a, b), sorted((a, x) for x in negs)))
     auc = context.cache.setdefault("reliability_auc", {})
+    ceiling = context.cache.setdefault("embedding_ceiling", {})
     for kind in kinds:
         if len(groups) < MIN_ANCHORS:
             out[kind] = 1.0
@@ -78,11 +81,17 @@ def measure_reliability(context: MatchContext, kinds: Sequence[str], seed: int =
         ev = scorer.score(pairs, context)
         hits = 0.0
         chance = 0.0
+        runner_up: list[float] = []
         for pos, negs in groups:
             s = ev[pos].score if pos in ev else 0.0
             others = [ev[n].score if n in ev else 0.0 for n in negs]
             hits += 1.0 if s > max(others) else 0.0
             chance += 1.0 / (len(negs) + 1)
+            runner_up.append(max(others))
+        # how high a wrong pair scores next to a true one in this space, on this pair: the
+        # CEILING_QUANTILE of the anchors' best wrong candidates; carrying a pair alone needs more
+        runner_up.sort()
+        ceiling[kind] = round(runner_up[min(len(runner_up) - 1, int(CEILING_QUANTILE * len(runner_up)))], 4)
         hits /= len(groups)
         chance /= len(groups)
         # AUC: how often an anchor scores above a random pair of the same category (ties count half)

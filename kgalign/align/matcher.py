@@ -150,7 +150,8 @@ class Matcher:
         mutual = _mutual_best(scored, [k for k in cfg.scorers if k in EMBEDDING_SCORERS])
         for (a, b), evs in scored.items():
             sa, sb = context.source.symbols[a], context.target.symbols[b]
-            conf = self._confidence(evs, category(sa.kind), reliability, mutual.get((a, b), ()))
+            conf = self._confidence(evs, category(sa.kind), reliability, mutual.get((a, b), ()),
+                                    context.cache.get("embedding_ceiling"))
             ordered = tuple(evs[n] for n in cfg.scorers if n in evs)
             out.append(
                 MappingCandidate(
@@ -169,13 +170,15 @@ class Matcher:
         return out
 
     def _confidence(self, evs: dict[str, Evidence], cat: str, reliability: dict[str, float],
-                    mutual: Iterable[str] = ()) -> float:
+                    mutual: Iterable[str] = (), ceiling: dict[str, float] | None = None) -> float:
         """Symbolic evidence as a weighted mean; embedding evidence (neural, dense) as support,
         weighted by the reliability measured on this pair (see :mod:`kgalign.align.calibrate`):
         it nudges the symbolic confidence by ``neural_boost`` (0 by default: measured, the nudge
         cost F1 when measured), and it may carry a pair on its own only when the words link the two
         symbols not at all (no lexical score), the two are each other's best in that evidence, and
-        its reliability-weighted score reaches ``neural_only_threshold``."""
+        its reliability-weighted score reaches ``neural_only_threshold`` and the ceiling measured on
+        the pair (see :func:`kgalign.align.calibrate.measure_reliability`)."""
+        ceiling = ceiling or {}
         cfg = self.config
         weights = cfg.weights_for(cat)
         embedded = {k: e for k, e in evs.items() if k in EMBEDDING_SCORERS}
@@ -201,9 +204,12 @@ class Matcher:
             # Where the words say nothing, a reliable embedding may carry the pair alone, if it is sure;
             # it never overrides the lexical scorer's rejection of a pair it did judge (measured: on
             # Conference, dense overriding partial lexical matches added 14 pairs, none correct).
+            # The bar is the higher of ``neural_only_threshold`` and the ceiling measured on this pair
+            # (how high wrong candidates next to the anchors score in this space).
             lexical = evs.get("lexical")
-            if k in mutual and (lexical is None or lexical.score == 0.0):
-                conf = max(conf, r * e.score * cfg.threshold(cat) / cfg.neural_only_threshold)
+            floor = max(cfg.neural_only_threshold, ceiling.get(k, 0.0))
+            if k in mutual and (lexical is None or lexical.score == 0.0) and r * e.score >= floor:
+                conf = max(conf, cfg.threshold(cat) * r * e.score / floor)
         return min(1.0, max(0.0, conf))
 
     def match_views(
@@ -279,6 +285,7 @@ class Matcher:
                 "excluded": excluded,
                 "reliability": context.cache.get("reliability", {}),
                 "reliability_auc": context.cache.get("reliability_auc", {}),
+                "embedding_ceiling": context.cache.get("embedding_ceiling", {}),
                 "timings": timings,
                 "counts": {
                     "scored_pairs": len(scored),

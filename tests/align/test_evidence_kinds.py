@@ -203,6 +203,8 @@ def test_dense_scorer_and_reliability_measured_on_the_pair(anatomy_ws, minilm):
     assert set(rel) == {"dense"} and 0.0 <= rel["dense"] <= 1.0
     auc = al.metadata["reliability_auc"]
     assert set(auc) <= {"dense"} and all(0.0 <= v <= 1.0 for v in auc.values())
+    # the bar for carrying a pair alone is measured on the pair: wrong candidates next to anchors
+    assert set(al.metadata["embedding_ceiling"]) <= {"dense"}
 
 
 def test_match_endpoint_parameters_take_the_cli_switches():
