@@ -19,20 +19,21 @@ Every request must answer 200; before timing, each query's results from each sys
     nice -n 10 .venv/bin/python benchmarks/serve_throughput.py                 # 20,000 synsets
     nice -n 10 .venv/bin/python benchmarks/serve_throughput.py --remote --processes 2 --rounds 7
 
-Measured 2026-12-03 (2 cores shared with other work, load average ~9; 20,000 synsets, 115,829 triples;
-200 queries; 1,000 POSTs per run, median of 7 rounds), req/s and ratio to Oxigraph server:
+Measured 2026-12-03 (2 cores shared with other work, load average 6-9; 20,000 synsets, 115,829 triples;
+200 queries; 1,000 POSTs per run, median of 7 rounds), req/s and ratio to Oxigraph server, last run:
 
     clients  Oxigraph server  kgalign serve        --processes 2        over the Oxigraph server
-          1    2908            964 (0.33x)          1039 (0.36x)          611 (0.21x)
-          8    4284           1696 (0.40x)          2417 (0.56x)         1070 (0.25x)
-         32    3196           1401 (0.44x)          2035 (0.64x)          885 (0.28x)
+          1    2955           1012 (0.34x)          1020 (0.35x)          451 (0.15x)
+          8    4974           2313 (0.47x)          2621 (0.53x)          856 (0.17x)
+         32    2425           1123 (0.46x)          1482 (0.61x)          832 (0.34x)
 
-Server CPU per request: Oxigraph 0.15-0.22 ms, kgalign serve 0.57-0.63 ms (0.46-0.65 with 2 processes).
-In-process, one request: pyoxigraph query + JSON 0.078 ms, kgalign's store layer (guard, dataset,
-prefixes) 0.149 ms, the app with its worker-thread hand-off 0.352 ms (0.183 ms without the hand-off);
-the rest of the 0.6 ms is uvicorn/httptools, the sockets and thread wake-ups. The same code before the
-direct route (same packages, access log on): 0.17x / 0.36x / 0.38x in one run where the new code gave
-0.47x / 0.65x / 0.37x (runs on this loaded machine vary by +-30%).
+Three such runs: kgalign serve 0.33-0.56x / 0.35-0.47x / 0.44-0.46x at 1 / 8 / 32 clients;
+--processes 2 0.35-0.42x / 0.52-0.56x / 0.55-0.64x; over the server 0.15-0.25x / 0.17-0.25x / 0.28-0.36x.
+Server CPU per request: Oxigraph 0.15-0.24 ms, kgalign serve 0.4-0.7 ms. In-process, one request (quiet
+moment): pyoxigraph query + JSON 0.05-0.08 ms, + kgalign's store layer (guard, dataset, prefixes) ~0.03 ms,
+the app with its worker-thread hand-off ~0.35 ms (~0.18 ms without the hand-off); the rest of the server's
+0.4-0.7 ms is uvicorn/httptools, the sockets and thread wake-ups. The code before the direct route (same
+packages, access log on): 0.17x / 0.36x / 0.38x in a run where the new code gave 0.47x / 0.65x / 0.37x.
 """
 
 from __future__ import annotations

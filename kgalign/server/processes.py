@@ -31,12 +31,12 @@ CHILD_ENV = "KGALIGN_SERVE_CHILD"
 
 
 def bind(config: ServerConfig) -> socket.socket:
-    """The listening socket for ``config.host``/``config.port`` (IPv4 or IPv6), inheritable."""
-    infos = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, _, _, _, addr = infos[0]
+    """The listening socket for ``config.host``/``config.port``, inheritable (IPv6 when the host has a
+    colon, as uvicorn decides)."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(addr)
+    sock.bind((config.host, config.port))
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock

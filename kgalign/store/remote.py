@@ -364,6 +364,47 @@ class SparqlStore:
         named_graphs: list[str] | None = None,
     ) -> QueryResult:
         """Run a SPARQL query on the server over kgalign's graphs (see the module docstring)."""
+        return self._result(*self._query_raw(sparql, prefixes, custom_functions, union_default_graph,
+                                             default_graphs, named_graphs))
+
+    def query_serialized(
+        self,
+        sparql: str,
+        choose: Any,
+        *,
+        prefixes: dict[str, str] | None = None,
+        custom_functions: Mapping[str, ExtensionFunction] | None = None,
+        union_default_graph: bool = True,
+        default_graphs: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+    ) -> tuple[bytes, str]:
+        """Run a query and write its results: ``(body, media type)`` with the type ``choose(kind)`` names.
+
+        Solutions the server sent in SPARQL JSON, asked for in SPARQL JSON, pass on as they came (the
+        same guard, dataset and errors as :meth:`query`); anything else is read into kgalign's terms
+        and written by kgalign (:func:`~kgalign.store.rdfio.serialize_results`/``serialize_triples``).
+        """
+        from kgalign.store.rdfio import serialize_result, serialize_results
+
+        ctype, data = self._query_raw(sparql, prefixes, custom_functions, union_default_graph,
+                                      default_graphs, named_graphs)
+        if ctype.split(";")[0].strip().lower() in (_JSON, "application/json"):
+            mt = choose("solutions")
+            if mt == _JSON:
+                return data, mt
+            return serialize_results(self._result(ctype, data), mt), mt  # type: ignore[arg-type]
+        return serialize_result(self._result(ctype, data), choose)
+
+    def _query_raw(
+        self,
+        sparql: str,
+        prefixes: dict[str, str] | None,
+        custom_functions: Mapping[str, ExtensionFunction] | None,
+        union_default_graph: bool,
+        default_graphs: list[str] | None,
+        named_graphs: list[str] | None,
+    ) -> tuple[str, bytes]:
+        """The guard, the dataset (kgalign's graphs) and the server's answer: (content type, bytes)."""
         from kgalign.symbolic.store import _refuse_remote
 
         _refuse_remote(sparql)
@@ -376,49 +417,12 @@ class SparqlStore:
             managed = self._managed_graphs()
             dataset = (managed if union_default_graph else None, managed)
         try:
-            ctype, data = self._send_query(
+            return self._send_query(
                 self._with_prefixes(sparql, prefixes), dataset,
                 accept=f"{_JSON}, {_NT};q=0.9", what="SPARQL query",
             )
         except QuerySyntaxError as e:
             raise _unprefixed(e, sparql) from None
-        return self._result(ctype, data)
-
-    def query_serialized(self, sparql: str, choose: Any, **kw: Any) -> tuple[bytes, str]:
-        """Run a query and write its results: ``(body, media type)`` with the type ``choose(kind)`` names.
-
-        A SELECT or ASK answered in SPARQL JSON passes the server's bytes on as they came (the
-        same guard, dataset and errors as :meth:`query`); anything else is read into kgalign's
-        terms and written by kgalign (:func:`~kgalign.store.rdfio.serialize_result`).
-        """
-        from kgalign.store.rdfio import serialize_result
-        from kgalign.symbolic.sparql_guard import query_form
-        from kgalign.symbolic.store import _refuse_remote
-
-        if query_form(sparql) not in ("SELECT", "ASK"):
-            return serialize_result(self.query(sparql, **kw), choose)
-        mt = choose("solutions")
-        if mt != _JSON:
-            return serialize_result(self.query(sparql, **kw), lambda kind: mt)
-        _refuse_remote(sparql)
-        functions = kw.get("custom_functions")
-        if functions:
-            self._refuse_functions(sparql, functions)
-        default_graphs, named_graphs = kw.get("default_graphs"), kw.get("named_graphs")
-        if default_graphs is not None or named_graphs is not None:
-            dataset = (list(default_graphs) if default_graphs is not None else None,
-                       list(named_graphs) if named_graphs is not None else None)
-        else:
-            managed = self._managed_graphs()
-            dataset = (managed if kw.get("union_default_graph", True) else None, managed)
-        try:
-            ctype, data = self._send_query(self._with_prefixes(sparql, kw.get("prefixes")), dataset,
-                                           accept=_JSON, what="SPARQL query")
-        except QuerySyntaxError as e:
-            raise _unprefixed(e, sparql) from None
-        if ctype.split(";")[0].strip().lower() in (_JSON, "application/json"):
-            return data, mt
-        return serialize_result(self._result(ctype, data), lambda kind: mt)
 
     def _result(self, ctype: str, data: bytes) -> QueryResult:
         mt = ctype.split(";")[0].strip().lower()

@@ -215,33 +215,6 @@ def _clearly_within_bounds(text: str) -> bool:
     return "SERVICE" not in upper and "LOAD" not in upper and _ANY_KEYWORD.search(text) is None
 
 
-def query_form(text: str) -> str | None:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE: the form of a query's first keyword after its prologue
-    (None when the text starts otherwise, e.g. an update or a syntax error).
-
-    >>> query_form("PREFIX s: <http://e/> BASE <http://b/> # c\\nselect * { ?s ?p ?o }"), query_form("INSERT DATA {}")
-    ('SELECT', None)
-    """
-    expect = None  # what the prologue needs next: "name" (a PREFIX's name) or "iri"
-    for tok in tokens(text):
-        if expect == "name" and tok.kind == "name":
-            expect = "iri"
-            continue
-        if expect == "iri" and tok.kind == "iri":
-            expect = None
-            continue
-        if expect is not None or tok.kind != "name":
-            return None
-        word = tok.text.upper()
-        if word == "PREFIX":
-            expect = "name"
-        elif word == "BASE":
-            expect = "iri"
-        else:
-            return word if word in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE") else None
-    return None
-
-
 def _check_remote(text: str, tok: Token, policy: FederationPolicy, update: bool) -> None:
     word = tok.text.upper()
     if policy.allowed:
