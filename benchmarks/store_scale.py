@@ -191,9 +191,17 @@ def main() -> None:
 
         # 3. Symbols.
         syms = "from kgalign.api import Workspace\nws = Workspace.open({ws!r}, read_only=True)\nout = {{'symbols': len(ws.symbols())}}"
+        # The store read alone (read_symbols, streamed): its time and the peak it adds to the process.
+        read = ("import resource\nfrom kgalign.api import Workspace\nfrom kgalign.symbolic.symbols import read_symbols\n"
+                "ws = Workspace.open({ws!r}, read_only=True)\nws.store.graphs()\n"
+                "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nt = time.perf_counter()\n"
+                "n = len(read_symbols(ws.store, 'wordnet'))\nout = {{'symbols': n, 'read_s': round(time.perf_counter() - t, 2), "
+                "'read_peak_mib': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)}}")
         for label, ws in (("embedded", emb_ws), ("Oxigraph server", rem_ws)):
             r = run_step(syms.format(ws=str(ws)))
             print(f"  symbols, {label:<27} {r['seconds']:7.2f} s  {r['symbols']:,} symbols  peak {r['peak_mib']} MiB")
+            r = run_step(read.format(ws=str(ws)))
+            print(f"    the store read alone      {r['read_s']:7.2f} s  (read_symbols, streamed; adds {r['read_peak_mib']} MiB to the process)")
 
         if args.no_throughput:
             return

@@ -189,11 +189,14 @@ class _Http:
     def stream(self, url: str, *, body: bytes, headers: Mapping[str, str], timeout: float,
                what: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """POST and return the open response, its body unread (the caller reads it, then
-        :meth:`done`); a response that is not 2xx is read and returned like :meth:`request`'s."""
+        :meth:`done`). The connection leaves this thread's pool while the body is read, so a request
+        made meanwhile (e.g. while iterating the rows) gets a connection of its own."""
         parts = urlsplit(url)
         target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         for attempt in (0, 1):
             conn = self._conn(parts.scheme, parts.netloc, timeout, fresh=attempt > 0)
+            self._local.pool.pop((parts.scheme, parts.netloc), None)
+            conn._kga_key = (parts.scheme, parts.netloc)  # type: ignore[attr-defined]
             try:
                 conn.request("POST", target, body=body, headers=dict(headers))
                 resp = conn.getresponse()
@@ -217,11 +220,15 @@ class _Http:
             return conn, resp
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def done(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
-        """Give the connection back after a streamed response: kept alive only if read to the end."""
-        if not resp.isclosed() or resp.getheader("Connection", "").lower() == "close":
+    def done(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+        """Give the connection back after a streamed response: kept alive only if read to the end
+        (and this thread has no other connection to the host by now)."""
+        pool: dict = self._local.__dict__.setdefault("pool", {})
+        key = conn._kga_key  # type: ignore[attr-defined]
+        if not resp.isclosed() or resp.getheader("Connection", "").lower() == "close" or key in pool:
             conn.close()
+        else:
+            pool[key] = conn
 
     def close(self) -> None:
         with self._lock:

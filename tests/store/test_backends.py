@@ -79,6 +79,11 @@ def test_streamed_rows_are_the_selected_rows(backend_ws) -> None:
     q = "SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"
     assert list(ws.store.select_iter(q)) == list(ws.store.select(q))
     assert len(list(ws.store.select_iter(q))) > 500
+    everything = list(ws.store.select(q))
+    it = ws.store.select_iter(q)
+    first = next(it)
+    assert ws.store.ask("ASK { ?s a owl:Class }")  # another request while the rows are still arriving
+    assert [first, *it] == everything
     it = ws.store.select_iter(q)
     first = next(it)
     it.close()  # abandoned after one row
