@@ -14,9 +14,10 @@ table. The reference files are read only here, to score; the matcher never sees 
 
 Adding the neural scorer to the table is one line in ABLATIONS.
 
-Measured (load 35-47 on 2 CPUs): default P .777 R .652 F1 .709; dense baseline (mutual best >= 0.8) .604;
-default + dense .709 (embedding evidence never overrides a lexical rejection; it cost .017 when it did);
-SAE only .600. Split a slow run with --rows REGEX.
+Measured (session 2, load 6-13 on 2 CPUs): default P .754 R .692 F1 .721 (classes .755, properties
+.547); dense baseline (mutual best >= 0.8) .604; lexical + structural without repair .729; default +
+dense = default + SAE = default + SAE + dense = .721 (embedding evidence neither costs nor adds here);
+SAE only .605; without the property readings .716. Split a slow run with --rows REGEX.
 """
 
 from __future__ import annotations

@@ -22,9 +22,10 @@ embeddings ≥ threshold). Then the end-to-end time of ``load + embed + align`` 
 default a user gets: ``Workspace`` matching with neural evidence when embedded), the peak RSS,
 and the machine's load average.
 
-Measured (seed 0, 3,184 x 3,184, load average 35-47 on 2 CPUs): dense baseline F1 .421; kgalign default
-.703 (P .778 R .642); without WordNet .448; default + dense .704; without WordNet + dense .470. Align
-alone 146 s wall under that load; the SAE embed could not be timed under it.
+Measured (seed 0, 3,184 x 3,184, session 2, load 6-11 on 2 CPUs, --no-embed): dense baseline F1 .421;
+kgalign default .711 (P .780 R .653); without WordNet .448; default + dense .711; without WordNet + dense
+.462. Load 0.8 s, align 10-16 s wall (9-11 s CPU), peak RSS 288 MiB; the SAE embed of the 6.4k symbols
+is the slow stage (about 4 symbols/s wall under load 11 — see the notes).
 
     nice -n 10 .venv/bin/python benchmarks/wordnet_pair.py            # ~3k x 3k
     nice -n 10 .venv/bin/python benchmarks/wordnet_pair.py --senses 600 --no-embed   # quick

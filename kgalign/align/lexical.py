@@ -219,6 +219,7 @@ class Lexicon:
         self._n_docs = max(n_docs, 1)
         self._df = df
         self._tsim: dict[tuple[str, str], tuple[float, str]] = {}
+        self._is_word: dict[str, bool] = {}
         # per side and category: the token sets its symbols' names have (for the head-noun rule)
         self._token_sets: dict[tuple[int, str], set[frozenset[str]]] = defaultdict(set)
         for iri, names in self._names.items():
@@ -368,7 +369,10 @@ class Lexicon:
         return math.log((self._n_docs + 1) / (self._df.get(token, 0) + 0.5))
 
     def is_word(self, token: str) -> bool:
-        return self.wn.is_word(token) if self.wn is not None else True
+        hit = self._is_word.get(token)
+        if hit is None:
+            hit = self._is_word[token] = self.wn.is_word(token) if self.wn is not None else True
+        return hit
 
     # -- similarity ----------------------------------------------------------------------
 
@@ -656,7 +660,7 @@ def agent_verbs(wn: WordNet) -> dict[str, tuple[str, ...]]:
             if "_" in word or word in out:
                 continue
             first = wn._index.get(word, {}).get("noun", ())[:1]
-            if first != (off,) and list(first) != [off]:
+            if first != (off,):
                 continue  # only a word whose most frequent sense is this person
             own = [v for w, v in links if w == word]
             mates = [v for w, v in links if w != word]

@@ -67,6 +67,7 @@ def numeral(word: str, *, first: bool = False) -> str | None:
     return ROMAN[low] if len(low) >= 2 else None
 
 
+@lru_cache(maxsize=65536)
 def latin_singulars(word: str) -> tuple[str, ...]:
     """Singular forms of a Latin plural ("vertebrae" → "vertebra").
 
@@ -80,6 +81,7 @@ def latin_singulars(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=65536)
 def adjective_nouns(word: str) -> tuple[str, ...]:
     """Nouns an adjective may be formed from, by rule ("ventricular" → "ventricle").
 

@@ -361,12 +361,23 @@ class ContextWords:
         self.view = view
         self.lex = lex
         self._cache: dict[str, frozenset[str]] = {}
+        self._explains: dict[tuple[str, str], bool] = {}
         opp: dict[str, str] = {}
         for x, y in QUALIFIER_PAIRS:
             for a, b in ((x, y), (y, x)):
                 opp[a] = b
                 opp[lex.lemma(a)] = lex.lemma(b)  # type: ignore[attr-defined]
         self.opposite = opp
+
+    def explains(self, iri: str, token: str) -> bool:
+        """Whether a word around ``iri`` is ``token`` or near-equal to it (cached)."""
+        key = (iri, token)
+        hit = self._explains.get(key)
+        if hit is None:
+            around = self.words(iri)
+            hit = token in around or any(self.lex.token_similarity(token, u)[0] > 0 for u in around)  # type: ignore[attr-defined]
+            self._explains[key] = hit
+        return hit
 
     def words(self, iri: str) -> frozenset[str]:
         hit = self._cache.get(iri)
@@ -414,8 +425,7 @@ def check_context(
         quals = {t for t in extra if t in opp}
         if any(opp[q] in around for q in quals):
             return score * penalty * penalty, f"; qualifier {'/'.join(sorted(quals))} contradicts the context"
-        unexplained = {t for t in extra if t not in around
-                       and not any(lex.token_similarity(t, u)[0] > 0 for u in around)}  # type: ignore[attr-defined]
+        unexplained = {t for t in extra if not ctx.explains(other, t)}
         if unexplained & quals:
             best = min(best, score * penalty)
             note = f"; qualifier {'/'.join(sorted(unexplained & quals))} not on the other side"
