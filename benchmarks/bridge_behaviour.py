@@ -129,6 +129,13 @@ def run_set(name: str, syms: list, real: list, null: list, label_of: Any, model:
     at = {k: r for r, k in enumerate(table.keys)}
     zero = np.zeros(table.vectors.shape[1], np.float32)
     vec = {i: table.vectors[at[k]] if (k := (syms[i].graph, syms[i].iri)) in at else zero for i in used}
+    if args.exclude is not None:
+        used_keys = {tuple(map(tuple, c["keys"])) for r in json.loads(args.exclude.read_text()) if r["set"] == name
+                     for c in r["checks"]} | {tuple(map(tuple, x)) for r in json.loads(args.exclude.read_text())
+                                              if r["set"] == name for x in r.get("links", [])}
+        key_of = lambda p: ((syms[p[0]].graph, syms[p[0]].iri), (syms[p[1]].graph, syms[p[1]].iri))  # noqa: E731
+        real = [p for p in real if key_of(p) not in used_keys]  # nulls: a fresh draw (--null-seed), not a filter,
+        # since only the nulls sharing a feature were recorded and filtering them out would bias the FPR down
     rng = np.random.default_rng(SEED + 2)
     real = [real[i] for i in sorted(rng.choice(len(real), size=min(args.n, len(real)), replace=False))]
     seen: set = set()
@@ -156,7 +163,7 @@ def run_set(name: str, syms: list, real: list, null: list, label_of: Any, model:
         done_checks[(i, k)] = shared_pull_apart_check(
             model, sae, _contexts(a, label_of, args.contexts), _contexts(b, label_of, args.contexts), feats, density,
             keys=((a.graph, a.iri), (b.graph, b.iri)), labels=(a.label, b.label), exclude=excl,
-            null=(i, k) not in realset, n_controls=args.controls, seed=SEED)
+            null=(i, k) not in realset, n_controls=args.controls, seed=SEED, sides=args.sides)
         if time.perf_counter() - last > 20 or done == len(order):
             el = time.perf_counter() - t1
             say(f"  {name}: {done}/{len(order)} links, {done / el:.2f}/s, ETA {(len(order) - done) * el / done:.0f} s")
@@ -186,6 +193,7 @@ def run_set(name: str, syms: list, real: list, null: list, label_of: Any, model:
         })
         out[kind] = r
     out["checks"] = [c.to_dict() for c in done_checks.values()]
+    out["links"] = [[[syms[i].graph, syms[i].iri], [syms[k].graph, syms[k].iri]] for i, k in jobs]
     return out
 
 
@@ -206,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--controls", type=int, default=16)
     ap.add_argument("--contexts", type=int, default=4, help="probing contexts per symbol")
     ap.add_argument("--top-m", type=int, default=16, help="support size two symbols must share within")
+    ap.add_argument("--sides", choices=("one", "both"), default="one",
+                    help="suppress the shared set at the first symbol's mentions only (default) or at both")
+    ap.add_argument("--exclude", type=Path, help="a previous --json: leave its links out (a fresh sample)")
+    ap.add_argument("--null-seed", type=int, default=0, help="draw another sample of null links")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
@@ -229,10 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     out = []
     for name in args.sets.split(","):
         if name == "wordnet":
-            syms, real, null = wordnet_links(args.n)
+            syms, real, null = wordnet_links(args.n, SEED + args.null_seed)
             out.append(run_set(name, syms, real, null, None, model, sae, density, args))
         elif name == "conference":
-            syms, real, null, label_of = conference_links()
+            syms, real, null, label_of = conference_links(SEED + args.null_seed)
             out.append(run_set(name, syms, real, null, label_of, model, sae, density, args))
         else:
             raise SystemExit(f"unknown set {name!r} (wordnet, conference)")

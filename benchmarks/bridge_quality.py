@@ -253,6 +253,7 @@ class Readout:
     position: str = "mention"  # mention (mean code over mention tokens) | last | pooled | mention_state
     weighting: str = "none"  # none | idf (scale each feature by -log10 of its firing frequency)
     centre: bool = False  # subtract the background concept vector (mean over background symbols)
+    activation: str = "linear"  # linear | log | sqrt: each token's code damped before the mean
 
 
 def _encode(sae: Any, x: np.ndarray, batch: int = 8192) -> np.ndarray:
@@ -268,39 +269,50 @@ def _encode(sae: Any, x: np.ndarray, batch: int = 8192) -> np.ndarray:
 _MEMO: dict[Any, Any] = {}
 
 
-def context_vectors(dc: DenseContexts, layer: int, position: str, sae: Any | None) -> np.ndarray:
-    """One vector per context: SAE codes (``sae``) or dense states (``sae=None``) at ``position``."""
-    key = (id(dc), layer, position, id(sae))
+def context_vectors(dc: DenseContexts, layer: int, position: str, sae: Any | None,
+                    activation: str = "linear") -> np.ndarray:
+    """One vector per context: SAE codes (``sae``) or dense states (``sae=None``) at ``position``; SAE codes
+    damped per token by ``activation`` (``log``, ``sqrt``) before they are averaged."""
+    key = (id(dc), layer, position, id(sae), activation if sae is not None else "linear")
     if key not in _MEMO:
-        _MEMO[key] = _context_vectors(dc, layer, position, sae)
+        _MEMO[key] = _context_vectors(dc, layer, position, sae, activation if sae is not None else "linear")
     return _MEMO[key]
 
 
-def _context_vectors(dc: DenseContexts, layer: int, position: str, sae: Any | None) -> np.ndarray:
+def _damp(codes: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "log":
+        return np.log1p(np.maximum(codes, 0.0))
+    if activation == "sqrt":
+        return np.sqrt(np.maximum(codes, 0.0))
+    return codes
+
+
+def _context_vectors(dc: DenseContexts, layer: int, position: str, sae: Any | None,
+                     activation: str = "linear") -> np.ndarray:
     n = dc.n_ctx
     if position == "pooled":
         x = dc.pooled[layer]
-        return _encode(sae, x) if sae is not None else x
+        return _damp(_encode(sae, x), activation) if sae is not None else x
     if position == "last":
         x = dc.tok[layer][dc.last]
-        return _encode(sae, x) if sae is not None else x
+        return _damp(_encode(sae, x), activation) if sae is not None else x
     tok = dc.tok[layer]
     if position == "mention_state" or sae is None:
         means = np.zeros((n, tok.shape[1]), np.float32)
         np.add.at(means, dc.tok_ctx, tok)
         means /= np.maximum(np.bincount(dc.tok_ctx, minlength=n), 1)[:, None]
-        return _encode(sae, means) if sae is not None else means
-    codes = _encode(sae, tok)
-    out = np.zeros((n, codes.shape[1]), np.float32)
-    np.add.at(out, dc.tok_ctx, codes)
-    out /= np.maximum(np.bincount(dc.tok_ctx, minlength=n), 1)[:, None]
-    return out
+        return _damp(_encode(sae, means), activation) if sae is not None else means
+    return group_mean(_damp(_encode(sae, tok), activation), dc.tok_ctx, n)
 
 
 def group_mean(vectors: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros((n, vectors.shape[1]), np.float32)
-    np.add.at(out, owner, vectors)
-    return out / np.maximum(np.bincount(owner, minlength=n), 1)[:, None]
+    """Mean of the rows of ``vectors`` per ``owner`` (a sparse matrix product: np.add.at is slow)."""
+    from scipy.sparse import csr_matrix
+
+    owner = np.asarray(owner)
+    m = csr_matrix((np.ones(len(owner), np.float32), (owner, np.arange(len(owner)))), shape=(n, len(owner)))
+    out = np.asarray(m @ np.asarray(vectors, np.float32), np.float32)
+    return out / np.maximum(np.bincount(owner, minlength=n), 1)[:, None].astype(np.float32)
 
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -384,8 +396,8 @@ def readouts_of(args: argparse.Namespace) -> list[Readout]:
     if args.variants:
         out = []
         for v in args.variants.split(","):
-            pos, w, c = (v.split("/") + ["none", "0"])[:3]
-            out.append(Readout(pos, w, c in ("1", "true", "centre")))
+            pos, w, c, act = (v.split("/") + ["none", "0", "linear"])[:4]
+            out.append(Readout(pos, w, c in ("1", "true", "centre"), act))
         return out
     cfg = read_config(_sae_dir(args))
     extra = getattr(cfg, "metadata_extra", {}) or {}
@@ -394,6 +406,7 @@ def readouts_of(args: argparse.Namespace) -> list[Readout]:
         position=args.readout or rd.get("position", "mention"),
         weighting=args.weighting or rd.get("weighting", "none"),
         centre=bool(rd.get("centre", False)) if args.centre is None else args.centre,
+        activation=args.activation or rd.get("activation", "linear"),
     )]
 
 
@@ -436,7 +449,7 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
     bg_words = background_words(200 if not args.quick else 10)
     bg_ctx = [c for w in bg_words for c in paraphrase_contexts(w)]
     bg_dc = dense_contexts(model, bg_ctx, cache)
-    bg_code = context_vectors(bg_dc, layer, readout.position, sae).mean(0)
+    bg_code = context_vectors(bg_dc, layer, readout.position, sae, readout.activation).mean(0)
     bg_dense = context_vectors(bg_dc, layer, readout.position, None).mean(0)
     bg_state_ctx = context_vectors(bg_dc, layer, "mention_state", sae)
     bg_state = bg_state_ctx.mean(0)
@@ -457,7 +470,7 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
         owner.extend([i] * len(cs))
     owner_arr = np.asarray(owner)
     dc = dense_contexts(model, ctxs, cache)
-    ctx_sae = context_vectors(dc, layer, readout.position, sae)
+    ctx_sae = context_vectors(dc, layer, readout.position, sae, readout.activation)
     ctx_dense = context_vectors(dc, layer, readout.position, None)
     n = len(wp.a)
     v_sae = sae_space.concept(ctx_sae, owner_arr, 2 * n)
@@ -515,7 +528,7 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
             ow.extend([i] * len(pc))
         ow_arr = np.asarray(ow)
         gdc = dense_contexts(model, cs, cache)
-        gc = context_vectors(gdc, layer, readout.position, sae)
+        gc = context_vectors(gdc, layer, readout.position, sae, readout.activation)
         stab[gname] = [support_stability(gc[ow_arr == i]) for i in range(len(labels))]
         rel[gname] = _reliability_scores(context_vectors(gdc, layer, "mention_state", sae), ow_arr, len(labels),
                                          bg_state, rel_scale)
@@ -671,6 +684,44 @@ def _recon(sae: Any, x: np.ndarray) -> dict[str, Any]:
 
 def _conference(model: Any, sae: Any, layer: int, readout: Readout, sae_space: Space, dense_space: Space,
                 dense_centred: Space, cache: Path, quick: bool) -> dict[str, Any]:
+    """hits@1/@5 on the OAEI Conference references: SAE, dense, dense centred."""
+    keys, ctxs, owner, refs, syms = conference_probe(quick)
+    owner_arr = np.asarray(owner)
+    dc = dense_contexts(model, ctxs, cache)
+    n = len(keys)
+    vs = sae_space.concept(context_vectors(dc, layer, readout.position, sae, readout.activation), owner_arr, n)
+    dctx = context_vectors(dc, layer, readout.position, None)
+    vd = dense_space.concept(dctx, owner_arr, n)
+    vdc = dense_centred.concept(dctx, owner_arr, n)
+    out: dict[str, Any] = {}
+    for name, v in (("sae", vs), ("dense", vd), ("dense_centred", vdc)):
+        out[name], out["references"] = conference_hits(v, keys, refs, syms)
+    return out
+
+
+def conference_hits(v: np.ndarray, keys: list, refs: list, syms: dict) -> tuple[dict[int, float], int]:
+    """hits@1/@5 of the reference correspondences, each source symbol ranked against its target ontology."""
+    row = {k: i for i, k in enumerate(keys)}
+    h1 = h5 = tot = 0
+    for src, tgt, ref in refs:
+        cand = [row[(tgt, s.iri)] for s in syms[tgt]]
+        cand_pos = {r: j for j, r in enumerate(cand)}
+        q, gold = [], []
+        for a, b in ref.pairs("="):
+            if (src, a) in row and (tgt, b) in row:
+                q.append(row[(src, a)])
+                gold.append(cand_pos[row[(tgt, b)]])
+        if not q:
+            continue
+        h = hits(cosine_matrix(v[q], v[cand]), np.asarray(gold))
+        h1 += h[1] * len(q)
+        h5 += h[5] * len(q)
+        tot += len(q)
+    return {1: h1 / max(tot, 1), 5: h5 / max(tot, 1)}, tot
+
+
+def conference_probe(quick: bool = False) -> tuple[list, list, list, list, dict]:
+    """The Conference symbols' probing contexts (``keys, ctxs, owner``), references and symbols per graph."""
     from kgalign.align.formats import read_alignment_rdf
     from kgalign.api import Workspace
     from kgalign.neural.probing import has_text, probe_contexts
@@ -699,34 +750,7 @@ def _conference(model: Any, sae: Any, layer: int, readout: Readout, sae_space: S
                 ctxs.extend(cs)
                 owner.extend([len(keys) - 1] * len(cs))
         ws.close() if hasattr(ws, "close") else None
-    owner_arr = np.asarray(owner)
-    dc = dense_contexts(model, ctxs, cache)
-    n = len(keys)
-    vs = sae_space.concept(context_vectors(dc, layer, readout.position, sae), owner_arr, n)
-    dctx = context_vectors(dc, layer, readout.position, None)
-    vd = dense_space.concept(dctx, owner_arr, n)
-    vdc = dense_centred.concept(dctx, owner_arr, n)
-    row = {k: i for i, k in enumerate(keys)}
-    out: dict[str, Any] = {}
-    for name, v in (("sae", vs), ("dense", vd), ("dense_centred", vdc)):
-        h1 = h5 = tot = 0
-        for src, tgt, ref in refs:
-            cand = [row[(tgt, s.iri)] for s in syms[tgt]]
-            cand_pos = {r: j for j, r in enumerate(cand)}
-            q, gold = [], []
-            for a, b in ref.pairs("="):
-                if (src, a) in row and (tgt, b) in row:
-                    q.append(row[(src, a)])
-                    gold.append(cand_pos[row[(tgt, b)]])
-            if not q:
-                continue
-            h = hits(cosine_matrix(v[q], v[cand]), np.asarray(gold))
-            h1 += h[1] * len(q)
-            h5 += h[5] * len(q)
-            tot += len(q)
-        out[name] = {1: h1 / max(tot, 1), 5: h5 / max(tot, 1)}
-        out["references"] = tot
-    return out
+    return keys, ctxs, owner, refs, syms
 
 
 def _behaviour_hook(sae_dir: Path) -> dict[str, Any] | None:
@@ -807,7 +831,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--readout", choices=("mention", "last", "pooled", "mention_state"), default=None,
                     help="where context codes are read (default: the SAE cfg's kgalign_readout, else mention)")
     ap.add_argument("--weighting", choices=("none", "idf", "sqrtidf"), default=None)
-    ap.add_argument("--variants", help="several readouts at once: position/weighting/centre,... "
+    ap.add_argument("--activation", choices=("linear", "log", "sqrt"), default=None,
+                    help="damp each token's code before the mean (default: the SAE cfg's, else linear)")
+    ap.add_argument("--variants", help="several readouts at once: position/weighting/centre[/activation],... "
                     "(e.g. mention/none/0,mention/idf/1); a summary row per variant")
     ap.add_argument("--centre", action=argparse.BooleanOptionalAction, default=None,
                     help="subtract the background concept vector")

@@ -847,15 +847,19 @@ def shared_pull_apart_check(
     model: BaseModel, sae: Any, a_ctx: Sequence[ProbeContext], b_ctx: Sequence[ProbeContext],
     features: Sequence[int], density: np.ndarray, *, keys: tuple[Key, Key], labels: tuple[str, str],
     exclude: Iterable[int] = (), null: bool = False, n_controls: int = SHARED_CONTROLS, seed: int = 0,
-    z_threshold: float = Z_THRESHOLD, percentile: float = PERCENTILE,
+    z_threshold: float = Z_THRESHOLD, percentile: float = PERCENTILE, sides: str = "one",
 ) -> MeaningCheck:
-    """Suppress the whole set of features two symbols share at the mentions of *both*: does the cosine of
-    their mean output embeddings (over each one's contexts) drop more than when the same per-feature code
-    changes go along random, density-matched features — drawn independently for each side, so a control
-    perturbs each symbol as strongly but not along anything they share?
+    """Suppress the whole set of features two symbols share at the mentions of ``a`` (``sides="one"``, the
+    default; ``b`` left as it is) or of both (``"both"``): does the cosine of their mean output embeddings
+    (over each one's contexts) drop more than when the same per-feature code changes go along random,
+    density-matched features (drawn independently for each edited side)?
 
+    One side is the default: editing two identical mentions identically cannot pull them apart (measured:
+    on the OAEI Conference references, where most pairs share their label, the two-sided edit failed).
     ``effect`` = cosine before − after; a symbol pair with no shared feature cannot pass (``note`` says so).
     """
+    if sides not in ("one", "both"):
+        raise ConfigError(f"sides must be 'one' or 'both'; got {sides!r}")
     features = [int(f) for f in features]
     if not features:
         return MeaningCheck("shared-pull-apart", keys, labels, -1, null, 0.0, 0.0, 0.0, 0.0, 0.0, False,
@@ -871,7 +875,7 @@ def shared_pull_apart_check(
         for i, c in enumerate(ctx):
             texts.append(c.text)
             spans.append((c.start, c.end))
-            if cond == 0:
+            if cond == 0 or (sides == "one" and i >= na):
                 targets.append(None)
             elif cond == 1:
                 targets.append(features)

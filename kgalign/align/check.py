@@ -3,9 +3,12 @@
 Everything is measured on the user's own symbols with the workspace's own model, layer and SAE (through the
 same embed pipeline, :func:`kgalign.neural.concepts.embed_symbols`), so the figures change when the SAE does:
 
-- **stability vs junk** — the support stability of the workspace's symbols against meaningless labels
-  generated here ("Misc Entry Seventeen") embedded the same way: the AUC says whether a low stability marks a
-  symbol with no neural counterpart (pruning claims).
+- **reliability vs junk** — the reliability score (:func:`kgalign.neural.reliability.concept_reliability`, the
+  embed's ``ConceptTable.reliability``) of the workspace's symbols against meaningless labels generated here
+  ("Misc Entry Seventeen") embedded the same way: the AUC says whether a low score marks a symbol with no
+  neural counterpart (pruning claims). Support stability is measured beside it but does not decide: junk
+  labels of common words get *more* stable supports than real symbols (generic features fire alike in every
+  template), so its AUC is inverted on real workspaces (demo 0.39).
 - **paraphrase agreement** — each symbol's label alone and one paraphrase (an alternative label, else its
   definition used as the mention) are embedded as bare symbols; the label's vector should find its own
   paraphrase among every paraphrase: AUC (own vs another's paraphrase) and hits@1/@5, for the SAE concept
@@ -296,7 +299,8 @@ def run_check(
     # -- 1. stability: the workspace's symbols vs junk labels, through the same pipeline
     say("stability: embedding junk labels")
     t = time.perf_counter()
-    real = np.array([space.stability(k) for k in keys[: cfg.n_symbols]], np.float64)
+    sample = keys[: cfg.n_symbols]
+    real = np.array([space.stability(k) for k in sample], np.float64)
     junk = [_bare(lab, "check-junk", i, "junk") for i, lab in enumerate(junk_labels(cfg.n_junk, cfg.seed))]
     jt = embed_symbols(junk, model, sae)
     res.stability = {
@@ -304,6 +308,16 @@ def run_check(
         "mean_symbols": float(real.mean()), "mean_junk": float(jt.stability.mean()),
         "junk_examples": [s.label for s in junk[:3]],
     }
+    # the reliability score (distance of the mention-state codes from the SAE's background): embed fills
+    # it when the SAE ships a background; junk labels made of common words land near that background
+    rel_real = np.array([_reliability(space, k) for k in sample], np.float64)
+    rel_junk = jt.reliability_or_nan().astype(np.float64)
+    if np.isfinite(rel_real).all() and np.isfinite(rel_junk).all() and len(rel_real):
+        res.stability.update({"score": "reliability", "reliability_auc": auc(rel_real, rel_junk),
+                              "mean_reliability_symbols": float(rel_real.mean()),
+                              "mean_reliability_junk": float(rel_junk.mean())})
+    else:
+        res.stability["score"] = "stability"
     t = lap("stability", t)
 
     # -- 2. paraphrase agreement, SAE vs dense on the same contexts
@@ -355,6 +369,8 @@ def run_check(
     # -- 4. labels of the features that fire on this workspace
     say("feature labels")
     labels = ensure_labels(ws, model, sae, LabelConfig(n_synsets=cfg.label_synsets, seed=cfg.seed), quiet=quiet)
+    if hasattr(space, "forget_labels"):
+        space.forget_labels()  # feature_label reads the labels just grounded
     claimed = np.zeros(len(labels), bool)
     claimed[list(space.claimed_features())] = True
     cov_all = labels.coverage(_alive(space, labels))
@@ -375,6 +391,14 @@ def run_check(
     res.timings = timings
     res.seconds = round(time.perf_counter() - t0, 2)
     return res
+
+
+def _reliability(space: Any, key: Any) -> float:
+    """The embed's reliability score of one symbol (NaN when the SAE ships no background to measure it by)."""
+    rel = getattr(space.table, "reliability", None)
+    if rel is None or len(rel) != len(space.keys):
+        return float("nan")
+    return float(rel[space.row_of(key)])
 
 
 def _alive(space: Any, labels: Any) -> np.ndarray:
@@ -400,15 +424,37 @@ def _verdicts(res: CheckResult, cfg: CheckConfig) -> list[ClaimVerdict]:
     else:
         out.append(ClaimVerdict("merge", None, "too few symbols with an alternative label or definition", p.get("note", "")))
     st = res.stability
-    ok = bool(st["auc"] >= cfg.min_auc)
-    out.append(ClaimVerdict("pruning", ok, f"stability separates symbols from junk labels: AUC {st['auc']:.2f} "
-                            f"({st['n_symbols']} symbols, {st['n_junk']} junk)",
-                            "low stability marks a symbol with no neural counterpart" if ok else
-                            "low stability does not tell a symbol from a meaningless label: do not prune on it",
-                            reliability=max(0.0, 2 * st["auc"] - 1)))
+    if st.get("score") == "reliability":  # the score pruning reads (ConceptTable.reliability), stability beside it
+        a = st["reliability_auc"]
+        ok = bool(a >= cfg.min_auc)
+        out.append(ClaimVerdict(
+            "pruning", ok, f"the reliability score separates symbols from junk labels: AUC {a:.2f} "
+            f"(support stability: {st['auc']:.2f}; {st['n_symbols']} symbols, {st['n_junk']} junk)",
+            "a low reliability score marks a symbol with no neural counterpart" if ok else
+            "a low reliability score does not tell a symbol from a meaningless label: do not prune on it",
+            reliability=max(0.0, 2 * a - 1)))
+    else:
+        ok = bool(st["auc"] >= cfg.min_auc)
+        out.append(ClaimVerdict("pruning", ok, f"stability separates symbols from junk labels: AUC {st['auc']:.2f} "
+                                f"({st['n_symbols']} symbols, {st['n_junk']} junk)",
+                                "low stability marks a symbol with no neural counterpart" if ok else
+                                "low stability does not tell a symbol from a meaningless label: do not prune on it",
+                                reliability=max(0.0, 2 * st["auc"] - 1)))
     tests = res.behaviour.get("tests", {})
     pa = tests.get("pull-apart", {})
-    if pa.get("n"):
+    sp = tests.get("shared-pull-apart", {})
+    if sp.get("n"):  # the sharper test (the shared set against density-matched sets) decides; the others beside
+        ok = bool(sp.get("meets_target"))
+        fig = (f"shared-set pull-apart: {sp['passed']}/{sp['n']} merge-candidate links pass vs {sp['null_passed']}/"
+               f"{sp['n_null']} null links (false-positive rate {sp['false_positive_rate']:.0%}); binomial p "
+               f"{sp['p_binomial']:.3g}, Fisher p {sp['p_fisher']:.3g}")
+        if pa.get("n"):
+            fig += f"; one-feature pull-apart: {pa['passed']}/{pa['n']} vs {pa['null_passed']}/{pa['n_null']} null"
+        out.append(ClaimVerdict("feature-links", ok, fig,
+                                "suppressing the features merge candidates share pulls them apart beyond chance" if ok
+                                else "not distinguishable from chance on this sample: a feature link is correlation only",
+                                reliability=sp["pass_rate"]))
+    elif pa.get("n"):
         ok = bool(pa.get("meets_target"))
         fpr = pa["false_positive_rate"]
         fig = (f"pull-apart: {pa['passed']}/{pa['n']} merge-candidate links pass vs {pa['null_passed']}/{pa['n_null']} "

@@ -54,7 +54,9 @@ class ConceptSpace:
         stats_path = data / "features.json"
         stats = FeatureStats.load(stats_path) if stats_path.exists() else None
         index = VectorIndex.load((data if gen else base / "index") / "symbols.faiss")
-        return cls(table, stats, index, run)
+        space = cls(table, stats, index, run)
+        space.path = base
+        return space
 
     def restricted(self, graphs: set[str] | frozenset[str], keys: set[Key] | None = None) -> ConceptSpace:
         """The space without the rows of graphs not in ``graphs`` (dropped since the last embed) and,
@@ -73,9 +75,12 @@ class ConceptSpace:
         table = ConceptTable(
             [t.keys[int(i)] for i in rows], t.vectors[rows], t.support_ids[rows], t.support_weights[rows],
             t.support_freq[rows], t.stability[rows], t.strength[rows], t.n_contexts[rows], dict(t.meta),
+            reliability=t.reliability_or_nan()[rows],
         )
         index = VectorIndex.build(table.vectors, self.index.kind if self.index.kind in ("flat", "ivf") else "auto")
-        return ConceptSpace(table, self.stats, index, {**self.run, "restricted_to": sorted(graphs)})
+        space = ConceptSpace(table, self.stats, index, {**self.run, "restricted_to": sorted(graphs)})
+        space.path = getattr(self, "path", None)
+        return space
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -96,9 +101,34 @@ class ConceptSpace:
         return f
 
     def feature_label(self, f: int) -> str:
+        """The feature's grounded label with its kind and precision (:mod:`kgalign.neural.labels`) when the
+        run has grounded labels, else the statistics' top words, else ``feature N``."""
+        g = self.grounded_label(f)
+        if g is not None and g.kind != "silent":
+            from kgalign.neural.labels import short_label
+
+            return short_label(g)
         if self.stats is not None and f < len(self.stats.labels):
             return self.stats.labels[f]
         return f"feature {f}"
+
+    def grounded_label(self, f: int):  # noqa: ANN201 - FeatureLabel | None (kept import-free)
+        """The grounded :class:`~kgalign.neural.labels.FeatureLabel` of ``f`` (its evidence and precision),
+        or ``None`` when this run has none (no ``kgalign check`` yet and no shipped labels for it)."""
+        labels = self.grounded_labels()
+        return labels[f] if labels is not None and 0 <= f < len(labels) else None
+
+    def grounded_labels(self):  # noqa: ANN201 - FeatureLabels | None
+        """The run's grounded labels (workspace cache, else shipped for the run), loaded once."""
+        if not hasattr(self, "_grounded"):
+            from kgalign.neural.labels import labels_for_run
+
+            self._grounded = labels_for_run(str(self.run.get("run_id", "")), self.d_sae, getattr(self, "path", None))
+        return self._grounded
+
+    def forget_labels(self) -> None:
+        """Drop the loaded grounded labels (after ``kgalign check`` grounded new ones)."""
+        self.__dict__.pop("_grounded", None)
 
     def feature_density(self, f: int) -> float | None:
         if self.stats is None:

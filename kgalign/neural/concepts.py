@@ -38,6 +38,9 @@ SUPPORT_SIZE = 32
 #: the code of the mean state over the mention's tokens, or the code of the state pooled over the context.
 POSITIONS = ("mention", "last", "mention_state", "pooled")
 WEIGHTINGS = ("none", "idf", "sqrtidf")
+#: How each token's code enters the mean: as it is, or damped (``log``: ``log(1 + c)``; ``sqrt``: ``√c``), so
+#: that one very strong feature does not dominate a concept vector (chosen by benchmarks/readout_sweep.py).
+ACTIVATIONS = ("linear", "log", "sqrt")
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,14 @@ class Readout:
 
     ``weighting="idf"`` scales feature ``f`` by ``-log10`` of its firing frequency (generic features count
     less; ``"sqrtidf"``: by its square root); ``centre`` subtracts the background concept vector (the
-    mean over common words in neutral templates: the template and generic component).
+    mean over common words in neutral templates: the template and generic component); ``activation``
+    damps each token's code before it is averaged (see :data:`ACTIVATIONS`).
     """
 
     position: str = "mention"
     weighting: str = "none"
     centre: bool = False
+    activation: str = "linear"
     idf: np.ndarray | None = field(default=None, repr=False, compare=False)
     background: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: Background of the mention-state codes and the typical distance from it (for reliability).
@@ -65,6 +70,8 @@ class Readout:
             raise EmbedError(f"readout position must be one of {', '.join(POSITIONS)}; got {self.position!r}")
         if self.weighting not in WEIGHTINGS:
             raise EmbedError(f"readout weighting must be one of {', '.join(WEIGHTINGS)}; got {self.weighting!r}")
+        if self.activation not in ACTIVATIONS:
+            raise EmbedError(f"readout activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
 
     def transform(self, v: np.ndarray) -> np.ndarray:
         """Concept vectors ``[n, d_sae]`` (or one ``[d_sae]``) as this readout compares them."""
@@ -77,7 +84,10 @@ class Readout:
         return v.astype(np.float32, copy=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"position": self.position, "weighting": self.weighting, "centre": self.centre}
+        d: dict[str, Any] = {"position": self.position, "weighting": self.weighting, "centre": self.centre}
+        if self.activation != "linear":
+            d["activation"] = self.activation
+        return d
 
 
 def readout_of(sae) -> Readout:
@@ -93,6 +103,7 @@ def readout_of(sae) -> Readout:
         position=str(raw.get("position", "mention")),
         weighting=str(raw.get("weighting", "none")),
         centre=bool(raw.get("centre", False)),
+        activation=str(raw.get("activation", "linear")),
         idf=vectors.get("idf"),
         background=vectors.get("background"),
         background_state=vectors.get("background_state"),
@@ -237,16 +248,21 @@ def encode_codes(sae, x: np.ndarray) -> np.ndarray:
 
 
 def context_codes(
-    model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 64, position: str = "mention"
+    model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 64, position: str = "mention",
+    activation: str = "linear",
 ) -> np.ndarray:
-    """One SAE code per context ``[n_ctx, d_sae]``, read at ``position`` (see :data:`POSITIONS`)."""
-    return context_codes_at(model, sae, contexts, (position,), batch_size=batch_size)[position]
+    """One SAE code per context ``[n_ctx, d_sae]``, read at ``position`` (see :data:`POSITIONS`), each token's
+    code damped by ``activation`` (see :data:`ACTIVATIONS`) before the mean."""
+    return context_codes_at(model, sae, contexts, (position,), batch_size=batch_size,
+                            activations={position: activation})[position]
 
 
 def context_codes_at(
-    model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int = 64
+    model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int = 64,
+    activations: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The codes of each context read at each of ``positions``, from ONE forward pass over the contexts."""
+    """The codes of each context read at each of ``positions``, from ONE forward pass over the contexts; each
+    position's token codes damped by ``activations[position]`` (default linear) before the mean."""
     acts = model.activations([c.text for c in contexts], batch_size=batch_size)
     d_sae = int(sae.W_dec.shape[0])
     rows: dict[str, list[np.ndarray]] = {p: [] for p in positions}
@@ -277,6 +293,11 @@ def context_codes_at(
         res = np.zeros((len(contexts), d_sae), np.float32)
         if rows[position]:
             codes = encode_codes(sae, np.concatenate(rows[position]))
+            activation = (activations or {}).get(position, "linear")
+            if activation == "log":
+                codes = np.log1p(np.maximum(codes, 0.0))
+            elif activation == "sqrt":
+                codes = np.sqrt(np.maximum(codes, 0.0))
             own = np.asarray(owner[position])
             # Rows were appended in context order, so each context's rows are one contiguous run.
             starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
@@ -329,7 +350,9 @@ def embed_symbols(
         reliable = readout.background_state is not None
         positions = (readout.position, "mention_state") if reliable and readout.position != "mention_state" else (
             readout.position,)
-        at = context_codes_at(model, sae, ctxs, positions, batch_size=batch_size)  # one forward pass for both
+        # One forward pass for both; the reliability state is read linear, as before.
+        at = context_codes_at(model, sae, ctxs, positions, batch_size=batch_size,
+                              activations={readout.position: readout.activation})
         codes = at[readout.position]
         n_tokens += sum(len(c.text) for c in ctxs) // 4
         t = _aggregate(part, ctxs, owner, codes, d_sae, readout)

@@ -101,8 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--layer", type=int, default=4, help="bridge recipe: layer to train on (default: %(default)s)")
     p.add_argument(
         "--readout",
-        default="mention/idf/1",
-        help="bridge recipe: position/weighting/centre recorded in cfg.json (default: %(default)s)",
+        default="mention/idf/1/log",
+        help="bridge recipe: position/weighting/centre[/activation] recorded in cfg.json (default: %(default)s)",
     )
     p.add_argument("--positions", choices=("all", "content", "pooled"), default="all",
                    help="bridge recipe: which harvested rows the SAE trains on (default: %(default)s)")
@@ -327,12 +327,15 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             d_sae=args.d_sae, k=args.k, epochs=args.epochs or 1.2, batch_size=args.batch_size or 2048,
             max_chunks=-(-args.max_snippets // 4000) if args.max_snippets else None, max_tokens=args.tokens,
         ))
-        pos, weighting, centre = (args.readout.split("/") + ["none", "0"])[:3]
+        pos, weighting, centre, activation = (args.readout.split("/") + ["none", "0", "linear"])[:4]
         readout = {"position": pos, "weighting": weighting, "centre": centre in ("1", "true", "centre")}
+        if activation != "linear":
+            readout["activation"] = activation
         sae = load_sae(staging / "sae")
         model = load_base_model(ModelSpec(layer=args.layer))
         density = load_feature_density(staging / "sae")
-        vectors = readout_vectors(model, sae, pos, density.numpy() if density is not None else np.ones(sae.d_sae))
+        vectors = readout_vectors(model, sae, pos, density.numpy() if density is not None else np.ones(sae.d_sae),
+                                  activation=activation)
         write_readout(staging / "sae", readout, vectors)
         out: Path = args.out
         out.mkdir(parents=True, exist_ok=True)

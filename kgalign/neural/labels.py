@@ -65,6 +65,8 @@ __all__ = [
     "format_grounded",
     "load_labels",
     "ensure_labels",
+    "labels_for_run",
+    "short_label",
 ]
 
 FORM_KINDS: tuple[str, ...] = ("punctuation", "function-word", "sub-word", "positional")
@@ -658,6 +660,38 @@ def load_labels(ws: Workspace) -> FeatureLabels | None:
             if lab.run_id == run_id and len(lab) == ws.space.d_sae:
                 return lab
     return None
+
+
+def labels_for_run(run_id: str, d_sae: int, workspace_path: str | Path | None = None) -> FeatureLabels | None:
+    """The grounded labels of one embed run: the workspace's cache (``neural/labels.json.gz``) or the shipped
+    file for that run, else ``None``. What :meth:`kgalign.index.space.ConceptSpace.feature_label` reads."""
+    paths = [Path(workspace_path) / "neural" / "labels.json.gz"] if workspace_path is not None else []
+    if run_id:
+        paths.append(shipped_labels_dir() / f"{run_id}.json.gz")
+    for p in paths:
+        if p.is_file():
+            try:
+                lab = FeatureLabels.load(p)
+            except (OSError, ValueError, KeyError, TypeError, EmbedError):
+                continue
+            if lab.run_id == run_id and len(lab) == d_sae:
+                return lab
+    return None
+
+
+def short_label(lab: FeatureLabel) -> str:
+    """The label as rows and reports show it, with its kind and precision: ``'person (concept, 8/10)'``;
+    sub-word, punctuation, function-word and positional features are marked as such, never given a
+    concept; an ungrounded feature shows its top words marked ``ungrounded``.
+
+    >>> short_label(FeatureLabel(3, "concept", "person", 0.8, 8, 10))
+    'person (concept, 8/10)'
+    >>> short_label(FeatureLabel(4, "ungrounded", "ve / sp"))
+    've / sp (ungrounded)'
+    """
+    if lab.labelled:
+        return f"{lab.label} ({lab.kind}, {lab.support}/{lab.n_top})"
+    return f"{lab.label} ({lab.kind})" if lab.label else f"({lab.kind})"
 
 
 def ensure_labels(ws: Workspace, model: BaseModel, sae: Any, cfg: LabelConfig = LabelConfig(), *,
