@@ -52,6 +52,13 @@ NATURAL_ORDER: dict[str, tuple[str, bool] | None] = {
 }
 #: Pruning thresholds.
 PRUNING_MIN_STABILITY = UNSTABLE_BELOW
+#: Where the SAE ships a background (its ``readout``), a symbol's reliability score (how far its mention codes
+#: stand from the codes of common words in the same templates; :mod:`kgalign.neural.reliability`) replaces
+#: stability as the "no clear counterpart" test: ``kgalign check`` measured stability *inverted* against
+#: meaningless labels on real workspaces (AUC 0.39 demo, 0.41 Conference) and reliability separating them
+#: (AUC 0.80, 0.94). The bar is the mean score of the check's meaningless labels on both (0.410 each; their
+#: real symbols 0.48 and 0.53): below it, a symbol reads like a label with nothing behind it.
+PRUNING_MIN_RELIABILITY = 0.41
 PRUNING_MAX_PROMISCUITY = 0.15
 PRUNING_ISOLATION_PERCENTILE = 5.0
 #: Blind spots: features firing on less than this fraction of corpus tokens are not reported.
@@ -291,7 +298,11 @@ def pruning_candidates(space: ConceptSpace, graphs: set[str] | None) -> Candidat
     prom = a.promiscuity[np.where(valid, ids, 0)]
     generic = np.where(valid & (prom > PRUNING_MAX_PROMISCUITY), w, 0).sum(1) / total
     stability = t.stability.astype(np.float64)
-    mask = ((t.strength < min_strength) * 1 + (t.stability < PRUNING_MIN_STABILITY) * 2 + (generic > 0.5) * 4
+    reliability = t.reliability_or_nan().astype(np.float64)
+    by_reliability = bool(len(reliability)) and not np.isnan(reliability).all()
+    no_counterpart = (np.nan_to_num(reliability, nan=np.inf) < PRUNING_MIN_RELIABILITY if by_reliability
+                      else t.stability < PRUNING_MIN_STABILITY)
+    mask = ((t.strength < min_strength) * 1 + no_counterpart * 2 + (generic > 0.5) * 4
             + (nn < isolated_below) * 8)
     rows = np.flatnonzero(mask)
     rows = rows[a.in_graphs(rows, graphs)]
@@ -299,18 +310,23 @@ def pruning_candidates(space: ConceptSpace, graphs: set[str] | None) -> Candidat
     order = np.lexsort((a.key_rank[rows], strength[rows], stability[rows], -n_reasons))
     rows = rows[order]
     cols = {"strength": strength[rows], "stability": stability[rows], "reasons": mask[rows].astype(np.float64),
-            "generic": generic[rows], "nearest": nn[rows].astype(np.float64)}
-    return Candidates(rows, cols, meta={"min_strength": min_strength, "isolated_below": isolated_below})
+            "generic": generic[rows], "nearest": nn[rows].astype(np.float64), "reliability": reliability[rows]}
+    return Candidates(rows, cols, meta={"min_strength": min_strength, "isolated_below": isolated_below,
+                                        "by_reliability": float(by_reliability)})
 
 
 def pruning_reasons(mask: int, strength: float, stability: float, generic: float, nearest: float,
-                    limits: dict[str, float]) -> str:
+                    limits: dict[str, float], reliability: float = float("nan")) -> str:
     """The reasons of one pruning candidate, in words (the DSL's ``reasons`` column, the report's list)."""
     out = []
     if mask & 1:
         out.append(f"weak activation ({strength:.3g} < {limits['min_strength']:.3g})")
     if mask & 2:
-        out.append(f"unstable support (stability {stability:.2f} < {PRUNING_MIN_STABILITY})")
+        if limits.get("by_reliability"):
+            out.append(f"reads like a meaningless label (reliability {reliability:.2f} < {PRUNING_MIN_RELIABILITY}, "
+                       "the mean of kgalign check's meaningless-label controls)")
+        else:
+            out.append(f"unstable support (stability {stability:.2f} < {PRUNING_MIN_STABILITY})")
     if mask & 4:
         out.append(f"uninformative support ({generic:.0%} of its weight on features shared by many symbols)")
     if mask & 8:

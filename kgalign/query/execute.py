@@ -296,7 +296,8 @@ def _materialise(ws: QueryContext, op: QuestionOp, cand: Candidates) -> list[Any
         elif kind == "pruning_candidates":
             w = c["strength"][j]
             reasons = operators.pruning_reasons(int(c["reasons"][j]), float(w), float(c["stability"][j]),
-                                              float(c["generic"][j]), float(c["nearest"][j]), cand.meta)
+                                              float(c["generic"][j]), float(c["nearest"][j]), cand.meta,
+                                              float(c["reliability"][j]))
             rows.append(_hit(ws, k, table=table, score=w, strength=_r(w, 6), stability=st, reasons=reasons))
         else:  # pragma: no cover
             raise AssertionError(kind)

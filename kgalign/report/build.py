@@ -213,7 +213,8 @@ def pruning_candidates(ws: QueryContext, space: ConceptSpace, alignments: Sequen
                 (g, iri), sim = hits[0]
                 near = SymbolRef(g, iri, _label(ws, (g, iri)), round(sim, 4))
         text = operators.pruning_reasons(int(c["reasons"][j]), float(c["strength"][j]), float(c["stability"][j]),
-                                         float(c["generic"][j]), float(c["nearest"][j]), cand.meta)
+                                         float(c["generic"][j]), float(c["nearest"][j]), cand.meta,
+                                         float(c["reliability"][j]))
         out.append(
             PruningCandidate(
                 graph=key[0], iri=key[1], label=s.label if s else key[1], kind=s.kind if s else "",

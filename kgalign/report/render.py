@@ -536,7 +536,8 @@ def _pruning_html(report: Report) -> str:
                  "</summary>" + _table(["symbol", "why kept", "what flagged it"], kept, "") + "</details>")
     return _section("pruning", "Pruning candidates", body,
                     "Symbols with no clear neural counterpart: weak activation (below the 5th percentile), "
-                    "unstable support (the features change with the wording around the symbol), or support "
+                    "no clear counterpart (a reliability score below where meaningless labels score, when the SAE "
+                    "ships a background; else unstable support: the features change with the wording), or support "
                     "mostly on features that many symbols share. Each is judged across graphs: ERROR (several "
                     "reasons, nothing like it elsewhere: remove or define it), WARN (review, or merge with a "
                     "close counterpart), INFO (mapped elsewhere: check the mapping first).")

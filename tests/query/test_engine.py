@@ -155,14 +155,19 @@ def test_unstable_symbols_is_stability_order(demo_ws) -> None:
 def test_pruning_candidates_are_the_space_s(demo_ws) -> None:
     got = run(demo_ws, "symbols with no neural counterpart").rows
     space = demo_ws.space
-    # oracle for two of the reasons: unstable support iff stability < 0.35; weak iff below the 5th percentile
+    # oracle for two of the reasons: no clear counterpart iff reliability < 0.41 (the SAE ships a background) or
+    # else stability < 0.35; weak iff below the 5th percentile
     weak_below = np.percentile(space.table.strength, 5)
+    rel = space.table.reliability_or_nan()
+    if np.isnan(rel).all():
+        phrase, low = "unstable support", space.table.stability < 0.35
+    else:
+        phrase, low = "meaningless label", np.nan_to_num(rel, nan=np.inf) < 0.41
     for r in got:
         i = space.row_of(r.key)
-        assert ("unstable support" in r.fields["reasons"]) == (space.table.stability[i] < 0.35)
+        assert (phrase in r.fields["reasons"]) == bool(low[i])
         assert ("weak activation" in r.fields["reasons"]) == (space.table.strength[i] < weak_below)
-    flagged = {space.keys[i] for i in range(len(space.keys))
-               if space.table.stability[i] < 0.35 or space.table.strength[i] < weak_below}
+    flagged = {space.keys[i] for i in range(len(space.keys)) if low[i] or space.table.strength[i] < weak_below}
     assert flagged <= {r.key for r in got}
     # the report lists the same candidates with the same reasons
     from kgalign.report.build import pruning_candidates
@@ -170,7 +175,7 @@ def test_pruning_candidates_are_the_space_s(demo_ws) -> None:
     report = pruning_candidates(demo_ws, space, [])
     assert [(p.graph, p.iri, "; ".join(p.reasons)) for p in report] == [
         (r.graph, r.iri, r.fields["reasons"]) for r in got]
-    kinds = ("weak activation", "unstable support", "uninformative support", "isolated")
+    kinds = ("weak activation", phrase, "uninformative support", "isolated")
     order = [(-sum(k in r.fields["reasons"] for k in kinds), r.fields["stability"]) for r in got]
     assert order == sorted(order)
 
