@@ -121,7 +121,10 @@ class CheckResult:
         bad = [v.claim for v in self.verdicts if v.ok is False]
         head = "this SAE can serve as a bridge for these artefacts" if self.bridge else (
             "this SAE cannot serve as a bridge for these artefacts on its own")
-        return f"{head}: trusted for {', '.join(ok) or 'nothing'}; not for {', '.join(bad) or 'nothing'}"
+        unknown = [v.claim for v in self.verdicts if v.ok is None]
+        tail = f"; not for {', '.join(bad)}" if bad else ""
+        tail += f"; not measured here: {', '.join(unknown)}" if unknown else ""
+        return f"{head}: trusted for {', '.join(ok) or 'nothing'}{tail}"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

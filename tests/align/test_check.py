@@ -104,7 +104,10 @@ def test_meaning_checks_pair_every_real_link_with_a_null(ws):
     cands = {frozenset(k for k in (a, b)) for a, b, _ in merge_candidate_pairs(ws, 2)}
     assert all(frozenset(c.keys) not in cands for c in null)
     d = batch.to_dict()
-    assert set(d["tests"]) == {"pull-apart", "definition-pull"}
+    assert set(d["tests"]) == {"pull-apart", "definition-pull", "shared-pull-apart"}
+    shared = [c for c in batch.checks if c.test == "shared-pull-apart"]
+    assert {frozenset(c.keys) for c in shared} == {frozenset(c.keys) for c in real + null}  # same links
+    assert all(c.features or not c.passed for c in shared)  # a pair sharing nothing cannot pass
     dp = [c for c in batch.checks if c.test == "definition-pull"]
     assert len(dp) % 2 == 0 and sum(c.null for c in dp) == len(dp) // 2
 
