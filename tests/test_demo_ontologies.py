@@ -87,7 +87,7 @@ def test_every_symbol_has_label_and_definition(graphs, name):
     g = graphs[name]
     problems = []
     for s in sorted(symbols(g, ns)):
-        labels = [l for p in label_preds for l in english(g.objects(s, p))]
+        labels = [lab for p in label_preds for lab in english(g.objects(s, p))]
         defs = [d for p in def_preds for d in english(g.objects(s, p))]
         if len(labels) != 1:
             problems.append(f"{s}: {len(labels)} labels")

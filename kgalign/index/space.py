@@ -187,7 +187,7 @@ class ConceptSpace:
             q = self._unit[start : start + 2048]
             scores, ids = self.index.search(q, 2)
             for j in range(len(q)):
-                others = [s for s, i in zip(scores[j], ids[j]) if i >= 0 and i != start + j]
+                others = [s for s, i in zip(scores[j], ids[j], strict=False) if i >= 0 and i != start + j]
                 out[start + j] = others[0] if others else -1.0
         self._nn = out
         return out

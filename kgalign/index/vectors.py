@@ -72,7 +72,7 @@ class VectorIndex:
         while nprobe <= nlist:
             index.nprobe = nprobe
             _, got = index.search(q, 10)
-            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)]))
+            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth, strict=False)]))
             if recall >= target_recall:
                 break
             nprobe *= 2

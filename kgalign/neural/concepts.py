@@ -186,7 +186,7 @@ class ConceptTable:
     def load(cls, path: str) -> ConceptTable:
         with np.load(path, allow_pickle=False) as z:
             return cls(
-                list(zip(z["graphs"].tolist(), z["iris"].tolist())),
+                list(zip(z["graphs"].tolist(), z["iris"].tolist(), strict=False)),
                 z["vectors"].astype(np.float32),
                 z["support_ids"],
                 z["support_weights"],
@@ -202,7 +202,7 @@ class ConceptTable:
         ids = self.support_ids[row]
         return [
             (int(f), float(w), float(q))
-            for f, w, q in zip(ids, self.support_weights[row], self.support_freq[row])
+            for f, w, q in zip(ids, self.support_weights[row], self.support_freq[row], strict=False)
             if f >= 0
         ]
 

@@ -66,7 +66,7 @@ def test_faiss_matches_brute_force(demo_ws):
     q = unit[:10]
     brute = np.argsort(-(q @ unit.T), axis=1)[:, :5]
     _, got = space.index.search(q, 5)
-    for b, g, qq in zip(brute, got, q):
+    for b, g, qq in zip(brute, got, q, strict=False):
         # Ties may swap order: compare the scores, not the ids.
         assert np.allclose(np.sort(unit[b] @ qq), np.sort(unit[g] @ qq), atol=1e-5)
 
@@ -83,7 +83,7 @@ def test_approximate_index_reaches_measured_recall():
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
     truth = np.argsort(-(q / np.linalg.norm(q, axis=1, keepdims=True)) @ unit.T, axis=1)[:, :10]
     _, got = idx.search(q, 10)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth, strict=False)])
     assert recall >= 0.9
 
 
