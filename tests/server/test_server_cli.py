@@ -92,8 +92,9 @@ def test_kgalign_serve_read_only_and_read_write(tmp_path):
 
 
 def _children(pid: int) -> list[int]:
-    return [int(p) for p in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                                           text=True).stdout.split()]
+    """The kgalign server processes ``pid`` started (not a managed ``oxigraph serve`` on the server backend)."""
+    out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if line.split() and "oxigraph" not in line]
 
 
 def test_kgalign_serve_processes_share_the_port_and_end_with_the_parent(tmp_path):
