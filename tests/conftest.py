@@ -18,6 +18,17 @@ DEMO_FILES = ("tort-owl.ttl", "negligence-skos.ttl", "liability-kg.jsonld")
 TEST_BACKEND = os.environ.get("KGALIGN_TEST_BACKEND", "oxigraph")
 
 
+# Property tests: random exploration locally (new examples every run, failures kept in .hypothesis/);
+# HYPOTHESIS_PROFILE=ci (set by .ci/run) derandomizes them so that the gate is reproducible.
+try:
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+    _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+except ImportError:  # the dev extras bring hypothesis; without it the property tests are not collected
+    pass
+
+
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "embedded_store: needs the embedded store (skipped on another test backend)")
     if TEST_BACKEND != "oxigraph":
