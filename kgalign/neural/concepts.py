@@ -248,7 +248,7 @@ def encode_codes(sae, x: np.ndarray) -> np.ndarray:
 
 
 def context_codes(
-    model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 64, position: str = "mention",
+    model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 1024, position: str = "mention",
     activation: str = "linear",
 ) -> np.ndarray:
     """One SAE code per context ``[n_ctx, d_sae]``, read at ``position`` (see :data:`POSITIONS`), each token's
@@ -257,41 +257,69 @@ def context_codes(
                             activations={position: activation})[position]
 
 
+#: Padded tokens per forward batch when embedding (see :meth:`BaseModel.batches`); chosen by
+#: benchmarks/embed_scale.py --budgets on WordNet and OAEI Conference probing contexts.
+MAX_BATCH_TOKENS = 4096
+
+
 def context_codes_at(
-    model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int = 64,
-    activations: dict[str, str] | None = None,
+    model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int = 1024,
+    activations: dict[str, str] | None = None, max_tokens: int | None = MAX_BATCH_TOKENS,
+    only: dict[str, Sequence[bool]] | None = None,
 ) -> dict[str, np.ndarray]:
     """The codes of each context read at each of ``positions``, from ONE forward pass over the contexts; each
-    position's token codes damped by ``activations[position]`` (default linear) before the mean."""
-    acts = model.activations([c.text for c in contexts], batch_size=batch_size)
+    position's token codes damped by ``activations[position]`` (default linear) before the mean.
+
+    Contexts that share their text (the same label in the same template, for two symbols or two mentions)
+    share one forward pass; batches are length-sorted with at most ``max_tokens`` padded tokens (and
+    ``batch_size`` texts), and each batch's codes are reduced at once, so memory holds one batch of
+    hidden states and ``[n_contexts, d_sae]`` per position. ``only[position]`` (a flag per context) reads
+    that position at the flagged contexts alone; the others keep a zero row."""
     d_sae = int(sae.W_dec.shape[0])
-    rows: dict[str, list[np.ndarray]] = {p: [] for p in positions}
-    owner: dict[str, list[int]] = {p: [] for p in positions}
-    for i, (c, a) in enumerate(zip(contexts, acts, strict=True)):
-        if a.n_tokens == 0:
-            continue
-        s, e = a.offsets[:, 0], a.offsets[:, 1]
-        real = np.flatnonzero(~a.special_mask)
-        hit = np.flatnonzero((e > s) & (s < c.end) & (e > c.start) & ~a.special_mask)
-        if len(hit) == 0:  # mention truncated away: fall back to the real tokens
-            hit = real
-        if len(hit) == 0:
-            continue
+    wanted = {p: (None if only is None or p not in only else np.asarray(only[p], dtype=bool)) for p in positions}
+    out = {p: np.zeros((len(contexts), d_sae), np.float32) for p in positions}
+    texts: list[str] = []
+    slot: dict[str, int] = {}
+    users: list[list[int]] = []
+    for i, c in enumerate(contexts):
+        j = slot.setdefault(c.text, len(texts))
+        if j == len(texts):
+            texts.append(c.text)
+            users.append([])
+        users[j].append(i)
+    for idx, items, hidden in model.hidden_batches(texts, batch_size, max_tokens):
+        rows: dict[str, list[np.ndarray]] = {p: [] for p in positions}
+        owner: dict[str, list[int]] = {p: [] for p in positions}
+        for b, (j, e) in enumerate(zip(idx, items, strict=True)):
+            n = len(e.ids)
+            h = hidden[b, :n]
+            offs = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2)
+            special = np.asarray(e.special, dtype=bool)
+            s, t = offs[:, 0], offs[:, 1]
+            real = np.flatnonzero(~special)
+            for i in users[j]:
+                c = contexts[i]
+                hit = np.flatnonzero((t > s) & (s < c.end) & (t > c.start) & ~special)
+                if len(hit) == 0:  # mention truncated away: fall back to the real tokens
+                    hit = real
+                if len(hit) == 0:
+                    continue
+                for position in positions:
+                    if wanted[position] is not None and not wanted[position][i]:
+                        continue
+                    if position == "pooled":
+                        r = h[real].mean(0, keepdims=True)
+                    elif position == "last":
+                        r = h[hit[-1:]]
+                    elif position == "mention_state":
+                        r = h[hit].mean(0, keepdims=True)
+                    else:
+                        r = h[hit]
+                    rows[position].append(r)
+                    owner[position].extend([i] * len(r))
         for position in positions:
-            if position == "pooled":
-                r = a.hidden[real].mean(0, keepdims=True)
-            elif position == "last":
-                r = a.hidden[hit[-1:]]
-            elif position == "mention_state":
-                r = a.hidden[hit].mean(0, keepdims=True)
-            else:
-                r = a.hidden[hit]
-            rows[position].append(r)
-            owner[position].extend([i] * len(r))
-    out: dict[str, np.ndarray] = {}
-    for position in positions:
-        res = np.zeros((len(contexts), d_sae), np.float32)
-        if rows[position]:
+            if not rows[position]:
+                continue
             codes = encode_codes(sae, np.concatenate(rows[position]))
             activation = (activations or {}).get(position, "linear")
             if activation == "log":
@@ -299,16 +327,15 @@ def context_codes_at(
             elif activation == "sqrt":
                 codes = np.sqrt(np.maximum(codes, 0.0))
             own = np.asarray(owner[position])
-            # Rows were appended in context order, so each context's rows are one contiguous run.
+            # Rows were appended context by context, so each context's rows are one contiguous run.
             starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
             sums = np.add.reduceat(codes, starts, axis=0)
             counts = np.diff(np.r_[starts, len(own)]).astype(np.float32)
-            res[own[starts]] = sums / counts[:, None]
-        out[position] = res
+            out[position][own[starts]] = sums / counts[:, None]
     return out
 
 
-def state_codes(model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 64) -> np.ndarray:
+def state_codes(model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 1024) -> np.ndarray:
     """Codes of the mean mention state of each context (what :func:`concept_reliability` reads)."""
     return context_codes(model, sae, contexts, batch_size=batch_size, position="mention_state")
 
@@ -319,8 +346,8 @@ def embed_symbols(
     sae,
     *,
     label_of: Callable[[str], str | None] | None = None,
-    chunk: int = 128,
-    batch_size: int = 64,
+    chunk: int = 512,
+    batch_size: int = 1024,
     progress: Callable[[int, int], None] | None = None,
 ) -> ConceptTable:
     """Place ``symbols`` in the SAE's feature space (see the module docstring).
@@ -350,9 +377,12 @@ def embed_symbols(
         reliable = readout.background_state is not None
         positions = (readout.position, "mention_state") if reliable and readout.position != "mention_state" else (
             readout.position,)
-        # One forward pass for both; the reliability state is read linear, as before.
+        # One forward pass for both; the reliability state is read linear, as before, and only at the
+        # paraphrase contexts (all that reliability reads).
         at = context_codes_at(model, sae, ctxs, positions, batch_size=batch_size,
-                              activations={readout.position: readout.activation})
+                              activations={readout.position: readout.activation},
+                              only={"mention_state": [c.paraphrase for c in ctxs]}
+                              if readout.position != "mention_state" else None)
         codes = at[readout.position]
         n_tokens += sum(len(c.text) for c in ctxs) // 4
         t = _aggregate(part, ctxs, owner, codes, d_sae, readout)

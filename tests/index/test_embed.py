@@ -185,3 +185,41 @@ def test_run_record_names_model_layer_and_sae(demo_ws, tiny_sae_dir):
     assert run["layer"] == 4
     assert run["sae_path"] == str(tiny_sae_dir)
     assert run["n_symbols"] == len(demo_ws.space.keys)
+
+
+def test_token_budget_batches_cover_every_text_once_within_the_budget(minilm):
+    texts = ["a"] + [f"the {w} of the law of torts, as it stands" for w in ("duty", "care", "breach")] * 7
+    batches = minilm.batches(texts, 1000, max_tokens=40)
+    seen = sorted(i for idx, _ in batches for i in idx)
+    assert seen == list(range(len(texts)))
+    for idx, items in batches:
+        assert len(items) == len(idx)
+        assert len(items) == 1 or len(items) * max(len(e.ids) for e in items) <= 40
+    assert len(batches) > 1
+
+
+def test_shared_texts_and_batching_do_not_change_codes(minilm, tiny_sae_dir):
+    """Contexts sharing a text share one forward pass; each keeps its own mention span, and the codes are
+    those of a one-text-at-a-time reading."""
+    from kgalign.neural.concepts import context_codes_at
+    from kgalign.neural.probing import ProbeContext
+    from kgalign.neural.sae.io import load_sae
+
+    sae = load_sae(tiny_sae_dir)
+    text = "A duty of care is owed to a neighbour."
+    ctxs = [
+        ProbeContext(text, 2, 14, "label"),  # "duty of care"
+        ProbeContext(text, 28, 37, "label"),  # "neighbour"
+        ProbeContext(text, 2, 14, "label"),
+        ProbeContext("Negligence is a breach of that duty.", 0, 10, "label"),
+    ]
+    together = context_codes_at(minilm, sae, ctxs, ("mention", "mention_state"), max_tokens=16,
+                                only={"mention_state": [True, False, True, True]})
+    for i, c in enumerate(ctxs):
+        alone = context_codes_at(minilm, sae, [c], ("mention", "mention_state"), max_tokens=None)
+        np.testing.assert_allclose(together["mention"][i], alone["mention"][0], atol=1e-4)
+        if i != 1:
+            np.testing.assert_allclose(together["mention_state"][i], alone["mention_state"][0], atol=1e-4)
+    assert not together["mention_state"][1].any()  # not asked for at that context
+    assert not np.allclose(together["mention"][0], together["mention"][1])  # another span, another code
+    np.testing.assert_allclose(together["mention"][0], together["mention"][2], atol=1e-6)
