@@ -6,9 +6,11 @@ fresh process (so peak memory is that size's own):
 1. ``kgalign load`` of the file, then ``ws.embed()`` with the default model and SAE (everything a user's
    embed does: reading the symbols, probing contexts, the forward passes, SAE codes, concept vectors,
    reliability, FAISS, the neural facts, the atomic generation switch): wall and CPU seconds;
-2. the **bare forward** on the same tokens: every probing context of the embedded symbols, tokenized and
-   length-sorted into the same batch size, and only the model's forward up to the SAE's layer timed
-   (``--sample`` of the batches, evenly spread, so a large N does not double the run);
+2. the **bare forward** on the same tokens: every distinct probing-context text of the embedded symbols (embed
+   forwards each distinct text once), tokenized and length-sorted into the same token-budget batches embed uses,
+   and only the model's forward up to the SAE's layer timed (``--sample`` of the batches, evenly spread, so a
+   large N does not double the run); and, for comparison, the forward the embed of the last stop ran (every
+   context, duplicates included, 64-text batches);
 3. ``symbols similar to X`` and ``symbols sharing features with X`` through the DSL (mean of 5 symbols), and
    the pruning report (``ws.report()``).
 
@@ -55,34 +57,41 @@ rep = ws.embed(quiet=True)
 embed_s, embed_cpu = time.perf_counter() - t, cpu() - c
 rss_embed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-# The bare forward on the same tokens: the same contexts, the same batch size, only the forward timed.
+# The bare forward on the same tokens: the texts embed forwards (every distinct probing-context text), in
+# the same batches (length-sorted, MAX_BATCH_TOKENS padded tokens), only the forward timed. For comparison,
+# the forward the old embed ran: every context (duplicates too) in batches of 64 texts.
 from kgalign.index.build import load_model_for
+from kgalign.neural.concepts import MAX_BATCH_TOKENS
 from kgalign.neural.probing import has_text, probe_contexts
 model = load_model_for(ws)
 table = ws.symbol_table
 label_of = lambda iri: (s.label if (s := table.get(iri)) is not None else None)
 texts = [c.text for s in table.in_graph("wordnet") if has_text(s) for c in probe_contexts(s, label_of)]
-batches = model.batches(texts, 64)
-n_tokens = sum(len(e.ids) for _, items in batches for e in items)
-step = max(1, round(1 / SAMPLE))
-picked = batches[::step]
+unique = list(dict.fromkeys(texts))
 import torch
-bare_s = bare_cpu = 0.0
-bare_tokens = 0
-with torch.inference_mode():
-    for _, items in picked:
-        ids, mask = model._pad(items)
-        t, c = time.perf_counter(), cpu()
-        model._capture(ids, mask)
-        bare_s += time.perf_counter() - t
-        bare_cpu += cpu() - c
-        bare_tokens += sum(len(e.ids) for e in items)
 
-print(json.dumps({"symbols": rep.n_symbols, "contexts": len(texts), "tokens": n_tokens, "load_s": load_s,
-    "embed_s": embed_s, "embed_cpu": embed_cpu, "bare_tok_s": bare_tokens / bare_s,
-    "bare_tok_cpu": bare_tokens / bare_cpu, "embed_tok_s": n_tokens / embed_s, "embed_tok_cpu": n_tokens / embed_cpu,
-    "sampled_batches": len(picked), "batches": len(batches), "peak_load_mib": rss_load,
-    "peak_embed_mib": rss_embed}), flush=True)
+def timed(batches):
+    step = max(1, round(1 / SAMPLE))
+    wall = cpu_s = 0.0
+    tokens = 0
+    with torch.inference_mode():
+        for _, items in batches[::step]:
+            ids, mask = model._pad(items)
+            t, c = time.perf_counter(), cpu()
+            model._capture(ids, mask)
+            wall += time.perf_counter() - t
+            cpu_s += cpu() - c
+            tokens += sum(len(e.ids) for e in items)
+    return tokens / wall, tokens / cpu_s, sum(len(e.ids) for _, items in batches for e in items), len(batches)
+
+bare_tok_s, bare_tok_cpu, n_tokens, n_batches = timed(model.batches(unique, 1024, MAX_BATCH_TOKENS))
+old_tok_s, old_tok_cpu, all_tokens, _ = timed(model.batches(texts, 64))
+
+print(json.dumps({"symbols": rep.n_symbols, "contexts": len(texts), "unique_texts": len(unique), "tokens": n_tokens,
+    "all_tokens": all_tokens, "load_s": load_s, "embed_s": embed_s, "embed_cpu": embed_cpu,
+    "bare_tok_s": bare_tok_s, "bare_tok_cpu": bare_tok_cpu, "embed_tok_s": n_tokens / embed_s,
+    "embed_tok_cpu": n_tokens / embed_cpu, "old_forward_s": all_tokens / old_tok_s, "batches": n_batches,
+    "peak_load_mib": rss_load, "peak_embed_mib": rss_embed}), flush=True)
 
 # Concept-space questions through the DSL (by IRI: WordNet labels are often shared by several synsets).
 rng = random.Random(0)
@@ -126,12 +135,15 @@ def main() -> None:
         if not lines:
             sys.exit(f"size {size}: step failed:\n{r.stderr[-3000:]}")
         o = lines[0]
-        print(f"  {n:>6,} concepts: {o['symbols']:,} embedded, {o['contexts']:,} contexts, {o['tokens']:,} tokens; "
-              f"load {o['load_s']:.1f} s; embed {o['embed_s']:.1f} s wall / {o['embed_cpu']:.1f} s CPU")
-        print(f"          embed {o['embed_tok_s']:,.0f} tok/s vs bare forward {o['bare_tok_s']:,.0f} tok/s "
-              f"(wall ratio {o['embed_tok_s'] / o['bare_tok_s']:.2f}; CPU ratio "
-              f"{o['embed_tok_cpu'] / o['bare_tok_cpu']:.2f}; target >= 0.8); peak RSS after load "
-              f"{o['peak_load_mib']:.0f} MiB, after embed {o['peak_embed_mib']:.0f} MiB", flush=True)
+        print(f"  {n:>6,} concepts: {o['symbols']:,} embedded, {o['contexts']:,} contexts ({o['unique_texts']:,} distinct "
+              f"texts), {o['tokens']:,} tokens forwarded ({o['all_tokens']:,} over all contexts); load {o['load_s']:.1f} s; "
+              f"embed {o['embed_s']:.1f} s wall / {o['embed_cpu']:.1f} s CPU")
+        print(f"          embed {o['embed_tok_s']:,.0f} tok/s vs bare forward {o['bare_tok_s']:,.0f} tok/s on the same "
+              f"tokens and batches (wall ratio {o['embed_tok_s'] / o['bare_tok_s']:.2f}; CPU ratio "
+              f"{o['embed_tok_cpu'] / o['bare_tok_cpu']:.2f}; target >= 0.8); the old embed's forward alone (every "
+              f"context, 64-text batches) {o['old_forward_s']:.1f} s = {o['old_forward_s'] / o['embed_s']:.2f}x this "
+              f"whole embed; peak RSS after load {o['peak_load_mib']:.0f} MiB, after embed {o['peak_embed_mib']:.0f} MiB",
+              flush=True)
         if len(lines) < 2:
             err = r.stderr.strip().splitlines()
             print(f"          queries/report failed: {err[-1] if err else '?'}")

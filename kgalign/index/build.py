@@ -42,12 +42,6 @@ from kgalign.symbolic.vocab import NEURAL_GRAPH
 if TYPE_CHECKING:
     from kgalign.index.context import SpaceContext as Workspace
 
-#: Symbols embedded per step: their contexts are length-sorted together into token-budget batches, and
-#: their per-context codes are held at once (~8 contexts a symbol x d_sae float32 x 2 readings: ~130 MiB
-#: at 512 symbols and d_sae 4096); progress is reported per step.
-EMBED_CHUNK = 512
-
-
 GENERATIONS = "generations"
 
 
@@ -175,7 +169,7 @@ def embed_workspace(
             elif not quiet:
                 print(f"\r  {g}: {done}/{total} symbols", end="", file=sys.stderr, flush=True)
 
-        t = embed_symbols(syms, model, sae, label_of=label_of, progress=tick, chunk=EMBED_CHUNK)
+        t = embed_symbols(syms, model, sae, label_of=label_of, progress=tick)
         if not quiet and not progress:
             print(file=sys.stderr)
         _atomic_npz(t, npz)

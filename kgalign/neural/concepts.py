@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,12 +272,24 @@ def context_codes_at(
 
     Contexts that share their text (the same label in the same template, for two symbols or two mentions)
     share one forward pass; batches are length-sorted with at most ``max_tokens`` padded tokens (and
-    ``batch_size`` texts), and each batch's codes are reduced at once, so memory holds one batch of
-    hidden states and ``[n_contexts, d_sae]`` per position. ``only[position]`` (a flag per context) reads
-    that position at the flagged contexts alone; the others keep a zero row."""
+    ``batch_size`` texts). ``only[position]`` (a flag per context) reads that position at the flagged contexts
+    alone; the others keep a zero row. (:func:`embed_symbols` keeps the codes sparse instead.)"""
     d_sae = int(sae.W_dec.shape[0])
-    wanted = {p: (None if only is None or p not in only else np.asarray(only[p], dtype=bool)) for p in positions}
     out = {p: np.zeros((len(contexts), d_sae), np.float32) for p in positions}
+    for position, idx, codes in _code_batches(model, sae, contexts, positions, batch_size, activations,
+                                              max_tokens, only):
+        out[position][idx] = codes
+    return out
+
+
+def _code_batches(
+    model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int,
+    activations: dict[str, str] | None, max_tokens: int | None, only: dict[str, Sequence[bool]] | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(position, context indices [m], codes [m, d_sae])`` per forward batch (see :func:`context_codes_at`);
+    ``progress(texts done, texts)`` after each batch. Memory: one batch of hidden states and codes."""
+    wanted = {p: (None if only is None or p not in only else np.asarray(only[p], dtype=bool)) for p in positions}
     texts: list[str] = []
     slot: dict[str, int] = {}
     users: list[list[int]] = []
@@ -287,6 +299,7 @@ def context_codes_at(
             texts.append(c.text)
             users.append([])
         users[j].append(i)
+    done = 0
     for idx, items, hidden in model.hidden_batches(texts, batch_size, max_tokens):
         rows: dict[str, list[np.ndarray]] = {p: [] for p in positions}
         owner: dict[str, list[int]] = {p: [] for p in positions}
@@ -297,9 +310,10 @@ def context_codes_at(
             special = np.asarray(e.special, dtype=bool)
             s, t = offs[:, 0], offs[:, 1]
             real = np.flatnonzero(~special)
+            inside = (t > s) & ~special
             for i in users[j]:
                 c = contexts[i]
-                hit = np.flatnonzero((t > s) & (s < c.end) & (t > c.start) & ~special)
+                hit = np.flatnonzero(inside & (s < c.end) & (t > c.start))
                 if len(hit) == 0:  # mention truncated away: fall back to the real tokens
                     hit = real
                 if len(hit) == 0:
@@ -323,16 +337,55 @@ def context_codes_at(
             codes = encode_codes(sae, np.concatenate(rows[position]))
             activation = (activations or {}).get(position, "linear")
             if activation == "log":
-                codes = np.log1p(np.maximum(codes, 0.0))
+                np.log1p(np.maximum(codes, 0.0, out=codes), out=codes)
             elif activation == "sqrt":
-                codes = np.sqrt(np.maximum(codes, 0.0))
+                np.sqrt(np.maximum(codes, 0.0, out=codes), out=codes)
             own = np.asarray(owner[position])
             # Rows were appended context by context, so each context's rows are one contiguous run.
             starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
             sums = np.add.reduceat(codes, starts, axis=0)
             counts = np.diff(np.r_[starts, len(own)]).astype(np.float32)
-            out[position][own[starts]] = sums / counts[:, None]
-    return out
+            yield position, own[starts], sums / counts[:, None]
+        done += len(idx)
+        if progress:
+            progress(done, len(texts))
+
+
+class SparseCodes:
+    """Per-context codes ``[n, d]`` kept sparse (an SAE code has k of d features active): the rows of a
+    whole embed step fit in a few MiB instead of ``n x d`` floats."""
+
+    def __init__(self, n: int, d: int) -> None:
+        self.n, self.d = n, d
+        self._ctx: list[np.ndarray] = []
+        self._col: list[np.ndarray] = []
+        self._val: list[np.ndarray] = []
+        self.indptr: np.ndarray | None = None
+
+    def add(self, idx: np.ndarray, codes: np.ndarray) -> None:
+        r, c = np.nonzero(codes)
+        self._ctx.append(np.asarray(idx)[r])
+        self._col.append(c.astype(np.int32))
+        self._val.append(codes[r, c].astype(np.float32))
+
+    def freeze(self) -> SparseCodes:
+        ctx = np.concatenate(self._ctx) if self._ctx else np.zeros(0, np.int64)
+        order = np.argsort(ctx, kind="stable")
+        self.cols = (np.concatenate(self._col) if self._col else np.zeros(0, np.int32))[order]
+        self.vals = (np.concatenate(self._val) if self._val else np.zeros(0, np.float32))[order]
+        self.indptr = np.r_[0, np.cumsum(np.bincount(ctx, minlength=self.n))]
+        self._ctx, self._col, self._val = [], [], []
+        return self
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Dense ``[len(rows), d]`` float32 of the given rows."""
+        assert self.indptr is not None, "freeze() first"
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros((len(rows), self.d), np.float32)
+        for k, r in enumerate(rows):
+            a, b = self.indptr[r], self.indptr[r + 1]
+            out[k, self.cols[a:b]] = self.vals[a:b]
+        return out
 
 
 def state_codes(model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 1024) -> np.ndarray:
@@ -346,14 +399,19 @@ def embed_symbols(
     sae,
     *,
     label_of: Callable[[str], str | None] | None = None,
-    chunk: int = 512,
+    chunk: int = 4096,
     batch_size: int = 1024,
+    max_tokens: int | None = MAX_BATCH_TOKENS,
     progress: Callable[[int, int], None] | None = None,
 ) -> ConceptTable:
     """Place ``symbols`` in the SAE's feature space (see the module docstring).
 
     Symbols with no text at all (no label with a letter, no definition) are skipped and
     listed in ``meta["skipped"]``; if every symbol lacks text, :class:`EmbedError`.
+
+    Symbols go in steps of ``chunk``: a step's distinct context texts are length-sorted together (less
+    padding the larger the step) and its per-context codes are held sparse; ``progress(done, total)`` is
+    called after every forward batch.
     """
     d_sae = int(sae.W_dec.shape[0])
     readout = readout_of(sae)
@@ -377,24 +435,33 @@ def embed_symbols(
         reliable = readout.background_state is not None
         positions = (readout.position, "mention_state") if reliable and readout.position != "mention_state" else (
             readout.position,)
+        codes = {p: SparseCodes(len(ctxs), d_sae) for p in positions}
+
+        def step(done: int, total: int, start: int = start, n: int = len(part)) -> None:
+            if progress:
+                progress(start + min(n - 1, n * done // max(total, 1)), len(todo))
+
         # One forward pass for both; the reliability state is read linear, as before, and only at the
         # paraphrase contexts (all that reliability reads).
-        at = context_codes_at(model, sae, ctxs, positions, batch_size=batch_size,
-                              activations={readout.position: readout.activation},
-                              only={"mention_state": [c.paraphrase for c in ctxs]}
-                              if readout.position != "mention_state" else None)
-        codes = at[readout.position]
+        for position, idx, c in _code_batches(
+            model, sae, ctxs, positions, batch_size, {readout.position: readout.activation}, max_tokens,
+            {"mention_state": [c.paraphrase for c in ctxs]} if readout.position != "mention_state" else None,
+            progress=step,
+        ):
+            codes[position].add(idx, c)
+        for sc in codes.values():
+            sc.freeze()
         n_tokens += sum(len(c.text) for c in ctxs) // 4
-        t = _aggregate(part, ctxs, owner, codes, d_sae, readout)
+        t = _aggregate(part, ctxs, owner, codes[readout.position], d_sae, readout)
         if reliable:
             from kgalign.neural.reliability import concept_reliability
 
-            para = [i for i, c in enumerate(ctxs) if c.paraphrase]
-            sc = at["mention_state"][para]
-            own = np.asarray([owner[i] for i in para])
+            bounds = np.searchsorted(np.asarray(owner), np.arange(len(part) + 1))
+            para = np.asarray([c.paraphrase for c in ctxs], dtype=bool)
             t.reliability = np.asarray([
-                concept_reliability(sc[own == j], background=readout.background_state,
-                                    scale=readout.reliability_scale)
+                concept_reliability(codes["mention_state"].take(
+                    np.arange(bounds[j], bounds[j + 1])[para[bounds[j]:bounds[j + 1]]]),
+                                    background=readout.background_state, scale=readout.reliability_scale)
                 for j in range(len(part))
             ], np.float32)
         tables.append(t)
@@ -410,7 +477,7 @@ def _aggregate(
     part: Sequence[Symbol],
     ctxs: Sequence[ProbeContext],
     owner: Sequence[int],
-    codes: np.ndarray,
+    codes: np.ndarray | SparseCodes,
     d_sae: int,
     readout: Readout | None = None,
 ) -> ConceptTable:
@@ -422,11 +489,11 @@ def _aggregate(
     stab = np.zeros(n, np.float32)
     strength = np.zeros(n, np.float32)
     ncx = np.zeros(n, np.int32)
-    owner_arr = np.asarray(owner)
+    bounds = np.searchsorted(np.asarray(owner), np.arange(n + 1))  # owner runs 0, 0, 1, 1, 1, 2, ...
     para = np.asarray([c.paraphrase for c in ctxs], dtype=bool)
     for j in range(n):
-        rows = np.flatnonzero(owner_arr == j)
-        c = codes[rows]
+        rows = np.arange(bounds[j], bounds[j + 1])
+        c = codes.take(rows) if isinstance(codes, SparseCodes) else codes[rows]
         mean = c.mean(axis=0) if readout is None else readout.transform(c.mean(axis=0))
         vectors[j] = mean
         fired = (c > 0).mean(axis=0)
@@ -435,7 +502,7 @@ def _aggregate(
         sids[j, : len(top)] = top
         sw[j, : len(top)] = mean[top]
         sf[j, : len(top)] = fired[top]
-        stab[j] = support_stability(codes[rows[para[rows]]])
+        stab[j] = support_stability(c[para[rows]])
         strength[j] = float(mean.max()) if len(mean) else 0.0
         ncx[j] = len(rows)
     return ConceptTable([(s.graph, s.iri) for s in part], vectors, sids, sw, sf, stab, strength, ncx)

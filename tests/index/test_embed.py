@@ -223,3 +223,16 @@ def test_shared_texts_and_batching_do_not_change_codes(minilm, tiny_sae_dir):
     assert not together["mention_state"][1].any()  # not asked for at that context
     assert not np.allclose(together["mention"][0], together["mention"][1])  # another span, another code
     np.testing.assert_allclose(together["mention"][0], together["mention"][2], atol=1e-6)
+
+
+def test_sparse_codes_give_back_the_dense_rows() -> None:
+    from kgalign.neural.concepts import SparseCodes
+
+    rng = np.random.default_rng(0)
+    dense = np.where(rng.random((9, 12)) < 0.3, rng.random((9, 12)), 0.0).astype(np.float32)
+    sc = SparseCodes(10, 12)  # row 9 never added: a zero row
+    sc.add(np.array([4, 0, 7]), dense[[4, 0, 7]])
+    sc.add(np.array([1, 2, 3, 5, 6, 8]), dense[[1, 2, 3, 5, 6, 8]])
+    sc.freeze()
+    np.testing.assert_array_equal(sc.take(range(9)), dense)
+    np.testing.assert_array_equal(sc.take([8, 9, 0]), np.vstack([dense[8], np.zeros(12), dense[0]]))
