@@ -17,8 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kgalign"
 LAYERS = ("symbolic", "neural", "index", "align", "query", "report", "interfaces")
 #: ``rows`` holds the typed rows the Python API returns.
 INTERFACES = {"api", "cli", "commands", "server", "output", "rows", "__main__"}
-#: ``faults`` (kill points for the fault tests) and ``limits`` (input bounds) serve every layer.
-BASE = {"errors", "faults", "limits"}
+#: ``faults`` (kill points for the fault tests), ``limits`` (input bounds) and ``files`` (content hashes)
+#: serve every layer.
+BASE = {"errors", "faults", "limits", "files"}
 
 
 def module_name(path: Path) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from importlib import resources
 from pathlib import Path
+
+from kgalign.files import sha256_of
 
 DEFAULT_SAE_NAME = "minilm-l6-topk"
 FEATURE_STATS_FILE = "feature_stats.json"
@@ -19,10 +20,5 @@ def default_sae_dir() -> Path:
     return p
 
 
-def sha_file(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB chunks (the SAE weights' part of an embed run's id)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+#: SHA-256 of a file's bytes (the SAE weights' part of an embed run's id).
+sha_file = sha256_of

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kgalign.errors import LoadError, UsageError
+from kgalign.files import sha256_of
 from kgalign.store.base import GraphInfo, ParsedGraph, Store
 from kgalign.symbolic.formats import CONVERTERS, FORMATS, Format, detect_format, sniff, xml_error_position
-from kgalign.symbolic.store import sha256_of
 from kgalign.symbolic.vocab import graph_iri
 
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")

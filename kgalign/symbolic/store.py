@@ -28,7 +28,6 @@ load and two tiny transactions.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 import threading
@@ -721,14 +720,6 @@ def _merge_graphs(quads: Iterable[ox.Quad], g: ox.NamedNode, seen: set[str]) -> 
         yield ox.Quad(q.subject, q.predicate, q.object, g)
 
 
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def is_artefact_graph(iri: str) -> bool:
