@@ -127,8 +127,13 @@ def bridge_parts(seed: int = 0) -> dict[str, list[str]]:
     return parts
 
 
-def harvest_layers(root: Path, chunk: int = 4000, batch_size: int = 64, max_snippets: int | None = None) -> None:
-    """Harvest the bridge corpus at :data:`LAYERS` into ``root`` in resumable chunks (see the module doc)."""
+def harvest_layers(
+    root: Path, chunk: int = 4000, batch_size: int = 64, max_snippets: int | None = None,
+    layers: Sequence[int] = LAYERS,
+) -> None:
+    """Harvest the bridge corpus at ``layers`` (default :data:`LAYERS`) into ``root`` in resumable chunks (see
+    the module doc). Only the blocks up to the deepest requested layer run; a chunk counts as done when its
+    meta file and every requested layer's file exist."""
     import torch
 
     from kgalign.neural.model import ModelSpec, load_base_model
@@ -147,25 +152,26 @@ def harvest_layers(root: Path, chunk: int = 4000, batch_size: int = 64, max_snip
     for part, texts in parts.items():
         for c0 in range(0, len(texts), chunk):
             name = f"{part}_{c0 // chunk:04d}"
-            if (root / f"{name}.meta.npz").exists():
+            if (root / f"{name}.meta.npz").exists() and all(
+                (root / f"{name}.L{layer}.npy").exists() for layer in layers
+            ):
                 done_snippets += len(texts[c0 : c0 + chunk])
                 continue
             sub = texts[c0 : c0 + chunk]
-            per_layer: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
+            per_layer: dict[int, list[np.ndarray]] = {layer: [] for layer in layers}
             ids_l, snip_l, pos_l = [], [], []
             with torch.inference_mode():
                 for idx, items in model.batches(sub, batch_size):
                     ids, mask = model._pad(items)
-                    out = model.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-                    hs = out.hidden_states
+                    hs = forward_states(model, ids, mask, layers)
                     for row, (i, e) in enumerate(zip(idx, items, strict=True)):
                         keep = np.flatnonzero(~np.asarray(e.special, dtype=bool))
-                        for layer in LAYERS:
+                        for layer in layers:
                             per_layer[layer].append(hs[layer][row, keep].to(torch.float16).numpy())
                         ids_l.append(np.asarray(e.ids, dtype=np.int32)[keep])
                         snip_l.append(np.full(len(keep), c0 + i, np.int32))
                         pos_l.append(keep.astype(np.int16))
-            for layer in LAYERS:
+            for layer in layers:
                 tmp = root / f"{name}.L{layer}.tmp.npy"
                 np.save(tmp, np.concatenate(per_layer[layer]))
                 os.replace(tmp, root / f"{name}.L{layer}.npy")
@@ -185,6 +191,39 @@ def harvest_layers(root: Path, chunk: int = 4000, batch_size: int = 64, max_snip
                 flush=True,
             )
     print("harvest done", flush=True)
+
+
+def forward_states(model: BaseModel, ids: Any, mask: Any, layers: Sequence[int]) -> dict[int, Any]:
+    """``hidden_states[layer]`` for each of ``layers`` (``[b, t, d]``); no block after the deepest one runs."""
+    from kgalign.neural.model import _StopForward
+
+    got: dict[int, Any] = {}
+    last = max(layers)
+    handles = []
+    for layer in sorted(set(layers)):
+        if layer < model.n_layers:
+
+            def pre(module: Any, args: tuple, kwargs: dict, layer: int = layer) -> None:
+                got[layer] = args[0] if args else kwargs["hidden_states"]
+                if layer == last:
+                    raise _StopForward
+
+            handles.append(model.blocks[layer].register_forward_pre_hook(pre, with_kwargs=True))
+        else:
+
+            def post(module: Any, args: tuple, output: Any, layer: int = layer) -> None:
+                got[layer] = output[0] if isinstance(output, tuple) else output
+                raise _StopForward
+
+            handles.append(model.blocks[-1].register_forward_hook(post))
+    try:
+        model.model(input_ids=ids, attention_mask=mask)
+    except _StopForward:
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+    return got
 
 
 def load_part(root: Path, part: str, layer: int, max_chunks: int | None = None) -> tuple[np.ndarray, dict]:
@@ -258,6 +297,7 @@ def train_bridge_sae(args: Any) -> dict[str, Any]:
     print(f"{args.name}: {len(x)} rows from {meta['chunks']} chunks, layer {args.layer}, {args.positions}", flush=True)
     cfg = TrainConfig(
         architecture=args.arch, d_sae=args.d_sae, k=args.k, seed=0, epochs=args.epochs, batch_size=args.batch_size,
+        n_steps=getattr(args, "n_steps", None),
         model_name="all-MiniLM-L6-v2", hook_layer=args.layer,
         hook_name=f"blocks.{args.layer}.hook_resid_pre" if args.layer < 6 else "blocks.5.hook_resid_post",
         log_every=50, dead_after_tokens=min(100_000, len(x) // 4),
@@ -281,7 +321,8 @@ def train_bridge_sae(args: Any) -> dict[str, Any]:
     save_sae(sae, out, feature_density=torch.from_numpy(np.asarray(metrics.feature_density, np.float32)))
     info = {"name": args.name, "layer": args.layer, "positions": args.positions, "arch": args.arch,
             "d_sae": args.d_sae, "k": args.k, "rows": int(len(x)), "chunks": meta["chunks"],
-            "steps": result.steps, "train_seconds": secs, "heldout_fve": metrics.fve, "heldout_l0": metrics.l0,
+            "steps": result.steps, "tokens_seen": result.tokens_seen, "interrupted": result.interrupted,
+            "train_seconds": secs, "heldout_fve": metrics.fve, "heldout_l0": metrics.l0,
             "heldout_dead": metrics.dead_fraction}
     (out.parent / f"{args.name}.train.json").write_text(json.dumps(info, indent=1, default=float))
     print(json.dumps(info, default=float), flush=True)
