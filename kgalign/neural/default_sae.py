@@ -113,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: %(default)s, about 1.6M tokens; 0 = all 171k, about 3.7M tokens)")
     p.add_argument("--harvest-root", type=Path, default=None,
                    help="bridge recipe: chunk directory (default: <cache>/bridge-harvest); rerun to resume")
+    p.add_argument("--extra-harvest-root", type=Path, action="append", default=[],
+                   help="bridge recipe: an earlier harvest (repeatable) whose training snippets are not harvested "
+                   "again; training reads the union, each snippet once, only snippets of the current corpus")
+    p.add_argument("--no-harvest", action="store_true",
+                   help="bridge recipe: train on the chunks harvested so far (no harvesting)")
     return p
 
 
@@ -321,7 +326,9 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     started = time.perf_counter()
     torch.manual_seed(args.seed)
     root = args.harvest_root or (args.cache or default_cache_root()) / "bridge-harvest"
-    harvest_layers(root, max_snippets=args.max_snippets or None, layers=(args.layer,))
+    if not args.no_harvest:
+        harvest_layers(root, max_snippets=args.max_snippets or None, layers=(args.layer,),
+                       skip_roots=args.extra_harvest_root)
     staging = Path(tempfile.mkdtemp(prefix="kgalign-bridge-sae-"))
     try:
         info = train_bridge_sae(SimpleNamespace(
@@ -329,6 +336,7 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             d_sae=args.d_sae, k=args.k, epochs=args.epochs or 1.2, n_steps=args.steps,
             batch_size=args.batch_size or 2048,
             max_chunks=-(-args.max_snippets // 4000) if args.max_snippets else None, max_tokens=args.tokens,
+            extra_roots=args.extra_harvest_root,
         ))
         pos, weighting, centre, activation = (args.readout.split("/") + ["none", "0", "linear"])[:4]
         readout = {"position": pos, "weighting": weighting, "centre": centre in ("1", "true", "centre")}
