@@ -45,3 +45,29 @@ def test_union_keeps_each_current_snippet_once(tmp_path):
     assert np.array_equal(x[:, 1].astype(int), meta["ids"])  # rows stay aligned with their token ids
     # snippet ids stay distinct across roots (pooling by snippet must not merge two harvests' snippet 0)
     assert len(np.unique(meta["snippet"])) == 4
+
+
+def test_forward_states_equal_the_full_forward_and_stop_early(minilm):
+    """Harvesting only the trained layer runs fewer blocks and gives the same states as output_hidden_states."""
+    import torch
+
+    from kgalign.neural.recipe import forward_states
+
+    texts = ["a mildly poisonous fungus", "the conference chair accepts the camera-ready paper of an author"]
+    (idx, items), = minilm.batches(texts, 8)
+    ids, mask = minilm._pad(items)
+    calls = []
+    hooks = [b.register_forward_hook(lambda m, a, o, i=i: calls.append(i)) for i, b in enumerate(minilm.blocks)]
+    try:
+        with torch.inference_mode():
+            full = minilm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+            calls.clear()
+            got = forward_states(minilm, ids, mask, (4,))
+            ran = list(calls)
+            every = forward_states(minilm, ids, mask, (4, 5, 6))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert ran == [0, 1, 2, 3]  # blocks 4 and 5 never ran for layer 4
+    assert torch.equal(got[4], full[4])
+    assert all(torch.equal(every[k], full[k]) for k in (4, 5, 6))
