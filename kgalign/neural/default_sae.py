@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="bridge recipe: which harvested rows the SAE trains on (default: %(default)s)")
     p.add_argument("--max-snippets", type=int, default=80_000,
                    help="bridge recipe: harvest and train on the first N shuffled training snippets "
-                   "(default: %(default)s, about 1.6M tokens; 0 = all 171k, about 3.7M tokens)")
+                   "(default: %(default)s, about 1.6M tokens; 0 = all 170,938, 3.34M tokens)")
     p.add_argument("--harvest-root", type=Path, default=None,
                    help="bridge recipe: chunk directory (default: <cache>/bridge-harvest); rerun to resume")
     p.add_argument("--extra-harvest-root", type=Path, action="append", default=[],
