@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bridge_quality.py                    # the shipped default SAE
     .venv/bin/python benchmarks/bridge_quality.py --sae DIR          # another SAE (its cfg names the layer)
+    .venv/bin/python benchmarks/bridge_quality.py --sae kgalign/data/sae/minilm-l6-topk,DIR   # both, one run
     .venv/bin/python benchmarks/bridge_quality.py --quick            # smoke test: small probe sets
     .venv/bin/python benchmarks/bridge_quality.py --readout pooled --weighting idf --json out.json
 
@@ -825,7 +826,9 @@ def table(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sae", help="SAE directory (SAELens layout); default: the shipped SAE")
+    ap.add_argument("--sae", help="SAE directory (SAELens layout); default: the shipped SAE. Several, comma-"
+                    "separated, are measured in one run against the same dense baseline (e.g. a candidate and the "
+                    "shipped one: --sae kgalign/data/sae/minilm-l6-topk,DIR)")
     ap.add_argument("--model", default="all-MiniLM-L6-v2", help="base model (default: %(default)s)")
     ap.add_argument("--layer", type=int, default=None, help="layer to read (default: the SAE cfg's hook_layer)")
     ap.add_argument("--readout", choices=("mention", "last", "pooled", "mention_state"), default=None,
@@ -851,12 +854,14 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     results = []
-    for readout in readouts_of(args):
-        res = measure(args, readout)
-        results.append(res)
-        print(f"\nbridge quality: {res['model']} layer {res['layer']}, SAE {res['sae']}, readout {res['readout']} "
-              f"({res['seconds']:.0f} s)")
-        print(table(res), flush=True)
+    for sae in (args.sae.split(",") if args.sae else [None]):
+        one = argparse.Namespace(**{**vars(args), "sae": sae})
+        for readout in readouts_of(one):
+            res = measure(one, readout)
+            results.append(res)
+            print(f"\nbridge quality: {res['model']} layer {res['layer']}, SAE {res['sae']}, readout "
+                  f"{res['readout']} ({res['seconds']:.0f} s)")
+            print(table(res), flush=True)
     if len(results) > 1:
         print("\n" + summary(results))
     if args.json:

@@ -4,11 +4,13 @@
     python -m kgalign.neural.default_sae --recipe wordnet --d-sae 3072 --k 32 --tokens 1000000   # the old one
 
 The bridge recipe (default; issue 9): harvest the bridge corpus (:func:`kgalign.neural.corpus.
-bridge_training_corpus`, benchmark synsets, held-out plays and schema.org terms excluded) once at layers
-4-6 in resumable chunks (rerun the same command to resume; progress with rate and ETA) → train a TopK SAE
-(layer 4, d_sae 4096, k 64) → record the readout (mention mean, idf weighting, centred on the background)
-in ``cfg.json`` with its vectors in ``readout.safetensors`` → ``metrics.json``. Then measure it with
-``benchmarks/bridge_quality.py --json DIR/bridge_quality.json`` (what :mod:`kgalign.neural.reliability`
+bridge_training_corpus`, benchmark synsets, held-out plays and schema.org terms excluded) once at the
+trained layer in resumable chunks (rerun the same command to resume; progress with rate and ETA; only the
+blocks up to that layer run) → train a TopK SAE (layer 4, d_sae 4096, k 64; ``--steps`` or ``--epochs``) →
+store it (float16 above 10 MB, as shipped) → record the readout (mention mean, log-damped codes, idf
+weighting, centred on the background) in ``cfg.json`` with its vectors, computed on the stored weights, in
+``readout.safetensors`` → ``metrics.json``. Then measure it with
+``benchmarks/bridge_quality.py --sae DIR --json DIR/bridge_quality.json`` (what :mod:`kgalign.neural.reliability`
 reads) and rebuild the feature statistics with ``python -m kgalign.neural.default_sae_stats``.
 
 The original WordNet-only recipe (``--recipe wordnet``):
@@ -96,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         default="bridge",
         help="bridge (default): the measured recipe of issue 9 (WordNet minus the benchmark synsets, "
         "Shakespeare minus held-out plays, schema.org training terms, encyclopaedia, demo ontologies; "
-        "layers 4-6 harvested once in resumable chunks); wordnet: the original WordNet-only recipe",
+        "harvested once at --layer in resumable chunks); wordnet: the original WordNet-only recipe",
     )
     p.add_argument("--layer", type=int, default=4, help="bridge recipe: layer to train on (default: %(default)s)")
     p.add_argument(
@@ -108,9 +110,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="bridge recipe: which harvested rows the SAE trains on (default: %(default)s)")
     p.add_argument("--max-snippets", type=int, default=80_000,
                    help="bridge recipe: harvest and train on the first N shuffled training snippets "
-                   "(default: %(default)s, about 1.6M tokens; 0 = all 171k, about 3.7M tokens)")
+                   "(default: %(default)s, about 1.6M tokens; 0 = all 170,938, 3.34M tokens)")
     p.add_argument("--harvest-root", type=Path, default=None,
                    help="bridge recipe: chunk directory (default: <cache>/bridge-harvest); rerun to resume")
+    p.add_argument("--extra-harvest-root", type=Path, action="append", default=[],
+                   help="bridge recipe: an earlier harvest (repeatable) whose training snippets are not harvested "
+                   "again; training reads the union, each snippet once, only snippets of the current corpus")
+    p.add_argument("--no-harvest", action="store_true",
+                   help="bridge recipe: train on the chunks harvested so far (no harvesting)")
     return p
 
 
@@ -319,31 +326,44 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     started = time.perf_counter()
     torch.manual_seed(args.seed)
     root = args.harvest_root or (args.cache or default_cache_root()) / "bridge-harvest"
-    harvest_layers(root, max_snippets=args.max_snippets or None)
+    if not args.no_harvest:
+        harvest_layers(root, max_snippets=args.max_snippets or None, layers=(args.layer,),
+                       skip_roots=args.extra_harvest_root)
     staging = Path(tempfile.mkdtemp(prefix="kgalign-bridge-sae-"))
     try:
         info = train_bridge_sae(SimpleNamespace(
             name="sae", root=root, out=staging, layer=args.layer, positions=args.positions, arch="topk",
-            d_sae=args.d_sae, k=args.k, epochs=args.epochs or 1.2, batch_size=args.batch_size or 2048,
+            d_sae=args.d_sae, k=args.k, epochs=args.epochs or 1.2, n_steps=args.steps,
+            batch_size=args.batch_size or 2048,
             max_chunks=-(-args.max_snippets // 4000) if args.max_snippets else None, max_tokens=args.tokens,
+            extra_roots=args.extra_harvest_root,
         ))
         pos, weighting, centre, activation = (args.readout.split("/") + ["none", "0", "linear"])[:4]
         readout = {"position": pos, "weighting": weighting, "centre": centre in ("1", "true", "centre")}
         if activation != "linear":
             readout["activation"] = activation
-        sae = load_sae(staging / "sae")
-        model = load_base_model(ModelSpec(layer=args.layer))
         density = load_feature_density(staging / "sae")
-        vectors = readout_vectors(model, sae, pos, density.numpy() if density is not None else np.ones(sae.d_sae),
-                                  activation=activation)
-        write_readout(staging / "sae", readout, vectors)
+        dens = density.numpy() if density is not None else np.ones(args.d_sae, np.float32)
         out: Path = args.out
-        out.mkdir(parents=True, exist_ok=True)
-        for f in (staging / "sae").iterdir():
-            os.chmod(f, 0o644)
-            shutil.copy2(f, out / f.name)
+        # weights stored as shipped (float16 above MAX_WEIGHTS_BYTES); the readout vectors are computed on the
+        # stored weights, so they match what load_sae gives every user
+        weights_dtype = _save(load_sae(staging / "sae"), out, dens)
+        model = load_base_model(ModelSpec(layer=args.layer))
+        vectors = readout_vectors(model, load_sae(out), pos, dens, activation=activation)
+        write_readout(out, readout, vectors)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    parts_file = root / "parts.json"
+    info.update({
+        "model": model.name, "d_in": model.d_model, "hook_name": json.loads((out / "cfg.json").read_text())
+        .get("metadata", {}).get("hook_name"), "architecture": "topk", "batch_size": args.batch_size or 2048,
+        "train_rows": info["rows"], "epochs": info["tokens_seen"] / max(info["rows"], 1),
+        "corpus_parts_snippets": json.loads(parts_file.read_text()) if parts_file.exists() else None,
+        "weights_dtype": weights_dtype + (" (cfg says float32: load_sae casts back)" if weights_dtype == "float16"
+                                          else ""),
+        "weights_bytes": (out / "sae_weights.safetensors").stat().st_size,
+        "measured_by": f"benchmarks/bridge_quality.py --sae {out} --json {out}/bridge_quality.json",
+    })
     command = "python -m kgalign.neural.default_sae" + "".join(
         f" {a}" for a in (sys.argv[1:] if argv is None else argv)
     )
@@ -353,7 +373,8 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                  "total_seconds": time.perf_counter() - started})
     (args.out / "metrics.json").write_text(json.dumps(info, indent=2, default=float) + "\n", encoding="utf-8")
     print(f"{args.out}: held-out FVE {info['heldout_fve']:.4f}, L0 {info['heldout_l0']:.1f}, dead "
-          f"{info['heldout_dead']:.2%}; now run benchmarks/bridge_quality.py --json {args.out}/bridge_quality.json "
+          f"{info['heldout_dead']:.2%}; now run benchmarks/bridge_quality.py --sae {args.out} "
+          f"--json {args.out}/bridge_quality.json "
           "and python -m kgalign.neural.default_sae_stats")
     return 0
 

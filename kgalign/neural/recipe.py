@@ -127,8 +127,15 @@ def bridge_parts(seed: int = 0) -> dict[str, list[str]]:
     return parts
 
 
-def harvest_layers(root: Path, chunk: int = 4000, batch_size: int = 64, max_snippets: int | None = None) -> None:
-    """Harvest the bridge corpus at :data:`LAYERS` into ``root`` in resumable chunks (see the module doc)."""
+def harvest_layers(
+    root: Path, chunk: int = 4000, batch_size: int = 64, max_snippets: int | None = None,
+    layers: Sequence[int] = LAYERS, skip_roots: Sequence[Path] = (),
+) -> None:
+    """Harvest the bridge corpus at ``layers`` (default :data:`LAYERS`) into ``root`` in resumable chunks (see
+    the module doc). Only the blocks up to the deepest requested layer run; a chunk counts as done when its
+    meta file and every requested layer's file exist. ``skip_roots``: training snippets already harvested
+    there (same token ids) are left out, so a new root only adds what earlier harvests lack (train on the
+    union with ``train_bridge_sae``'s ``extra_roots``)."""
     import torch
 
     from kgalign.neural.model import ModelSpec, load_base_model
@@ -138,8 +145,16 @@ def harvest_layers(root: Path, chunk: int = 4000, batch_size: int = 64, max_snip
     parts = bridge_parts()
     if max_snippets is not None:
         parts["train"] = parts["train"][:max_snippets]
-    (root / "parts.json").write_text(json.dumps({k: len(v) for k, v in parts.items()}))
     model = load_base_model(ModelSpec(max_length=128))
+    if skip_roots:
+        have: set[bytes] = set()
+        for other in skip_roots:
+            have |= harvested_keys(other, "train")
+        keys = text_keys(model, parts["train"])
+        parts["train"] = [t for t, k in zip(parts["train"], keys, strict=True) if k not in have]
+        print(f"{len(keys) - len(parts['train'])} training snippets already harvested in "
+              f"{', '.join(map(str, skip_roots))}; {len(parts['train'])} left", flush=True)
+    (root / "parts.json").write_text(json.dumps({k: len(v) for k, v in parts.items()}))
     total = sum(len(v) for v in parts.values())
     done_snippets = 0
     t0 = time.perf_counter()
@@ -147,25 +162,26 @@ def harvest_layers(root: Path, chunk: int = 4000, batch_size: int = 64, max_snip
     for part, texts in parts.items():
         for c0 in range(0, len(texts), chunk):
             name = f"{part}_{c0 // chunk:04d}"
-            if (root / f"{name}.meta.npz").exists():
+            if (root / f"{name}.meta.npz").exists() and all(
+                (root / f"{name}.L{layer}.npy").exists() for layer in layers
+            ):
                 done_snippets += len(texts[c0 : c0 + chunk])
                 continue
             sub = texts[c0 : c0 + chunk]
-            per_layer: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
+            per_layer: dict[int, list[np.ndarray]] = {layer: [] for layer in layers}
             ids_l, snip_l, pos_l = [], [], []
             with torch.inference_mode():
                 for idx, items in model.batches(sub, batch_size):
                     ids, mask = model._pad(items)
-                    out = model.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-                    hs = out.hidden_states
+                    hs = forward_states(model, ids, mask, layers)
                     for row, (i, e) in enumerate(zip(idx, items, strict=True)):
                         keep = np.flatnonzero(~np.asarray(e.special, dtype=bool))
-                        for layer in LAYERS:
+                        for layer in layers:
                             per_layer[layer].append(hs[layer][row, keep].to(torch.float16).numpy())
                         ids_l.append(np.asarray(e.ids, dtype=np.int32)[keep])
                         snip_l.append(np.full(len(keep), c0 + i, np.int32))
                         pos_l.append(keep.astype(np.int16))
-            for layer in LAYERS:
+            for layer in layers:
                 tmp = root / f"{name}.L{layer}.tmp.npy"
                 np.save(tmp, np.concatenate(per_layer[layer]))
                 os.replace(tmp, root / f"{name}.L{layer}.npy")
@@ -185,6 +201,102 @@ def harvest_layers(root: Path, chunk: int = 4000, batch_size: int = 64, max_snip
                 flush=True,
             )
     print("harvest done", flush=True)
+
+
+def forward_states(model: BaseModel, ids: Any, mask: Any, layers: Sequence[int]) -> dict[int, Any]:
+    """``hidden_states[layer]`` for each of ``layers`` (``[b, t, d]``); no block after the deepest one runs."""
+    from kgalign.neural.model import _StopForward
+
+    got: dict[int, Any] = {}
+    last = max(layers)
+    handles = []
+    for layer in sorted(set(layers)):
+        if layer < model.n_layers:
+
+            def pre(module: Any, args: tuple, kwargs: dict, layer: int = layer) -> None:
+                got[layer] = args[0] if args else kwargs["hidden_states"]
+                if layer == last:
+                    raise _StopForward
+
+            handles.append(model.blocks[layer].register_forward_pre_hook(pre, with_kwargs=True))
+        else:
+
+            def post(module: Any, args: tuple, output: Any, layer: int = layer) -> None:
+                got[layer] = output[0] if isinstance(output, tuple) else output
+                raise _StopForward
+
+            handles.append(model.blocks[-1].register_forward_hook(post))
+    try:
+        model.model(input_ids=ids, attention_mask=mask)
+    except _StopForward:
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+    return got
+
+
+def text_keys(model: BaseModel, texts: Sequence[str]) -> list[bytes]:
+    """Per text, the bytes of its int32 token ids without special tokens (as harvested): a snippet's identity
+    across harvests made in different orders."""
+    out = []
+    for e in model.encode(texts):
+        ids = np.asarray(e.ids, dtype=np.int32)[~np.asarray(e.special, dtype=bool)]
+        out.append(ids.tobytes())
+    return out
+
+
+def _chunk_keys(meta: dict) -> list[tuple[bytes, int, int]]:
+    """``(key, first row, end row)`` per snippet of one chunk (a snippet's rows are contiguous)."""
+    snip = meta["snippet"]
+    if not len(snip):
+        return []
+    cuts = np.flatnonzero(np.diff(snip)) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(snip)]])
+    return [(meta["ids"][a:b].tobytes(), int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def harvested_keys(root: Path, part: str) -> set[bytes]:
+    """Keys (:func:`text_keys`) of every snippet in the finished chunks of ``part`` under ``root``."""
+    keys: set[bytes] = set()
+    for m in sorted(root.glob(f"{part}_*.meta.npz")):
+        with np.load(m) as z:
+            keys.update(k for k, _, _ in _chunk_keys({"ids": z["ids"], "snippet": z["snippet"]}))
+    return keys
+
+
+def load_union(roots: Sequence[Path], part: str, layer: int, allowed: set[bytes]) -> tuple[np.ndarray, dict]:
+    """Like :func:`load_part` over several harvest roots: each snippet once (first root wins), and only
+    snippets whose key is in ``allowed`` (the current training part), so harvests of an older corpus or
+    order add what they share with it and nothing else."""
+    seen: set[bytes] = set()
+    acts, ids, snip, pos = [], [], [], []
+    chunks = dropped = 0
+    for r_i, root in enumerate(roots):
+        for m in sorted(root.glob(f"{part}_*.meta.npz")):
+            name = m.name[: -len(".meta.npz")]
+            with np.load(m) as z:
+                meta = {"ids": z["ids"], "snippet": z["snippet"], "pos": z["pos"]}
+            keep = np.zeros(len(meta["ids"]), dtype=bool)
+            for key, a, b in _chunk_keys(meta):
+                if key in allowed and key not in seen:
+                    seen.add(key)
+                    keep[a:b] = True
+                else:
+                    dropped += 1
+            x = np.load(root / f"{name}.L{layer}.npy", mmap_mode="r")
+            acts.append(np.asarray(x)[keep])
+            ids.append(meta["ids"][keep])
+            snip.append(meta["snippet"][keep] + r_i * 10_000_000)
+            pos.append(meta["pos"][keep])
+            chunks += 1
+    if not acts:
+        raise SystemExit(f"no finished chunks of {part} in {', '.join(map(str, roots))}")
+    return np.concatenate(acts), {
+        "ids": np.concatenate(ids), "snippet": np.concatenate(snip), "pos": np.concatenate(pos), "chunks": chunks,
+        "snippets": len(seen), "dropped_snippets": dropped,
+    }
 
 
 def load_part(root: Path, part: str, layer: int, max_chunks: int | None = None) -> tuple[np.ndarray, dict]:
@@ -244,7 +356,14 @@ def train_bridge_sae(args: Any) -> dict[str, Any]:
     from kgalign.neural.train import TrainConfig, evaluate_sae, train_sae
 
     torch.set_num_threads(int(os.environ.get("KGALIGN_THREADS", "1")))
-    x, meta = load_part(args.root, "train", args.layer, args.max_chunks)
+    extra = list(getattr(args, "extra_roots", None) or ())
+    if extra:
+        allowed = set(text_keys(load_base_model(ModelSpec(max_length=128)), bridge_parts()["train"]))
+        x, meta = load_union([args.root, *extra], "train", args.layer, allowed)
+        print(f"{args.name}: {meta['snippets']} training snippets from {1 + len(extra)} harvests "
+              f"({meta['dropped_snippets']} duplicates or no longer in the training part left out)", flush=True)
+    else:
+        x, meta = load_part(args.root, "train", args.layer, args.max_chunks)
     if args.positions == "content":
         model = load_base_model(ModelSpec())
         m = content_mask(meta["ids"], model.tokenizer)
@@ -258,6 +377,7 @@ def train_bridge_sae(args: Any) -> dict[str, Any]:
     print(f"{args.name}: {len(x)} rows from {meta['chunks']} chunks, layer {args.layer}, {args.positions}", flush=True)
     cfg = TrainConfig(
         architecture=args.arch, d_sae=args.d_sae, k=args.k, seed=0, epochs=args.epochs, batch_size=args.batch_size,
+        n_steps=getattr(args, "n_steps", None),
         model_name="all-MiniLM-L6-v2", hook_layer=args.layer,
         hook_name=f"blocks.{args.layer}.hook_resid_pre" if args.layer < 6 else "blocks.5.hook_resid_post",
         log_every=50, dead_after_tokens=min(100_000, len(x) // 4),
@@ -281,7 +401,10 @@ def train_bridge_sae(args: Any) -> dict[str, Any]:
     save_sae(sae, out, feature_density=torch.from_numpy(np.asarray(metrics.feature_density, np.float32)))
     info = {"name": args.name, "layer": args.layer, "positions": args.positions, "arch": args.arch,
             "d_sae": args.d_sae, "k": args.k, "rows": int(len(x)), "chunks": meta["chunks"],
-            "steps": result.steps, "train_seconds": secs, "heldout_fve": metrics.fve, "heldout_l0": metrics.l0,
+            "snippets": meta.get("snippets", len(np.unique(meta["snippet"]))),
+            "harvest_roots": [str(args.root), *map(str, extra)],
+            "steps": result.steps, "tokens_seen": result.tokens_seen, "interrupted": result.interrupted,
+            "train_seconds": secs, "heldout_fve": metrics.fve, "heldout_l0": metrics.l0,
             "heldout_dead": metrics.dead_fraction}
     (out.parent / f"{args.name}.train.json").write_text(json.dumps(info, indent=1, default=float))
     print(json.dumps(info, default=float), flush=True)
