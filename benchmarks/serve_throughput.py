@@ -275,6 +275,8 @@ def main() -> None:
     ap.add_argument("--before", default=None, metavar="SRC",
                     help="also kgalign serve from another source tree (e.g. a worktree of the commit before)")
     ap.add_argument("--serve-args", default="", help="extra 'kgalign serve' options, e.g. '--workers 4'")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=ARGS",
+                    help="also kgalign serve with these options, e.g. 'loop route=--no-threads' (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     binary = oxigraph_binary()
@@ -306,6 +308,9 @@ def main() -> None:
                              [*extra, "--processes", str(args.processes)], None))
         if args.remote:
             variants.append(("kgalign serve (over the server)", tmp / "ws-remote", extra, None))
+        for v in args.variant:
+            label, _, opts = v.partition("=")
+            variants.append((f"kgalign serve, {label}", tmp / "ws-embedded", [*extra, *opts.split()], None))
         if args.before:
             variants.append(("kgalign serve, before (embedded)", tmp / "ws-embedded", [], args.before))
         for label, ws, opts, src in variants:
