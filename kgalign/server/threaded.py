@@ -183,8 +183,9 @@ class ThreadFront:
         buf = b""
         keep = True  # whether this thread still owns the socket
         try:
-            _rcvtimeo(sock, KEEP_ALIVE)
+            _rcvtimeo(sock, SLOW_REQUEST)  # one setting for the connection's life: no call per request
             fresh = True
+            idle = 0.0
             while not self._closing:
                 # the head
                 end = buf.find(b"\r\n\r\n")
@@ -193,14 +194,15 @@ class ThreadFront:
                         raise _Handoff
                     try:
                         chunk = sock.recv(65536)
-                    except BlockingIOError:  # the receive timeout
+                    except BlockingIOError:  # SLOW_REQUEST without a byte
                         if buf or fresh:  # a slow head, or a new connection that says nothing yet
                             raise _Handoff from None
-                        return  # an idle kept-alive connection: closed, as uvicorn does
+                        idle += SLOW_REQUEST
+                        if idle >= KEEP_ALIVE:
+                            return  # an idle kept-alive connection: closed, as uvicorn does
+                        continue
                     if not chunk:
                         return
-                    if not buf:
-                        _rcvtimeo(sock, SLOW_REQUEST)
                     buf += chunk
                     end = buf.find(b"\r\n\r\n")
                 plan = self._plan(buf[:end])
@@ -222,9 +224,9 @@ class ThreadFront:
                     raise _Handoff
                 buf = buf[start + length:]
                 fresh = False
+                idle = 0.0
                 if conn.state == _EXPIRED:
                     return
-                _rcvtimeo(sock, KEEP_ALIVE)
         except _Handoff:
             keep = False
             self.conns.discard(conn)
@@ -408,8 +410,14 @@ def fronted_server(app: Any, uv_config: Any, sock: socket.socket, *, max_url: in
             def handoff(s: socket.socket, buffered: bytes) -> None:
                 loop.call_soon_threadsafe(adopt, s, buffered)
 
-            def date() -> bytes:
-                return b"".join(k + b": " + v + b"\r\n" for k, v in server_state.default_headers)
+            cached: list = [None, b""]
+
+            def date() -> bytes:  # uvicorn's default headers (the date), rebuilt when uvicorn renews them
+                headers = server_state.default_headers
+                if headers is not cached[0]:
+                    cached[1] = b"".join(k + b": " + v + b"\r\n" for k, v in headers)
+                    cached[0] = headers
+                return cached[1]
 
             sock.listen(uv_config.backlog)  # (again, when bound and listening already: harmless)
             self.front = ThreadFront(sock, app.state, handoff, date, max_url)
