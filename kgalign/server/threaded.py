@@ -43,6 +43,8 @@ log = logging.getLogger("kgalign.server")
 KEEP_ALIVE = 5.0
 #: Seconds a started request may take to arrive whole before its connection goes to the loop.
 SLOW_REQUEST = 1.0
+#: Seconds a client may leave an answer unread before its connection is closed.
+SEND_TIMEOUT = 60.0
 #: Longest request head read here (longer ones go to the loop, which bounds them).
 MAX_HEAD = 16 << 10
 
@@ -66,6 +68,11 @@ class _Conn:
         self.lock = threading.Lock()
         self.state = _IDLE
         self.deadline = 0.0
+
+
+def _sndtimeo(sock: socket.socket, seconds: float) -> None:
+    sec = int(seconds)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", sec, int((seconds - sec) * 1e6)))
 
 
 def _rcvtimeo(sock: socket.socket, seconds: float) -> None:
@@ -139,7 +146,11 @@ class ThreadFront:
                 continue
             conn = _Conn(sock)
             self.conns.add(conn)
-            threading.Thread(target=self._serve, args=(conn,), name="kgalign-conn", daemon=True).start()
+            try:
+                threading.Thread(target=self._serve, args=(conn,), name="kgalign-conn", daemon=True).start()
+            except RuntimeError:  # no thread to be had: the loop serves this one
+                self.conns.discard(conn)
+                self._give(sock, b"")
 
     def _watchdog(self) -> None:
         tick = min(0.05, self.timeout / 10)
@@ -171,6 +182,7 @@ class ThreadFront:
         try:
             sock.settimeout(None)
             _rcvtimeo(sock, 0)
+            _sndtimeo(sock, 0)
             self.handoff(sock, buffered)
         except Exception:
             log.exception("handing a connection to the event loop failed")
@@ -184,6 +196,7 @@ class ThreadFront:
         keep = True  # whether this thread still owns the socket
         try:
             _rcvtimeo(sock, SLOW_REQUEST)  # one setting for the connection's life: no call per request
+            _sndtimeo(sock, SEND_TIMEOUT)
             fresh = True
             idle = 0.0
             while not self._closing:
@@ -205,7 +218,11 @@ class ThreadFront:
                         return
                     buf += chunk
                     end = buf.find(b"\r\n\r\n")
-                plan = self._plan(buf[:end])
+                try:
+                    plan = self._plan(buf[:end])
+                except Exception:  # whatever this parser trips on, the app answers
+                    log.exception("the thread route could not read a request head; the app answers it")
+                    plan = None
                 if plan is None:
                     raise _Handoff
                 method, path_qs, ctype, accept, length = plan

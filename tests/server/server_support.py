@@ -42,8 +42,13 @@ class ServerThread:
     """uvicorn serving ``app`` on a socket bound to 127.0.0.1:0, in a daemon thread; with ``threads``,
     as ``kgalign serve`` runs it (plain SPARQL queries on per-connection threads, the rest on the loop)."""
 
-    def __init__(self, app, threads: bool = False) -> None:
+    def __init__(self, app, threads: bool | None = None) -> None:
+        import os
+
         import uvicorn
+
+        if threads is None:  # KGALIGN_TEST_THREADS=1 runs every test server as serve() does
+            threads = os.environ.get("KGALIGN_TEST_THREADS") == "1"
 
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
