@@ -19,21 +19,25 @@ Every request must answer 200; before timing, each query's results from each sys
     nice -n 10 .venv/bin/python benchmarks/serve_throughput.py                 # 20,000 synsets
     nice -n 10 .venv/bin/python benchmarks/serve_throughput.py --remote --processes 2 --rounds 7
 
-Measured 2026-12-03 (2 cores shared with other work, load average 6-9; 20,000 synsets, 115,829 triples;
-200 queries; 1,000 POSTs per run, median of 7 rounds), req/s and ratio to Oxigraph server, last run:
+Measured 2026-12-03, session 3 (2 cores shared with two other engineers' work, load average 4-10 during the
+runs; 20,000 synsets, 115,829 triples; 200 queries; 1,000 POSTs per run, median of 5 rounds; the two routes
+side by side with ``--processes 2 --variant 'loop route (--no-threads)=--no-threads' --variant 'loop route
+--processes 2=--no-threads --processes 2'``), req/s and ratio to Oxigraph server, last run (load 4-9):
 
-    clients  Oxigraph server  kgalign serve        --processes 2        over the Oxigraph server
-          1    2955           1012 (0.34x)          1020 (0.35x)          451 (0.15x)
-          8    4974           2313 (0.47x)          2621 (0.53x)          856 (0.17x)
-         32    2425           1123 (0.46x)          1482 (0.61x)          832 (0.34x)
+    clients  Oxigraph server  kgalign serve   --processes 2   --no-threads (loop)   --no-threads --processes 2
+          1    2727           2168 (0.80x)    2212 (0.81x)    1438 (0.53x)          1280 (0.47x)
+          8    3956           2040 (0.52x)    2419 (0.61x)    1917 (0.48x)          2656 (0.67x)
+         32    3150           1654 (0.53x)    2158 (0.69x)    1391 (0.44x)          1893 (0.60x)
 
-Three such runs: kgalign serve 0.33-0.56x / 0.35-0.47x / 0.44-0.46x at 1 / 8 / 32 clients;
---processes 2 0.35-0.42x / 0.52-0.56x / 0.55-0.64x; over the server 0.15-0.25x / 0.17-0.25x / 0.28-0.36x.
-Server CPU per request: Oxigraph 0.15-0.24 ms, kgalign serve 0.4-0.7 ms. In-process, one request (quiet
-moment): pyoxigraph query + JSON 0.05-0.08 ms, + kgalign's store layer (guard, dataset, prefixes) ~0.03 ms,
-the app with its worker-thread hand-off ~0.35 ms (~0.18 ms without the hand-off); the rest of the server's
-0.4-0.7 ms is uvicorn/httptools, the sockets and thread wake-ups. The code before the direct route (same
-packages, access log on): 0.17x / 0.36x / 0.38x in a run where the new code gave 0.47x / 0.65x / 0.37x.
+Three such runs of this code: kgalign serve (per-connection threads, the default) 0.73-0.80x / 0.52-0.60x / 0.53-0.55x at
+1 / 8 / 32 clients; --processes 2 0.75-0.81x / 0.56-0.70x / 0.69-0.73x; the loop route (--no-threads, what
+serve ran before) 0.41-0.53x / 0.48-0.56x / 0.44-0.63x. Server CPU per request: Oxigraph 0.14-0.24 ms,
+kgalign serve 0.27-0.29 ms at 1 client and 0.28-0.54 ms at 8-32, the loop route 0.39-0.62 ms. A bare
+30-line Python thread-per-connection server calling pyoxigraph's query + serialize costs 0.19-0.21 ms per
+request on the same queries (kgalign's execute_query instead: 0.22-0.27 ms), so the thread route is close
+to the floor of "Python + pyoxigraph"; the rest of the gap at 8-32 clients is CPU: on 2 busy cores the
+client's ~0.17 ms plus the server's CPU per request set the rate. The "Where the time goes" breakdown below
+is of the loop route's in-process call.
 """
 
 from __future__ import annotations
