@@ -29,9 +29,11 @@ side by side with ``--processes 2 --variant 'loop route (--no-threads)=--no-thre
           8    3956           2040 (0.52x)    2419 (0.61x)    1917 (0.48x)          2656 (0.67x)
          32    3150           1654 (0.53x)    2158 (0.69x)    1391 (0.44x)          1893 (0.60x)
 
-Three such runs of this code: kgalign serve (per-connection threads, the default) 0.73-0.80x / 0.52-0.60x / 0.53-0.55x at
-1 / 8 / 32 clients; --processes 2 0.75-0.81x / 0.56-0.70x / 0.69-0.73x; the loop route (--no-threads, what
-serve ran before) 0.41-0.53x / 0.48-0.56x / 0.44-0.63x. Server CPU per request: Oxigraph 0.14-0.24 ms,
+Four runs of this code: kgalign serve (per-connection threads, the default) 0.63-0.80x / 0.49-0.60x /
+0.53-0.67x at 1 / 8 / 32 clients; --processes 2 (three runs) 0.75-0.81x / 0.56-0.70x / 0.69-0.73x; the loop
+route (--no-threads, what serve ran before) 0.33-0.53x / 0.38-0.56x / 0.44-0.70x; --remote (kgalign serve
+over the Oxigraph server, thread route) 0.27x / 0.32x / 0.38x (last session 0.15-0.25x / 0.17-0.25x / 0.28-0.36x).
+Server CPU per request: Oxigraph 0.14-0.24 ms,
 kgalign serve 0.27-0.29 ms at 1 client and 0.28-0.54 ms at 8-32, the loop route 0.39-0.62 ms. A bare
 30-line Python thread-per-connection server calling pyoxigraph's query + serialize costs 0.19-0.21 ms per
 request on the same queries (kgalign's execute_query instead: 0.22-0.27 ms), so the thread route is close
