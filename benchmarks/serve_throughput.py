@@ -33,8 +33,8 @@ Four runs of this code: kgalign serve (per-connection threads, the default) 0.63
 0.53-0.67x at 1 / 8 / 32 clients; --processes 2 (three runs) 0.75-0.81x / 0.56-0.70x / 0.69-0.73x; the loop
 route (--no-threads, what serve ran before) 0.33-0.53x / 0.38-0.56x / 0.44-0.70x; --remote (kgalign serve
 over the Oxigraph server, thread route) 0.27x / 0.32x / 0.38x (last session 0.15-0.25x / 0.17-0.25x / 0.28-0.36x).
-Server CPU per request: Oxigraph 0.14-0.24 ms,
-kgalign serve 0.27-0.29 ms at 1 client and 0.28-0.54 ms at 8-32, the loop route 0.39-0.62 ms. A bare
+Server CPU per request: Oxigraph 0.14-0.26 ms,
+kgalign serve 0.27-0.29 ms at 1 client and 0.28-0.54 ms at 8-32, the loop route 0.39-0.76 ms. A bare
 30-line Python thread-per-connection server calling pyoxigraph's query + serialize costs 0.19-0.21 ms per
 request on the same queries (kgalign's execute_query instead: 0.22-0.27 ms), so the thread route is close
 to the floor of "Python + pyoxigraph"; the rest of the gap at 8-32 clients is CPU: on 2 busy cores the
