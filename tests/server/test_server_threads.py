@@ -202,3 +202,22 @@ def test_a_full_server_is_503_and_recovers(http_ws):
             time.sleep(0.2)
         assert r.status_code == 200 and r.json()["boolean"] is True
         assert st.server.front.answered >= 3
+
+
+def test_silent_and_partial_connections_do_not_starve_others(threaded):
+    """More idle and slow-head connections than the route has threads: queries are still answered."""
+    socks = [socket.create_connection(("127.0.0.1", threaded.port), timeout=30) for _ in range(70)]
+    try:
+        for s in socks[:35]:
+            s.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Le")
+        with httpx.Client(base_url=f"http://127.0.0.1:{threaded.port}", timeout=30) as c:
+            assert c.get("/sparql", params={"query": QUICK}).json()["boolean"] is True
+            time.sleep(1.5)  # the silent and slow ones have gone to the loop by now
+            before = threaded.server.front.answered
+        with httpx.Client(base_url=f"http://127.0.0.1:{threaded.port}", timeout=30) as c:
+            for _ in range(3):
+                assert c.get("/sparql", params={"query": QUICK}).json()["boolean"] is True
+        assert threaded.server.front.answered == before + 3  # a new connection gets a thread again
+    finally:
+        for s in socks:
+            s.close()
