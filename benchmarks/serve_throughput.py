@@ -19,21 +19,27 @@ Every request must answer 200; before timing, each query's results from each sys
     nice -n 10 .venv/bin/python benchmarks/serve_throughput.py                 # 20,000 synsets
     nice -n 10 .venv/bin/python benchmarks/serve_throughput.py --remote --processes 2 --rounds 7
 
-Measured 2026-12-03 (2 cores shared with other work, load average 6-9; 20,000 synsets, 115,829 triples;
-200 queries; 1,000 POSTs per run, median of 7 rounds), req/s and ratio to Oxigraph server, last run:
+Measured 2026-12-03, session 3 (2 cores shared with two other engineers' work, load average 4-10 during the
+runs; 20,000 synsets, 115,829 triples; 200 queries; 1,000 POSTs per run, median of 5 rounds; the two routes
+side by side with ``--processes 2 --variant 'loop route (--no-threads)=--no-threads' --variant 'loop route
+--processes 2=--no-threads --processes 2'``), req/s and ratio to Oxigraph server, last run (load 4-9):
 
-    clients  Oxigraph server  kgalign serve        --processes 2        over the Oxigraph server
-          1    2955           1012 (0.34x)          1020 (0.35x)          451 (0.15x)
-          8    4974           2313 (0.47x)          2621 (0.53x)          856 (0.17x)
-         32    2425           1123 (0.46x)          1482 (0.61x)          832 (0.34x)
+    clients  Oxigraph server  kgalign serve   --processes 2   --no-threads (loop)   --no-threads --processes 2
+          1    2727           2168 (0.80x)    2212 (0.81x)    1438 (0.53x)          1280 (0.47x)
+          8    3956           2040 (0.52x)    2419 (0.61x)    1917 (0.48x)          2656 (0.67x)
+         32    3150           1654 (0.53x)    2158 (0.69x)    1391 (0.44x)          1893 (0.60x)
 
-Three such runs: kgalign serve 0.33-0.56x / 0.35-0.47x / 0.44-0.46x at 1 / 8 / 32 clients;
---processes 2 0.35-0.42x / 0.52-0.56x / 0.55-0.64x; over the server 0.15-0.25x / 0.17-0.25x / 0.28-0.36x.
-Server CPU per request: Oxigraph 0.15-0.24 ms, kgalign serve 0.4-0.7 ms. In-process, one request (quiet
-moment): pyoxigraph query + JSON 0.05-0.08 ms, + kgalign's store layer (guard, dataset, prefixes) ~0.03 ms,
-the app with its worker-thread hand-off ~0.35 ms (~0.18 ms without the hand-off); the rest of the server's
-0.4-0.7 ms is uvicorn/httptools, the sockets and thread wake-ups. The code before the direct route (same
-packages, access log on): 0.17x / 0.36x / 0.38x in a run where the new code gave 0.47x / 0.65x / 0.37x.
+Four runs of this code: kgalign serve (per-connection threads, the default) 0.63-0.80x / 0.49-0.60x /
+0.53-0.67x at 1 / 8 / 32 clients; --processes 2 (three runs) 0.75-0.81x / 0.56-0.70x / 0.69-0.73x; the loop
+route (--no-threads, what serve ran before) 0.33-0.53x / 0.38-0.56x / 0.44-0.70x; --remote (kgalign serve
+over the Oxigraph server, thread route) 0.27x / 0.32x / 0.38x (last session 0.15-0.25x / 0.17-0.25x / 0.28-0.36x).
+Server CPU per request: Oxigraph 0.14-0.26 ms,
+kgalign serve 0.27-0.29 ms at 1 client and 0.28-0.54 ms at 8-32, the loop route 0.39-0.76 ms. A bare
+30-line Python thread-per-connection server calling pyoxigraph's query + serialize costs 0.19-0.21 ms per
+request on the same queries (kgalign's execute_query instead: 0.22-0.27 ms), so the thread route is close
+to the floor of "Python + pyoxigraph"; the rest of the gap at 8-32 clients is CPU: on 2 busy cores the
+client's ~0.17 ms plus the server's CPU per request set the rate. The "Where the time goes" breakdown at the end
+shows the thread route's own work (no socket) beside the loop route's in-process call.
 """
 
 from __future__ import annotations
@@ -178,6 +184,7 @@ def breakdown(ws_path: Path, queries: list[str], rounds: int = 5) -> None:
     from kgalign.server import limits
     from kgalign.server.app import create_app
     from kgalign.server.config import ServerConfig
+    from kgalign.server.sparql import execute_query, parse_parts
 
     app = create_app(ServerConfig(workspace=ws_path))
     ws = app.state.ws
@@ -223,7 +230,10 @@ def breakdown(ws_path: Path, queries: list[str], rounds: int = 5) -> None:
             raw.query(q, use_default_graph_as_union=True).serialize(format=json_mt) for q in queries],
         "kgalign store: + guard, hidden graphs, prefixes": lambda: [
             ws.sparql_serialized(q, lambda kind: JSON_RESULTS) for q in queries],
-        "kgalign app in-process (direct route + worker thread)": asgi,
+        "kgalign thread route's work (form parsing + execute_query; no socket)": lambda: [
+            execute_query(ws, parse_parts("POST", "application/x-www-form-urlencoded", "", b), JSON_RESULTS,
+                          app.state.sparql_functions.get(ws)) for b in bodies],
+        "kgalign app in-process (loop route: direct route + worker thread)": asgi,
     }
     figures = {k: best(f) for k, f in steps.items()}
     original = limits.Runner.run
@@ -233,13 +243,13 @@ def breakdown(ws_path: Path, queries: list[str], rounds: int = 5) -> None:
 
     limits.Runner.run = inline  # type: ignore[method-assign]
     try:
-        figures["kgalign app in-process, no worker thread (for comparison only)"] = best(asgi)
+        figures["kgalign app in-process, loop route without its worker thread (comparison only)"] = best(asgi)
     finally:
         limits.Runner.run = original  # type: ignore[method-assign]
     print("Where the time goes (this process, no network; ms per request, best of "
           f"{rounds} passes over the {len(queries)} queries):")
     for k, v in figures.items():
-        print(f"  {k:<66} {v:6.3f} ms")
+        print(f"  {k:<78} {v:6.3f} ms")
 
 
 def start_oxigraph(binary: str, location: Path) -> tuple[subprocess.Popen, str]:
@@ -275,6 +285,8 @@ def main() -> None:
     ap.add_argument("--before", default=None, metavar="SRC",
                     help="also kgalign serve from another source tree (e.g. a worktree of the commit before)")
     ap.add_argument("--serve-args", default="", help="extra 'kgalign serve' options, e.g. '--workers 4'")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=ARGS",
+                    help="also kgalign serve with these options, e.g. 'loop route=--no-threads' (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     binary = oxigraph_binary()
@@ -306,6 +318,9 @@ def main() -> None:
                              [*extra, "--processes", str(args.processes)], None))
         if args.remote:
             variants.append(("kgalign serve (over the server)", tmp / "ws-remote", extra, None))
+        for v in args.variant:
+            label, _, opts = v.partition("=")
+            variants.append((f"kgalign serve, {label}", tmp / "ws-embedded", [*extra, *opts.split()], None))
         if args.before:
             variants.append(("kgalign serve, before (embedded)", tmp / "ws-embedded", [], args.before))
         for label, ws, opts, src in variants:

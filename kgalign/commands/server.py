@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="embed the ontologies posted to /match: auto (when installed and small), never, always")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                    help="server log level (default: info)")
+    p.add_argument("--no-threads", action="store_true",
+                   help="answer SPARQL queries on the event loop's worker pool too, not on per-connection threads")
     p.add_argument("--access-log", action="store_true", help="log every request (off by default: it costs throughput)")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request (the default)")
     p.set_defaults(func=cmd_serve)
@@ -106,5 +108,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if config.host not in ("127.0.0.1", "::1", "localhost"):
         print(f"kgalign: warning: bound to {config.host}: reachable from other machines", file=sys.stderr)
     serve(config, log_level=args.log_level, access_log=args.access_log and not args.no_access_log,
-          processes=args.processes)
+          processes=args.processes, threads=not args.no_threads)
     return 0

@@ -359,33 +359,49 @@ def http_protocol() -> Any:
     return BoundedHttpToolsProtocol
 
 
-def serve(config: ServerConfig, *, log_level: str = "info", access_log: bool = False, processes: int = 1) -> None:
+def serve(config: ServerConfig, *, log_level: str = "info", access_log: bool = False, processes: int = 1,
+          threads: bool = True) -> None:
     """Run the server with uvicorn until interrupted (uvloop and httptools when installed); with
     ``processes`` > 1 (read-only servers only), that many processes on one socket
-    (:mod:`kgalign.server.processes`)."""
+    (:mod:`kgalign.server.processes`). With ``threads``, plain SPARQL queries are answered on
+    per-connection threads (:mod:`kgalign.server.threaded`) and everything else by uvicorn."""
     if processes <= 1:
-        run_uvicorn(config, None, log_level=log_level, access_log=access_log)
+        run_uvicorn(config, None, log_level=log_level, access_log=access_log, threads=threads)
         return
     from kgalign.server import processes as mp
 
     sock = mp.bind(config)
-    children = mp.start_children(config, sock, processes - 1, log_level=log_level, access_log=access_log)
+    children = mp.start_children(config, sock, processes - 1, log_level=log_level, access_log=access_log,
+                                 threads=threads)
     try:
-        run_uvicorn(config, sock, log_level=log_level, access_log=access_log)
+        run_uvicorn(config, sock, log_level=log_level, access_log=access_log, threads=threads)
     finally:
         mp.stop_children(children)
         sock.close()
 
 
-def run_uvicorn(config: ServerConfig, sock: Any, *, log_level: str, access_log: bool) -> None:
+def run_uvicorn(config: ServerConfig, sock: Any, *, log_level: str, access_log: bool, threads: bool = True) -> None:
     """One server process: the app over ``config``, on ``sock`` (else on ``config.host``/``port``)."""
     import uvicorn
 
     app = create_app(config)
-    server = uvicorn.Server(uvicorn.Config(
+    uv_config = uvicorn.Config(
         app, host=config.host, port=config.port, log_level=log_level, access_log=access_log,
         server_header=False, proxy_headers=False, http=http_protocol(), loop="auto",
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD))
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD)
+    if threads:
+        from kgalign.server.processes import bind
+        from kgalign.server.threaded import fronted_server
+
+        if sock is None:
+            try:
+                sock = bind(config)
+            except OSError as e:  # as uvicorn: the reason, then STARTUP_FAILURE
+                logging.getLogger("uvicorn.error").error(e)
+                sys.exit(3)
+        server = fronted_server(app, uv_config, sock, max_url=MAX_URL)
+    else:
+        server = uvicorn.Server(uv_config)
     try:
         server.run(sockets=[sock] if sock is not None else None)
     except KeyboardInterrupt:  # as uvicorn.run: Ctrl-C is a normal end

@@ -104,10 +104,24 @@ class Runner:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kgalign-worker")
         self._lock = threading.Lock()
         self._pending = 0
+        #: Queries run by the per-connection threads (:mod:`kgalign.server.threaded`) take one of
+        #: these for as long as they run, as a query in the pool holds a worker.
+        self.slots = threading.Semaphore(workers)
 
     @property
     def pending(self) -> int:
         return self._pending
+
+    def claim(self) -> None:
+        """Count one more request running or waiting; :class:`ServerBusy` when ``max_pending`` already are."""
+        with self._lock:
+            if self._pending >= self.max_pending:
+                raise ServerBusy(self._pending)
+            self._pending += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def _done(self, _: Future | None) -> None:
         with self._lock:

@@ -43,7 +43,7 @@ def bind(config: ServerConfig) -> socket.socket:
 
 
 def start_children(config: ServerConfig, sock: socket.socket, n: int, *, log_level: str,
-                   access_log: bool) -> list[subprocess.Popen]:
+                   access_log: bool, threads: bool = True) -> list[subprocess.Popen]:
     """``n`` child servers on ``sock`` (a read-only ``config``)."""
     if not config.read_only:
         raise ConfigError("--processes needs a read-only server (no write token): the store has one writer, "
@@ -52,7 +52,7 @@ def start_children(config: ServerConfig, sock: socket.socket, n: int, *, log_lev
 
     spec = {
         "config": {k: _plain(v) for k, v in dataclasses.asdict(config).items()},
-        "fd": sock.fileno(), "parent": os.getpid(), "log_level": log_level, "access_log": access_log,
+        "fd": sock.fileno(), "parent": os.getpid(), "log_level": log_level, "access_log": access_log, "threads": threads,
         "federation": list(federation_policy().allowed),
     }
     env = {**os.environ, CHILD_ENV: json.dumps(spec)}
@@ -86,7 +86,7 @@ def child_main() -> None:
         cfg[k] = tuple(cfg[k])
     config = ServerConfig(**cfg)
     sock = socket.socket(fileno=int(spec["fd"]))
-    run_uvicorn(config, sock, log_level=spec["log_level"], access_log=spec["access_log"])
+    run_uvicorn(config, sock, log_level=spec["log_level"], access_log=spec["access_log"], threads=spec["threads"])
 
 
 def _plain(v: Any) -> Any:

@@ -131,8 +131,23 @@ def parse_parts(method: str, mt: str, url_query: str, body: bytes) -> SparqlRequ
     return _from_pairs(url_pairs, SparqlRequest(update=text))
 
 
+_CHOSEN: dict[tuple[str, str | None, tuple[str, ...]], str] = {}
+
+
 def choose_format(kind: str, accept: str | None, formats: tuple[str, ...]) -> str:
-    """The media type to answer with for a ``solutions`` or ``graph`` result."""
+    """The media type to answer with for a ``solutions`` or ``graph`` result (remembered per
+    ``Accept`` header and ``format`` parameters: clients send the same few again and again)."""
+    key = (kind, accept, formats)
+    chosen = _CHOSEN.get(key)
+    if chosen is None:
+        chosen = _choose_format(kind, accept, formats)
+        if len(_CHOSEN) >= 512:
+            _CHOSEN.clear()
+        _CHOSEN[key] = chosen
+    return chosen
+
+
+def _choose_format(kind: str, accept: str | None, formats: tuple[str, ...]) -> str:
     table = RESULTS if kind == "solutions" else GRAPHS
     offers = list(table)
     for f in formats:  # an explicit format parameter wins when it names something we write

@@ -39,17 +39,32 @@ class Live:
 
 
 class ServerThread:
-    """uvicorn serving ``app`` on a socket bound to 127.0.0.1:0, in a daemon thread."""
+    """uvicorn serving ``app`` on a socket bound to 127.0.0.1:0, in a daemon thread; with ``threads``,
+    as ``kgalign serve`` runs it (plain SPARQL queries on per-connection threads, the rest on the loop)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, threads: bool | None = None) -> None:
+        import os
+
         import uvicorn
+
+        if threads is None:  # KGALIGN_TEST_THREADS=1 runs every test server as serve() does
+            threads = os.environ.get("KGALIGN_TEST_THREADS") == "1"
 
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
-        self.server = uvicorn.Server(config)
+        if threads:  # and the protocol serve() runs
+            from kgalign.server.app import MAX_REQUEST_HEAD, MAX_URL, http_protocol
+            from kgalign.server.threaded import fronted_server
+
+            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30,
+                                    http=http_protocol(), h11_max_incomplete_event_size=MAX_REQUEST_HEAD)
+
+            self.server = fronted_server(app, config, self.sock, max_url=MAX_URL)
+        else:
+            self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> ServerThread:
