@@ -260,7 +260,13 @@ def test_golden_demo(demo_ws, path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", golden_files("demo") + golden_files("shipped"), ids=lambda p: p.stem)
-def test_golden_demo_shipped_sae(shipped_ws, path: Path) -> None:
+def test_golden_demo_shipped_sae(request, shipped_ws, path: Path) -> None:
+    # A hand expectation the shipped SAE is measured NOT to meet says so in its header ("# xfail-shipped:
+    # why"); strict, so that it is noticed the day it passes.
+    why = [ln.split(":", 1)[1].strip() for ln in path.read_text(encoding="utf-8").splitlines()
+           if ln.startswith("# xfail-shipped:")]
+    if why:
+        request.applymarker(pytest.mark.xfail(reason=why[0], strict=True))
     check_golden(shipped_ws, read_golden(path))
 
 
