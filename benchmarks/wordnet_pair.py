@@ -26,6 +26,9 @@ Measured (seed 0, 3,184 x 3,184, session 2, load 6-11 on 2 CPUs, --no-embed): de
 kgalign default .711 (P .780 R .653); without WordNet .448; default + dense .711; without WordNet + dense
 .462. Load 0.8 s, align 10-16 s wall (9-11 s CPU), peak RSS 288 MiB; the SAE embed of the 6.4k symbols
 is the slow stage (about 4 symbols/s wall under load 11 — see the notes).
+Session 4 (quiet, load 1.6, after the embed rework: distinct texts once, token-budget batches): end to end
+load 0.4 s + embed 69.4 s + align 13.4 s = 83.2 s wall (131.6 s CPU), peak RSS 1,818 MiB; same F1 (.711;
+dense baseline .421). The same run at load 4.5: 198.5 s. Session 3's measurement: 276 s (embed 257.5 s).
 
     nice -n 10 .venv/bin/python benchmarks/wordnet_pair.py            # ~3k x 3k
     nice -n 10 .venv/bin/python benchmarks/wordnet_pair.py --senses 600 --no-embed   # quick
