@@ -19,12 +19,19 @@ it cannot avoid), and peak RSS. Usage::
 
     nice -n 10 python benchmarks/embed_scale.py --sizes 1000,10000,50000,all [--backend embedded|oxigraph-server]
 
-Measured (default MiniLM L4 + shipped SAE, embedded store, 2 cores):
-- 3,000 concepts, quiet machine: 234,864 tokens; embed 64.9 s wall / 109.5 s CPU; 3,617 tok/s vs bare forward
-  6,807 tok/s (0.53x wall, 0.62x CPU); peak RSS 1,210 MiB after embed, 1,492 MiB with the report (8.7 s).
-- 10,000 concepts, machine at load 6-13: 828,194 tokens; embed 1,541 s wall / 805 s CPU (0.52x wall, 0.66x
-  CPU); peak RSS 1,893 MiB, 2,221 MiB with the report (73.5 s).
-Profile (3k, quiet): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s; neural facts 3.6 s.
+Measured (default MiniLM L4 + shipped SAE, embedded store, 2 cores), session 4 (distinct texts once, token-budget
+batches, sparse per-context codes):
+- 3,000 concepts, quiet (load 0.3-1.6): 24,428 contexts, 20,967 distinct texts, 205,813 tokens forwarded (234,864
+  over all contexts); embed 38.1 s wall / 63.5 s CPU; 5,409 tok/s vs bare forward 6,911 (0.78x wall, 0.90x CPU);
+  peak RSS 1,433 MiB after embed; report 8.0 s. (Session 3: embed 64.9 s, 0.53x / 0.62x.)
+- 10,000 concepts, same run: 740,217 tokens; embed 138.3 s wall / 240.0 s CPU; 0.64x wall, 0.73x CPU (bare forward
+  8,372 tok/s); peak RSS 2,076 MiB after embed, 2,303 MiB with the report (12.6 s).
+- 50,000 concepts, machine at load 3-7, embed at nice 15: 3,481,716 tokens (4,066,536 over all contexts); embed
+  1,553 s wall / 1,452 s CPU; CPU ratio 0.62 (the wall ratio, 0.30, compares a niced embed under load with a
+  bare forward timed once the machine was quieter: not meaningful); peak RSS 4,929 MiB after embed; report 457 s.
+- All 82,115 noun synsets: not measured (stopped: would not finish within the session).
+Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
+neural facts 3.6 s.
 """
 
 from __future__ import annotations
