@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 from server_support import WRITE_TOKEN, ServerThread
-from test_server_fast_path import QUERY, SAME_HEADERS
+from test_server_fast_path import ROUTE_CASES, SAME_HEADERS
 
 VALUES = " ".join(str(i) for i in range(60))
 SLOW = (f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <urn:kgalign:graph:cmt> {{ ?a ?b ?c }} "
@@ -70,22 +70,7 @@ def _complete(out: bytes, want: int) -> bool:
 
 
 def test_the_thread_route_and_the_app_answer_alike(threaded):
-    cases = [
-        ("GET", {"params": {"query": QUERY}}),
-        ("GET", {"params": {"query": QUERY, "format": "csv"}}),
-        ("GET", {"params": {"query": QUERY}, "headers": {"Accept": "application/sparql-results+xml"}}),
-        ("GET", {"params": {"query": QUERY}, "headers": {"Accept": "text/tab-separated-values"}}),
-        ("POST", {"data": {"query": QUERY}}),
-        ("POST", {"content": QUERY, "headers": {"Content-Type": "application/sparql-query"}}),
-        ("POST", {"content": "CONSTRUCT { ?c a ?t } WHERE { GRAPH <urn:kgalign:graph:cmt> { ?c a ?t } } LIMIT 3",
-                  "headers": {"Content-Type": "application/sparql-query", "Accept": "application/n-triples"}}),
-        ("GET", {"params": {"query": "SELECT * WHERE {"}}),                       # 400, readable
-        ("GET", {"params": {"query": QUERY}, "headers": {"Accept": "image/png"}}),  # 406
-        ("GET", {"params": {"query": "SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }"}}),  # 403
-        ("POST", {"data": {"query": QUERY, "update": "CLEAR ALL"}}),              # 400
-        ("GET", {"params": {"query": QUERY, "default-graph-uri": "not an iri"}}),
-        ("GET", {"params": {"query": "SELECT ?x WHERE { BIND(\"caf\u00e9 \u2603\" AS ?x) }"}}),
-    ]
+    cases = [*ROUTE_CASES, ("GET", {"params": {"query": "SELECT ?x WHERE { BIND(\"caf\u00e9 \u2603\" AS ?x) }"}})]
     front = threaded.server.front
     url = f"http://127.0.0.1:{threaded.port}"
     # a request with an Origin header takes its connection to the app: one client for each route
