@@ -257,8 +257,8 @@ def context_codes(
                             activations={position: activation})[position]
 
 
-#: Padded tokens per forward batch when embedding (see :meth:`BaseModel.batches`); chosen by
-#: benchmarks/embed_scale.py --budgets on WordNet and OAEI Conference probing contexts.
+#: Padded tokens per forward batch when embedding (see :meth:`BaseModel.batches`); chosen among 2,048 / 4,096 /
+#: 8,192 / 16,384 on WordNet and OAEI Conference probing contexts (4,096-8,192 fastest; 4,096 pads less).
 MAX_BATCH_TOKENS = 4096
 
 
