@@ -28,11 +28,13 @@ load and two tiny transactions.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import re
 import threading
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -149,6 +151,25 @@ class _Handle:
         self.lock = threading.RLock()
         #: opened read-only: a snapshot of the store as it was then
         self.snapshot = False
+        _OPEN.add(self)
+
+
+#: Every handle not yet garbage: closed at exit (below).
+_OPEN: weakref.WeakSet[_Handle] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Let go of every store still open when the interpreter exits, before its teardown.
+
+    A handle a caller never closed (or one held by a reference cycle the last collection does not
+    reach) would otherwise stay open through interpreter teardown and ``exit()``, with RocksDB's
+    background threads still running while C++ static objects are destroyed; dropping the last
+    reference here closes each store the ordinary way (its write-ahead log is complete anyway).
+    """
+    for handle in list(_OPEN):
+        handle.store = None
+    OxigraphStore._handles.clear()
 
 
 class OxigraphStore:

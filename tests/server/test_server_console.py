@@ -216,20 +216,38 @@ def test_dsl_editor_highlights_and_completes(page, live):
     _set_query(page, "")
     page.locator(".dsl-editor").click()
     page.keyboard.type("symbols simi")
-    hints = page.locator(".CodeMirror-hints li")
-    hints.first.wait_for()
-    assert hints.all_inner_texts()[0] == "similar"
-    page.keyboard.press("Enter")
+    _pick_first_hint(page, "similar")
     page.keyboard.type(" to Autho")
-    page.wait_for_function("document.querySelector('.CodeMirror-hints li') && "
-                           "document.querySelector('.CodeMirror-hints li').textContent.startsWith('Author')")
-    page.keyboard.press("Enter")
+    _pick_first_hint(page, "Author")
     page.keyboard.type(" in graph con")
     page.wait_for_function("[...document.querySelectorAll('.CodeMirror-hints li')]"
                            ".some(li => li.textContent.startsWith('confOf'))")
     page.keyboard.press("Escape")
     assert page.evaluate("window.kgaConsole.editor.get()") == "symbols similar to Author in graph con"
     assert not page.problems, page.problems  # type: ignore[attr-defined]
+
+
+def _pick_first_hint(page, expected: str) -> None:
+    """Enter on the completion list once it is the list for the word now under the cursor.
+
+    CodeMirror refreshes the list on the next animation frame after a keystroke: until then the
+    widget may still show the list for a shorter prefix, whose range ends before the cursor (on a
+    loaded machine Enter then picks from that stale list). Wait for a list whose range ends at the
+    cursor, then check that Enter put ``expected`` before the cursor.
+    """
+    page.wait_for_function(
+        """(expected) => {
+          const cm = window.kgaConsole.editor.cm, c = cm.state.completionActive;
+          const first = document.querySelector('.CodeMirror-hints li');
+          return !!(c && c.widget && c.data && first && c.data.to.ch === cm.getCursor().ch
+                    && c.data.to.line === cm.getCursor().line && first.textContent.startsWith(expected));
+        }""", arg=expected)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        """(expected) => {
+          const cm = window.kgaConsole.editor.cm, cur = cm.getCursor();
+          return cm.getLine(cur.line).slice(0, cur.ch).endsWith(expected);
+        }""", arg=expected)
 
 
 def _download(page, testid: str) -> str:
