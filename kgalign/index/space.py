@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from kgalign.errors import UnknownNameError, WorkspaceError
-from kgalign.index.vectors import VectorIndex, normalise_rows
+from kgalign.index.vectors import VectorIndex, nearest_other_similarity, normalise_rows
 from kgalign.neural.concepts import ConceptTable
 from kgalign.neural.features import FeatureStats
 
@@ -177,17 +177,10 @@ class ConceptSpace:
         return operators.claimed_features(self)
 
     def nearest_neighbour_similarity(self) -> np.ndarray:
-        """``[n]``: each symbol's cosine to its nearest other symbol (computed once, via the index)."""
+        """``[n]``: each symbol's cosine to its nearest other symbol (computed once; exact up to
+        :data:`~kgalign.index.vectors.NN_EXACT_LIMIT` symbols, candidates from a low-rank projection
+        re-scored exactly above it: see :func:`~kgalign.index.vectors.nearest_other_similarity`)."""
         cached = getattr(self, "_nn", None)
-        if cached is not None:
-            return cached
-        n = len(self.keys)
-        out = np.full(n, -1.0, np.float32)
-        for start in range(0, n, 2048):
-            q = self._unit[start : start + 2048]
-            scores, ids = self.index.search(q, 2)
-            for j in range(len(q)):
-                others = [s for s, i in zip(scores[j], ids[j], strict=False) if i >= 0 and i != start + j]
-                out[start + j] = others[0] if others else -1.0
-        self._nn = out
-        return out
+        if cached is None:
+            cached = self._nn = nearest_other_similarity(self._unit)
+        return cached
