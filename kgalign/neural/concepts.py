@@ -278,17 +278,50 @@ def context_codes_at(
     out = {p: np.zeros((len(contexts), d_sae), np.float32) for p in positions}
     for position, idx, codes in _code_batches(model, sae, contexts, positions, batch_size, activations,
                                               max_tokens, only):
-        out[position][idx] = codes
+        out[position][idx] = codes.toarray()
     return out
+
+
+def sparse_codes(sae, x: np.ndarray):  # noqa: ANN201 - scipy.sparse.csr_matrix
+    """SAE codes of activations ``x [n, d_in]`` as a CSR matrix ``[n, d_sae]`` (float32).
+
+    A TopK SAE's codes come straight from its top ``k`` pre-activations (no dense ``[n, d_sae]`` code
+    matrix is made, scattered and searched again); any other SAE is encoded densely and converted.
+    Either way the values are exactly :meth:`encode`'s.
+    """
+    import scipy.sparse as sp
+    import torch
+
+    d_sae = int(sae.W_dec.shape[0])
+    ranked = getattr(sae, "_ranked", None)
+    k = getattr(getattr(sae, "cfg", None), "k", None)
+    with torch.inference_mode():
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        if ranked is not None and isinstance(k, int) and getattr(sae.cfg, "architecture", "") == "topk":
+            t = sae._as_input(t)
+            scale = sae.cfg.input_scale
+            pre = ranked(sae.hidden_pre(t if scale == 1.0 else t * scale))
+            values, indices = pre.topk(k, dim=-1, sorted=False)
+            vals = values.relu().float().numpy().ravel()
+            cols = indices.numpy().ravel().astype(np.int32)
+            m = sp.csr_matrix((vals, cols, np.arange(0, len(x) * k + 1, k)), shape=(len(x), d_sae))
+        else:
+            m = sp.csr_matrix(sae.encode(t).float().cpu().numpy())
+    m.eliminate_zeros()
+    return m
 
 
 def _code_batches(
     model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int,
     activations: dict[str, str] | None, max_tokens: int | None, only: dict[str, Sequence[bool]] | None,
     progress: Callable[[int, int], None] | None = None,
-) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """``(position, context indices [m], codes [m, d_sae])`` per forward batch (see :func:`context_codes_at`);
-    ``progress(texts done, texts)`` after each batch. Memory: one batch of hidden states and codes."""
+) -> Iterator[tuple[str, np.ndarray, Any]]:
+    """``(position, context indices [m], codes)`` per forward batch, codes a CSR matrix ``[m, d_sae]`` (see
+    :func:`context_codes_at`); ``progress(texts done, texts)`` after each batch. Memory: one batch of hidden
+    states and the sparse codes. Contexts that read the same tokens of the same text (the same label in the
+    same template for two symbols) are encoded once."""
+    import scipy.sparse as sp
+
     wanted = {p: (None if only is None or p not in only else np.asarray(only[p], dtype=bool)) for p in positions}
     texts: list[str] = []
     slot: dict[str, int] = {}
@@ -301,8 +334,10 @@ def _code_batches(
         users[j].append(i)
     done = 0
     for idx, items, hidden in model.hidden_batches(texts, batch_size, max_tokens):
-        rows: dict[str, list[np.ndarray]] = {p: [] for p in positions}
-        owner: dict[str, list[int]] = {p: [] for p in positions}
+        rows: dict[str, list[np.ndarray]] = {p: [] for p in positions}  # hidden rows of each distinct read
+        runs: dict[str, list[int]] = {p: [] for p in positions}  # how many rows each read has
+        ctx: dict[str, list[int]] = {p: [] for p in positions}
+        read: dict[str, list[int]] = {p: [] for p in positions}  # which read each context takes
         for b, (j, e) in enumerate(zip(idx, items, strict=True)):
             n = len(e.ids)
             h = hidden[b, :n]
@@ -311,6 +346,7 @@ def _code_batches(
             s, t = offs[:, 0], offs[:, 1]
             real = np.flatnonzero(~special)
             inside = (t > s) & ~special
+            seen: dict[tuple[str, bytes], int] = {}
             for i in users[j]:
                 c = contexts[i]
                 hit = np.flatnonzero(inside & (s < c.end) & (t > c.start))
@@ -321,31 +357,37 @@ def _code_batches(
                 for position in positions:
                     if wanted[position] is not None and not wanted[position][i]:
                         continue
-                    if position == "pooled":
-                        r = h[real].mean(0, keepdims=True)
-                    elif position == "last":
-                        r = h[hit[-1:]]
-                    elif position == "mention_state":
-                        r = h[hit].mean(0, keepdims=True)
-                    else:
-                        r = h[hit]
-                    rows[position].append(r)
-                    owner[position].extend([i] * len(r))
+                    key = (position, b"" if position == "pooled" else hit.tobytes())
+                    g = seen.get(key)
+                    if g is None:
+                        if position == "pooled":
+                            r = h[real].mean(0, keepdims=True)
+                        elif position == "last":
+                            r = h[hit[-1:]]
+                        elif position == "mention_state":
+                            r = h[hit].mean(0, keepdims=True)
+                        else:
+                            r = h[hit]
+                        g = seen[key] = len(runs[position])
+                        rows[position].append(r)
+                        runs[position].append(len(r))
+                    ctx[position].append(i)
+                    read[position].append(g)
         for position in positions:
-            if not rows[position]:
+            if not runs[position]:
                 continue
-            codes = encode_codes(sae, np.concatenate(rows[position]))
+            codes = sparse_codes(sae, np.concatenate(rows[position]))
             activation = (activations or {}).get(position, "linear")
             if activation == "log":
-                np.log1p(np.maximum(codes, 0.0, out=codes), out=codes)
+                np.log1p(np.maximum(codes.data, 0.0, out=codes.data), out=codes.data)
             elif activation == "sqrt":
-                np.sqrt(np.maximum(codes, 0.0, out=codes), out=codes)
-            own = np.asarray(owner[position])
-            # Rows were appended context by context, so each context's rows are one contiguous run.
-            starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
-            sums = np.add.reduceat(codes, starts, axis=0)
-            counts = np.diff(np.r_[starts, len(own)]).astype(np.float32)
-            yield position, own[starts], sums / counts[:, None]
+                np.sqrt(np.maximum(codes.data, 0.0, out=codes.data), out=codes.data)
+            # Each read's rows are one contiguous run: its mean is one row of (averaging matrix) @ codes.
+            counts = np.asarray(runs[position])
+            mean = sp.csr_matrix((np.repeat(1.0 / counts, counts).astype(np.float32), np.arange(codes.shape[0]),
+                                  np.r_[0, np.cumsum(counts)]), shape=(len(counts), codes.shape[0]))
+            means = (mean @ codes).tocsr()
+            yield position, np.asarray(ctx[position]), means[np.asarray(read[position])]
         done += len(idx)
         if progress:
             progress(done, len(texts))
@@ -362,7 +404,15 @@ class SparseCodes:
         self._val: list[np.ndarray] = []
         self.indptr: np.ndarray | None = None
 
-    def add(self, idx: np.ndarray, codes: np.ndarray) -> None:
+    def add(self, idx: np.ndarray, codes: Any) -> None:
+        """The codes (a dense array or a scipy CSR matrix, one row per entry of ``idx``) of contexts ``idx``."""
+        if hasattr(codes, "indptr"):
+            codes = codes.tocsr()
+            codes.eliminate_zeros()
+            self._ctx.append(np.repeat(np.asarray(idx), np.diff(codes.indptr)))
+            self._col.append(codes.indices.astype(np.int32))
+            self._val.append(codes.data.astype(np.float32))
+            return
         r, c = np.nonzero(codes)
         self._ctx.append(np.asarray(idx)[r])
         self._col.append(c.astype(np.int32))
