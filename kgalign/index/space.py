@@ -177,9 +177,8 @@ class ConceptSpace:
         return operators.claimed_features(self)
 
     def nearest_neighbour_similarity(self) -> np.ndarray:
-        """``[n]``: each symbol's cosine to its nearest other symbol (computed once; exact up to
-        :data:`~kgalign.index.vectors.NN_EXACT_LIMIT` symbols, candidates from a low-rank projection
-        re-scored exactly above it: see :func:`~kgalign.index.vectors.nearest_other_similarity`)."""
+        """``[n]``: each symbol's cosine to its nearest other symbol (computed once, exactly: see
+        :func:`~kgalign.index.vectors.nearest_other_similarity`)."""
         cached = getattr(self, "_nn", None)
         if cached is None:
             cached = self._nn = nearest_other_similarity(self._unit)
