@@ -260,6 +260,8 @@ def context_codes(
 #: Padded tokens per forward batch when embedding (see :meth:`BaseModel.batches`); chosen among 2,048 / 4,096 /
 #: 8,192 / 16,384 on WordNet and OAEI Conference probing contexts (4,096-8,192 fastest; 4,096 pads less).
 MAX_BATCH_TOKENS = 4096
+#: Whether embed runs the forward passes one batch ahead on a worker thread (see :meth:`BaseModel.hidden_batches`).
+EMBED_AHEAD = True
 
 
 def context_codes_at(
@@ -314,7 +316,7 @@ def sparse_codes(sae, x: np.ndarray):  # noqa: ANN201 - scipy.sparse.csr_matrix
 def _code_batches(
     model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int,
     activations: dict[str, str] | None, max_tokens: int | None, only: dict[str, Sequence[bool]] | None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, ahead: bool = False,
 ) -> Iterator[tuple[str, np.ndarray, Any]]:
     """``(position, context indices [m], codes)`` per forward batch, codes a CSR matrix ``[m, d_sae]`` (see
     :func:`context_codes_at`); ``progress(texts done, texts)`` after each batch. Memory: one batch of hidden
@@ -333,7 +335,7 @@ def _code_batches(
             users.append([])
         users[j].append(i)
     done = 0
-    for idx, items, hidden in model.hidden_batches(texts, batch_size, max_tokens):
+    for idx, items, hidden in model.hidden_batches(texts, batch_size, max_tokens, ahead=ahead):
         rows: dict[str, list[np.ndarray]] = {p: [] for p in positions}  # hidden rows of each distinct read
         runs: dict[str, list[int]] = {p: [] for p in positions}  # how many rows each read has
         ctx: dict[str, list[int]] = {p: [] for p in positions}
@@ -453,6 +455,7 @@ def embed_symbols(
     batch_size: int = 1024,
     max_tokens: int | None = MAX_BATCH_TOKENS,
     progress: Callable[[int, int], None] | None = None,
+    ahead: bool = EMBED_AHEAD,
 ) -> ConceptTable:
     """Place ``symbols`` in the SAE's feature space (see the module docstring).
 
@@ -496,7 +499,7 @@ def embed_symbols(
         for position, idx, c in _code_batches(
             model, sae, ctxs, positions, batch_size, {readout.position: readout.activation}, max_tokens,
             {"mention_state": [c.paraphrase for c in ctxs]} if readout.position != "mention_state" else None,
-            progress=step,
+            progress=step, ahead=ahead,
         ):
             codes[position].add(idx, c)
         for sc in codes.values():

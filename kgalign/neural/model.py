@@ -21,12 +21,14 @@ import dataclasses
 import hashlib
 import importlib.util
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -353,6 +355,63 @@ class Encoding:
     special: list[int]
 
 
+T = TypeVar("T")
+
+
+def run_ahead(items: Iterator[T], name: str = "kgalign-forward") -> Iterator[T]:
+    """``items``, produced on a worker thread one item ahead of the consumer.
+
+    The worker's exceptions are raised in the consumer; when the consumer stops early (an error, Ctrl-C,
+    ``close()``), the worker stops after the item it is producing and closes ``items`` on its own thread
+    (where a generator's context managers, e.g. torch's inference mode, were entered).
+    """
+    out: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    end = object()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        out.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put((end, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            out.put((end, e))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    worker.start()
+
+    def consume() -> Iterator[T]:
+        try:
+            while True:
+                item, err = out.get()
+                if item is end:
+                    if err is not None:
+                        raise err
+                    return
+                yield item
+        finally:
+            stop.set()
+            while worker.is_alive():  # make room for a worker blocked on a full queue
+                try:
+                    out.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            worker.join()
+
+    return consume()
+
+
 class BaseModel:
     """A loaded transformer whose residual stream is read (or replaced) at ``layer``.
 
@@ -498,17 +557,24 @@ class BaseModel:
         return [(g, [encoded[i] for i in g]) for g in groups]
 
     def hidden_batches(
-        self, texts: Sequence[str], batch_size: int = 64, max_tokens: int | None = None
+        self, texts: Sequence[str], batch_size: int = 64, max_tokens: int | None = None, ahead: bool = False
     ) -> Iterator[tuple[list[int], list[Encoding], np.ndarray]]:
         """Stream the residual stream at ``layer`` batch by batch: ``(text indices, encodings, hidden
         [b, t, d_model] float32)`` with the batches of :meth:`batches` (rows padded to the batch's longest
-        text). Memory stays bounded by one batch, whatever the number of texts."""
+        text). Memory stays bounded by one batch, whatever the number of texts.
+
+        With ``ahead``, the forward passes run on a worker thread one batch ahead of the caller, so the
+        caller's work on a batch overlaps the next forward (two batches in memory instead of one).
+        """
         import torch
 
-        with torch.inference_mode():
-            for idx, items in self.batches(texts, batch_size, max_tokens):
-                ids, mask = self._pad(items)
-                yield idx, items, self._capture(ids, mask).float().cpu().numpy()
+        def produce() -> Iterator[tuple[list[int], list[Encoding], np.ndarray]]:
+            with torch.inference_mode():
+                for idx, items in self.batches(texts, batch_size, max_tokens):
+                    ids, mask = self._pad(items)
+                    yield idx, items, self._capture(ids, mask).float().cpu().numpy()
+
+        return run_ahead(produce()) if ahead else produce()
 
     # ---------------------------------------------------------------------------------------- reading
 
