@@ -30,6 +30,14 @@ batches, sparse per-context codes):
   1,553 s wall / 1,452 s CPU; CPU ratio 0.62 (the wall ratio, 0.30, compares a niced embed under load with a
   bare forward timed once the machine was quieter: not meaningful); peak RSS 4,929 MiB after embed; report 457 s.
 - All 82,115 noun synsets: not measured (stopped: would not finish within the session).
+Session 5 (SAE codes sparse from the top-k, reads of the same tokens encoded once, forward one batch ahead
+on a worker thread), machine at load 4-5 (two other engineers' jobs; not quiet):
+- 3,000 concepts: embed 59.0 s wall / 59.2 s CPU; wall ratio 1.07, CPU ratio 1.02; peak RSS 1,587 MiB after
+  embed; report 7.0 s.
+- 10,000 concepts, same run: embed 189.1 s wall / 188.6 s CPU; wall ratio 1.60 (the bare forward met more load
+  than the embed: not meaningful), CPU ratio 1.07; peak RSS 2,383 MiB after embed, 2,582 MiB with the report
+  (28.6 s). Profile before this change (10k, loaded, cProfile): forward 264 of 355 s; SAE encode 35 s, the
+  dense per-context reduce 13 s, nonzero/scatter 6 s, neural facts 8.5 s, tokenizing 5 s, model load 4 s.
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
