@@ -463,10 +463,14 @@ def http_protocol() -> Any:
                 err = KgalignError(f"not a valid HTTP/1.1 request: {reason}")
                 status = b"400 Bad Request"
             self._disarm()
-            if self.cycle is not None and not self.cycle.response_complete:  # pipelined: answer those first
-                self._refusal = _raw_error(status, err)
-                self.flow.pause_reading()
-                return
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                if not cycle.more_body:  # refused after whole requests: their answers go first
+                    self._refusal = _raw_error(status, err)
+                    self.flow.pause_reading()
+                    return
+                cycle.disconnected = True  # refused in this request's body: the app gets no more of it
+                cycle.message_event.set()
             self.transport.write(_raw_error(status, err))
             self.transport.close()
 

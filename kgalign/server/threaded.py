@@ -159,7 +159,9 @@ class ThreadFront:
             conn = _Conn(sock)
             self.conns.add(conn)
             try:
-                conn.thread = threading.Thread(target=self._serve, args=(conn,), name="kgalign-conn", daemon=True)
+                # not a daemon (the accept thread is one): the interpreter waits for a query running here
+                # before it finalizes (a daemon thread still in pyoxigraph may end in Rust code mid-exit)
+                conn.thread = threading.Thread(target=self._serve, args=(conn,), name="kgalign-conn", daemon=False)
                 conn.thread.start()
             except RuntimeError:  # no thread to be had: the loop serves this one
                 self.conns.discard(conn)

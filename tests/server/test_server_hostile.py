@@ -119,7 +119,8 @@ def test_slow_clients_get_408_and_silent_ones_are_closed(http_ws, monkeypatch, t
     post = (b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
             b"Content-Length: 100\r\n\r\nASK {")
     with _server(http_ws, threads) as st:
-        for data, part in ((b"GET /sparql?query=ASK HTTP/1.1\r\nHo", b"head"), (post, b"body"), (b"", None)):
+        cases = ((b"GET /sparql?query=ASK HTTP/1.1\r\nHo", b"head"), (post, b"body"), (b"", None))
+        for data, part in cases:
             with socket.create_connection(("127.0.0.1", st.port), timeout=20) as s:
                 t0 = time.monotonic()
                 s.sendall(data)
@@ -149,7 +150,7 @@ def test_clients_that_go_away_leave_no_traceback(http_ws, threads):
     for lg in loggers:
         lg.addHandler(handler)
     try:
-        with _server(http_ws, threads, query_timeout=0.3, workers=2, max_pending=8) as st:
+        with _server(http_ws, threads, query_timeout=0.3, workers=8, max_pending=16) as st:
             get = b"GET /sparql?query=" + quote(SLOW).encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"
             for wait in (0.5, 1.0):
                 s = socket.create_connection(("127.0.0.1", st.port), timeout=20)
@@ -193,6 +194,8 @@ def test_a_stopped_server_leaves_no_thread_of_its_route(http_ws):
         socks.append(s)  # answers it never reads: a thread blocked in send
         time.sleep(0.3)
         assert len(_route_threads()) >= len(before) + 5
+        # not daemons: the interpreter waits for a query still running on one before it finalizes
+        assert not any(t.daemon for t in threading.enumerate() if t.name == "kgalign-conn")
         t0 = time.monotonic()
         st.__exit__(None, None, None)
         took = time.monotonic() - t0
@@ -202,3 +205,16 @@ def test_a_stopped_server_leaves_no_thread_of_its_route(http_ws):
         st.__exit__(None, None, None)
         for s in socks:
             s.close()
+
+
+def test_a_body_declared_over_the_limit_is_413_even_if_it_never_comes(server):
+    """Content-Length over the limit and then silence: 413 within the drain's seconds, not a wait."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as s:
+        t0 = time.monotonic()
+        s.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+                  b"Content-Length: 999999999\r\n\r\nASK {")
+        out = _read(s)
+        took = time.monotonic() - t0
+    assert out.startswith(b"HTTP/1.1 413 ") and b'"error":"PayloadTooLarge"' in out, out[:300]
+    assert took < 10
+    _alive(server.port)
