@@ -491,6 +491,8 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=500)
     ap.add_argument("--raw", type=int, default=0,
                     help="raw-socket phase against both routes: the hostile catalogue plus this many random mutations")
+    ap.add_argument("--route", choices=list(ROUTES), default="threads",
+                    help="the serve route the httpx phase (--dsl, --sparql) runs against (default: threads)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--attacks-only", action="store_true", help="with --files 0: run the named attacks only")
     ap.add_argument("--keep-workspace", type=Path, default=None,
@@ -509,7 +511,7 @@ def main() -> int:
             ws = build_workspace(root, args.keep_workspace)
             print(f"workspace ready in {time.perf_counter() - t0:.0f}s", flush=True)
         if args.dsl or args.sparql:
-            served = Served(ws, token=TOKEN, extra=["--query-timeout", "8"]).start()
+            served = Served(ws, token=TOKEN, extra=[*ROUTES[args.route], "--query-timeout", "8"]).start()
             try:
                 http = http_phase(t, served, rng, lb, args.dsl, args.sparql)
             finally:
