@@ -335,13 +335,19 @@ def http_protocol() -> Any:
         finds the peer gone closes a uvloop transport at once, and the response's next write
         would raise (uvicorn learns of the disconnect only a loop turn later)."""
 
-        __slots__ = ("_t",)
+        __slots__ = ("_t", "is_closing", "close", "pause_reading", "resume_reading", "get_extra_info")
 
         def __init__(self, transport: Any) -> None:
             self._t = transport
+            # the calls uvicorn makes per request, bound once (no __getattr__ on the hot path)
+            self.is_closing = transport.is_closing
+            self.close = transport.close
+            self.pause_reading = transport.pause_reading
+            self.resume_reading = transport.resume_reading
+            self.get_extra_info = transport.get_extra_info
 
         def write(self, data: bytes) -> None:
-            if not self._t.is_closing():
+            if not self.is_closing():
                 self._t.write(data)
 
         def __getattr__(self, name: str) -> Any:
@@ -443,14 +449,12 @@ def http_protocol() -> Any:
             super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
-            self._disarm()
             size = len(self.url) - (1 if b"?" in self.url else 0)
             if size > MAX_URL or len(self.url) > 0xFFFF:  # httptools parses URLs up to 64 KB
                 self._url_size = size
                 raise URLTooLong()
             super().on_headers_complete()
-            self._in_body = True
-            self._arm()  # the body's first byte (on_message_complete disarms at once without one)
+            self._in_body = True  # (the head's deadline runs on until the body's first byte)
 
         def send_400_response(self, msg: str) -> None:
             if self._url_size:
