@@ -8,7 +8,18 @@ Run: ``nice -n 10 .venv/bin/python benchmarks/fuzz_campaign.py [--dsl 5000 --spa
 - sends DSL queries to ``/query`` (and some through the CLI) and SPARQL bodies to ``/sparql`` (GET,
   POST form, POST sparql-query, dataset parameters, updates with the token), plus hostile requests;
 - loads damaged copies of files of every format with ``kgalign load`` in a worker process, and each
-  named attack in its own process with its peak RSS.
+  named attack in its own process with its peak RSS;
+- with ``--raw N``: speaks raw bytes on real sockets to two real ``kgalign serve`` processes, the
+  thread route (the default) and ``--no-threads``: the hostile requests of
+  tests/fault/hostile_requests.py (malformed request lines, odd headers, Content-Length lies, chunked
+  bodies, bad UTF-8 and percent-encoding, NULs, lone surrogates, huge and deep queries, time-outs,
+  pipelining, partial heads, slow clients, half-closes, resets, clients that never read) and N random
+  mutations of plain requests, then more connections at once than the thread route has threads. After
+  every input a plain query must still be answered on each route, and both routes must answer alike
+  (status class; the same body for a 2xx, the same error name for a JSON error).
+
+Raw-socket run only: ``nice -n 10 .venv/bin/python benchmarks/fuzz_campaign.py --dsl 0 --sparql 0
+--cli-dsl 0 --files 0 --raw 300``.
 
 Counts: inputs tried, crashes (a process killed by a signal), tracebacks (in any output or the
 server log), HTTP 500s, hangs (no answer within 10 s), loopback connections, peak RSS per small file.
@@ -31,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "fault"))
 
 import hostile_inputs as hostile  # noqa: E402
+import hostile_requests as raw_requests  # noqa: E402
 from fault_support import KGALIGN, Loopback, Served, peak_rss_of  # noqa: E402
 
 HANG = 10.0
@@ -64,6 +76,12 @@ class Tally:
         self.tracebacks = 0
         self.http_500 = 0
         self.hangs = 0
+        #: raw phase: a plain query not answered after a hostile input; the routes answering
+        #: differently; an error answer that is not JSON naming what went wrong; threads left over
+        self.liveness = 0
+        self.route_mismatch = 0
+        self.unclear = 0
+        self.thread_leaks = 0
         self.examples: dict[str, list[str]] = {}
 
     def fail(self, kind: str, what: str) -> None:
@@ -199,6 +217,189 @@ def http_phase(t: Tally, served: Served, rng: random.Random, lb: Loopback, n_dsl
     return stats
 
 
+ROUTES = {"threads": [], "no-threads": ["--no-threads"]}
+LIVE = raw_requests.Case("liveness", "liveness", [raw_requests._get(raw_requests._q(raw_requests.QUICK))])
+TRUE = b'{"head":{},"boolean":true}'
+
+
+def _threads_of(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return -1
+
+
+def _summary(o, port: int) -> tuple:
+    """What both routes must agree on: the first status's class, and the body of a 2xx (its own
+    port left out: the service description names it) or the error name."""
+    if not o.statuses:
+        return (None,)
+    status, body = o.statuses[0], o.bodies[0]
+    if 200 <= status < 300:
+        return (2, body.replace(b":%d/" % port, b":PORT/"))
+    try:
+        return (status // 100, json.loads(body).get("error"))
+    except (ValueError, AttributeError):
+        return (status // 100, "not JSON")
+
+
+def raw_phase(t: Tally, root: Path, rng: random.Random, n_random: int, n_conns: int = 150) -> dict:
+    """Hostile raw bytes against both routes; returns per-route figures."""
+    ws = build_plain_workspace(root)
+    served = {}
+    for route, extra in ROUTES.items():
+        copy = root / f"raw-{route}"
+        import shutil
+
+        shutil.copytree(ws, copy / "ws")
+        served[route] = Served(copy / "ws", token=TOKEN, extra=[*extra, "--query-timeout", "2"]).start()
+    stats = {r: {"inputs": 0, "answered": 0, "liveness_ok": 0, "threads_start": _threads_of(s.proc.pid)}
+             for r, s in served.items()}
+    classes: dict[str, int] = {}
+    cases = raw_requests.catalogue() + [raw_requests.random_case(rng, i) for i in range(n_random)]
+    try:
+        for n, case in enumerate(cases, 1):
+            classes[case.klass] = classes.get(case.klass, 0) + 1
+            outcomes = {}
+            for route, s in served.items():
+                t.tried += 1
+                stats[route]["inputs"] += 1
+                what = f"{route} {case.klass}/{case.name}"
+                try:
+                    o = raw_requests.exchange(s.port, case, timeout=HANG if case.answer else 3.0)
+                except OSError as e:  # cannot even connect
+                    o = raw_requests.Outcome([], [], [], True, 0.0, f"connect: {e}")
+                outcomes[route] = o
+                if not s.alive():
+                    t.fail("crashes", f"{what} (server exit {s.proc.returncode})")
+                    s.stop()
+                    s.start()
+                    continue
+                if o.statuses:
+                    stats[route]["answered"] += 1
+                if case.answer and (len(o.statuses) < case.want):
+                    t.fail("hangs", f"{what}: {len(o.statuses)} of {case.want} answers ({o.error})")
+                for status, body in zip(o.statuses, o.bodies, strict=True):
+                    if status >= 500 and status not in (503, 504):
+                        t.fail("http_500", f"{what}: {status} {body[:200]!r}")
+                    if status >= 400:
+                        try:
+                            message = json.loads(body).get("message")
+                        except (ValueError, AttributeError):
+                            message = None
+                        if not message:
+                            t.fail("unclear", f"{what}: {status} {body[:200]!r}")
+                if b"Traceback" in o.raw:
+                    t.fail("tracebacks", what)
+                live = raw_requests.exchange(s.port, LIVE, timeout=HANG)
+                if live.status == 200 and live.bodies[0] == TRUE:
+                    stats[route]["liveness_ok"] += 1
+                else:
+                    t.fail("liveness", f"{what}: then {live.statuses} {live.error}")
+            a, b = (_summary(o, served[r].port) for r, o in outcomes.items())
+            if a != b and (case.answer or (a[0] is not None and b[0] is not None)):
+                t.fail("route_mismatch", f"{case.klass}/{case.name}: threads {str(a)[:120]} vs no-threads {str(b)[:120]}")
+            if n % 50 == 0:
+                print(f"  raw {n}/{len(cases)}; hangs {t.hangs}, 500s {t.http_500}, liveness {t.liveness}, "
+                      f"mismatches {t.route_mismatch}", flush=True)
+        for route, s in served.items():  # more connections at once than the thread route has threads
+            stats[route]["concurrent"] = _many_connections(t, s.port, n_conns, route)
+            classes["concurrent"] = classes.get("concurrent", 0) + 1
+        # Kept-alive connections close after 5 s idle, timed-out queries end a few seconds later:
+        # then no more threads than at the start and the worker pool (up to --workers, 8) remain.
+        deadline = time.monotonic() + 60
+        while True:
+            time.sleep(2)
+            ends = {route: _threads_of(s.proc.pid) for route, s in served.items()}
+            if all(ends[r] <= stats[r]["threads_start"] + 8 for r in ends) or time.monotonic() > deadline:
+                break
+        for route in served:
+            stats[route]["threads_end"] = ends[route]
+            if stats[route]["threads_end"] > stats[route]["threads_start"] + 8:
+                t.fail("thread_leaks", f"{route}: {stats[route]['threads_start']} threads at the start, "
+                                       f"{stats[route]['threads_end']} at the end")
+    finally:
+        for route, s in served.items():
+            t0 = time.perf_counter()
+            s.stop()
+            stats[route]["stop_seconds"] = round(time.perf_counter() - t0, 2)
+            log = s.log_text()
+            stats[route]["log_tracebacks"] = log.count("Traceback")
+            if stats[route]["log_tracebacks"]:
+                t.tracebacks += stats[route]["log_tracebacks"]
+                i = log.index("Traceback")
+                t.examples.setdefault("tracebacks", []).append(f"{route} log: {log[i:i + 600]}")
+    stats["classes"] = classes
+    for route, extra in ROUTES.items():
+        stats[route]["runaway"] = _runaway_queries(root, ws, route, extra)
+    return stats
+
+
+def _runaway_queries(root: Path, ws: Path, route: str, extra: list[str], workers: int = 2) -> dict:
+    """A known limit, measured: ``workers`` queries that time out but run on for hours (a thread
+    cannot be killed) hold every query slot until they end; what does a plain query get meanwhile,
+    and how does the server stop (uvicorn re-raises SIGTERM after its shutdown: rc -15)?"""
+    import shutil
+    import threading
+
+    copy = root / f"runaway-{route}"
+    shutil.copytree(ws, copy / "ws")
+    s = Served(copy / "ws", extra=[*extra, "--query-timeout", "1", "--workers", str(workers)]).start()
+    slow = raw_requests.Case("runaway", "runaway", [raw_requests._get(raw_requests._q(raw_requests.RUNAWAY))])
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.append(raw_requests.exchange(s.port, slow).status))
+               for _ in range(workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    live = raw_requests.exchange(s.port, LIVE, timeout=HANG)
+    t0 = time.perf_counter()
+    s.stop()
+    return {"runaway_statuses": got, "then_plain_query": live.status,
+            "stop_seconds": round(time.perf_counter() - t0, 1), "exit": s.proc.returncode}
+
+
+def _many_connections(t: Tally, port: int, n: int, route: str) -> dict:
+    """``n`` connections at once, half of them silent, half sending a plain query: every query answered?"""
+    import socket
+    import threading
+
+    silent = []
+    for _ in range(n // 2):
+        try:
+            silent.append(socket.create_connection(("127.0.0.1", port), timeout=HANG))
+        except OSError:
+            break
+    answered = []
+
+    def one() -> None:
+        o = raw_requests.exchange(port, LIVE, timeout=3 * HANG)
+        answered.append(o.status == 200 and o.bodies[0] == TRUE)
+
+    threads = [threading.Thread(target=one) for _ in range(n - n // 2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for s in silent:
+        s.close()
+    ok = sum(answered)
+    t.tried += len(threads)
+    if ok < len(threads):
+        t.fail("hangs", f"{route}: {len(threads) - ok} of {len(threads)} concurrent queries unanswered "
+                        f"beside {len(silent)} silent connections")
+    return {"queries": len(threads), "answered": ok, "silent": len(silent)}
+
+
+def build_plain_workspace(root: Path) -> Path:
+    """The three demo ontologies, loaded, not embedded (the raw phase needs SPARQL only)."""
+    ws = root / "plain-ws"
+    files = sorted(str(p) for p in (REPO / "ontologies").glob("*") if p.suffix in (".ttl", ".jsonld"))
+    subprocess.run([*KGALIGN, "-w", str(ws), "load", *files], check=True, capture_output=True)
+    return ws
+
+
 def cli_phase(t: Tally, ws: Path, rng: random.Random, lb: Loopback, n: int) -> None:
     for _ in range(n):
         q = hostile.dsl_text(rng, lb.url)
@@ -288,6 +489,10 @@ def main() -> int:
     ap.add_argument("--cli-dsl", type=int, default=100)
     ap.add_argument("--sparql", type=int, default=2000)
     ap.add_argument("--files", type=int, default=500)
+    ap.add_argument("--raw", type=int, default=0,
+                    help="raw-socket phase against both routes: the hostile catalogue plus this many random mutations")
+    ap.add_argument("--route", choices=list(ROUTES), default="threads",
+                    help="the serve route the httpx phase (--dsl, --sparql) runs against (default: threads)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--attacks-only", action="store_true", help="with --files 0: run the named attacks only")
     ap.add_argument("--keep-workspace", type=Path, default=None,
@@ -298,6 +503,7 @@ def main() -> int:
     lb = Loopback()
     t0 = time.perf_counter()
     http = {"hostile": 0, "answering_after": None, "restarts": 0}
+    raw: dict = {}
     files = {"loaded": 0, "refused": 0, "worker_peak_mb": 0.0, "attacks": {}}
     with tempfile.TemporaryDirectory(prefix="kgalign-fuzz-") as tmp:
         root = Path(tmp)
@@ -305,7 +511,7 @@ def main() -> int:
             ws = build_workspace(root, args.keep_workspace)
             print(f"workspace ready in {time.perf_counter() - t0:.0f}s", flush=True)
         if args.dsl or args.sparql:
-            served = Served(ws, token=TOKEN, extra=["--query-timeout", "8"]).start()
+            served = Served(ws, token=TOKEN, extra=[*ROUTES[args.route], "--query-timeout", "8"]).start()
             try:
                 http = http_phase(t, served, rng, lb, args.dsl, args.sparql)
             finally:
@@ -315,6 +521,9 @@ def main() -> int:
             cli_phase(t, ws, rng, lb, args.cli_dsl)
         if args.files or args.attacks_only:
             files = files_phase(t, root, rng, lb, args.files)
+        if args.raw:
+            raw = raw_phase(t, root, rng, args.raw)
+            print(f"raw phase done at {time.perf_counter() - t0:.0f}s", flush=True)
     lb.close()
     print()
     print(f"inputs tried:            {t.tried:,} ({args.dsl:,} DSL over HTTP + {args.cli_dsl} DSL by CLI, "
@@ -324,6 +533,19 @@ def main() -> int:
     print(f"tracebacks:              {t.tracebacks}")
     print(f"HTTP 500s:               {t.http_500}")
     print(f"hangs > {HANG:.0f} s:            {t.hangs}")
+    if raw:
+        print(f"raw inputs by class:     {raw['classes']}")
+        for route in ROUTES:
+            r = raw[route]
+            print(f"  {route:11s} inputs {r['inputs']}, answered {r['answered']}, liveness checks passed "
+                  f"{r['liveness_ok']}/{r['inputs']}, concurrent {r.get('concurrent')}, threads "
+                  f"{r['threads_start']} -> {r.get('threads_end')}, log tracebacks {r['log_tracebacks']}, "
+                  f"stop {r['stop_seconds']} s")
+            print(f"  {'':11s} runaway queries (known limit): {r['runaway']}")
+        print(f"liveness failures:       {t.liveness}")
+        print(f"route mismatches:        {t.route_mismatch}")
+        print(f"unclear error answers:   {t.unclear}")
+        print(f"thread leaks:            {t.thread_leaks}")
     print(f"loopback connections:    {lb.connections}")
     print(f"server answering after:  {http['answering_after']} (restarts {http['restarts']})")
     print(f"damaged files:           {files['loaded']} loaded, {files['refused']} refused; "
@@ -337,7 +559,8 @@ def main() -> int:
         for e in ex:
             print("   ", e)
     print(f"total time {time.perf_counter() - t0:.0f}s")
-    failed = t.crashes + t.tracebacks + t.http_500 + t.hangs + lb.connections
+    failed = (t.crashes + t.tracebacks + t.http_500 + t.hangs + lb.connections + t.liveness + t.route_mismatch
+              + t.unclear + t.thread_leaks)
     return 1 if failed else 0
 
 

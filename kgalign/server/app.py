@@ -299,12 +299,20 @@ def create_app(config: ServerConfig | None = None, workspace: Any = None) -> Sta
     return app
 
 
+#: Seconds a client may take to send a request head (from connecting, or from the request's first
+#: byte), and may leave a started body without a byte; then 408 JSON and the connection is closed.
+REQUEST_TIMEOUT = 30.0
+
+
 def http_protocol() -> Any:
     """uvicorn's httptools protocol (a C parser) with h11's guarantees, or ``"h11"`` without httptools.
 
     A request head over :data:`MAX_REQUEST_HEAD` bytes gets 400 and a closed connection (as h11's
     ``max_incomplete_event_size``); a URL over :data:`MAX_URL` bytes gets the 414 JSON answer of
-    :class:`URLLimit` (httptools itself cannot split a URL over 64 KB).
+    :class:`URLLimit` (httptools itself cannot split a URL over 64 KB). Beyond uvicorn: a request
+    the parser refuses gets 400 JSON naming what it tripped on; a slow client (a head not whole
+    within :data:`REQUEST_TIMEOUT`, a body stalled as long) gets 408 JSON and is closed, a silent
+    one is closed; a client that half-closes after a whole request still gets its answer.
     """
     import json
 
@@ -316,18 +324,121 @@ def http_protocol() -> Any:
     class URLTooLong(Exception):
         pass
 
+    def _raw_error(status: bytes, err: KgalignError) -> bytes:
+        body = json.dumps(err.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+        return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n"
+                b"x-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\n\r\n" + body)
+
+    class _Transport:
+        """The connection's transport, whose ``write`` is dropped once it is closing: a write that
+        finds the peer gone closes a uvloop transport at once, and the response's next write
+        would raise (uvicorn learns of the disconnect only a loop turn later)."""
+
+        __slots__ = ("_t", "is_closing", "close", "pause_reading", "resume_reading", "get_extra_info")
+
+        def __init__(self, transport: Any) -> None:
+            self._t = transport
+            # the calls uvicorn makes per request, bound once (no __getattr__ on the hot path)
+            self.is_closing = transport.is_closing
+            self.close = transport.close
+            self.pause_reading = transport.pause_reading
+            self.resume_reading = transport.resume_reading
+            self.get_extra_info = transport.get_extra_info
+
+        def write(self, data: bytes) -> None:
+            if not self.is_closing():
+                self._t.write(data)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._t, name)
+
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
         _head = 0
         _url_size = 0
+        _timer: Any = None
+        _began = False  # a byte of a request has arrived on this connection
+        _in_body = False
+        _half_closed = False
+        _refusal = b""  # a 400/414 held back until the requests before it are answered
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(_Transport(transport))
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        # -- the slow-client deadline --------------------------------------------------------
+
+        def _arm(self) -> None:
+            if self._timer is None:
+                self._timer = self.loop.call_later(REQUEST_TIMEOUT, self._timed_out)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _timed_out(self) -> None:
+            self._timer = None
+            if self.transport.is_closing():
+                return
+            if self.flow.read_paused:  # the server, not the client, holds the body back: wait on
+                self._arm()
+                return
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:  # the app waits for the body: it gets none
+                cycle.disconnected = True
+                cycle.message_event.set()
+            if self._began:
+                part = "body" if self._in_body else "head"
+                err = KgalignError(f"the request {part} did not arrive within {REQUEST_TIMEOUT:g} s")
+                err.http_status = 408  # type: ignore[misc]
+                self.transport.write(_raw_error(b"408 Request Timeout", err))
+            self.transport.close()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._head = self._url_size = 0
+            self._began = True
+            self._in_body = False
+            self._arm()
+
+        def on_body(self, body: bytes) -> None:
+            self._disarm()
+            self._arm()
+            super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            self._in_body = False
+            super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.pipeline and (self.cycle is None or self.cycle.response_complete):
+                if self._refusal:
+                    self.transport.write(self._refusal)
+                    self.transport.close()
+                elif self._half_closed:
+                    self.transport.close()
+
+        def eof_received(self) -> bool | None:
+            """The client will send no more: answer the requests it sent whole, then close."""
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete or cycle.more_body:
+                return None  # nothing whole to answer: asyncio closes the connection
+            self._half_closed = True
+            return True
+
+        # -- the head's size, the URL's length, and the parser's own refusals ------------------
 
         def _count(self, n: int) -> None:
             self._head += n
             if self._head > MAX_REQUEST_HEAD:
-                raise ValueError(f"the request head is longer than {MAX_REQUEST_HEAD} bytes")
+                raise ValueError(f"the request head is longer than {MAX_REQUEST_HEAD:,} bytes")
 
         def on_url(self, url: bytes) -> None:
             self._count(len(url))
@@ -343,17 +454,28 @@ def http_protocol() -> Any:
                 self._url_size = size
                 raise URLTooLong()
             super().on_headers_complete()
+            self._in_body = True  # (the head's deadline runs on until the body's first byte)
 
         def send_400_response(self, msg: str) -> None:
-            if not self._url_size:
-                super().send_400_response(msg)
-                return
-            err = _url_too_long(self._url_size, MAX_URL)
-            body = json.dumps(err.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
-            self.transport.write(
-                b"HTTP/1.1 414 URI Too Long\r\ncontent-type: application/json\r\n"
-                b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n"
-                b"x-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\n\r\n" + body)
+            if self._url_size:
+                err = _url_too_long(self._url_size, MAX_URL)
+                status = b"414 URI Too Long"
+            else:  # called while uvicorn handles the parser's error: name what it tripped on
+                exc = sys.exc_info()[1]
+                cause = exc.__cause__ or exc.__context__ if exc is not None else None
+                reason = str(cause) if isinstance(cause, ValueError) else str(exc or msg)
+                err = KgalignError(f"not a valid HTTP/1.1 request: {reason}")
+                status = b"400 Bad Request"
+            self._disarm()
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                if not cycle.more_body:  # refused after whole requests: their answers go first
+                    self._refusal = _raw_error(status, err)
+                    self.flow.pause_reading()
+                    return
+                cycle.disconnected = True  # refused in this request's body: the app gets no more of it
+                cycle.message_event.set()
+            self.transport.write(_raw_error(status, err))
             self.transport.close()
 
     return BoundedHttpToolsProtocol

@@ -79,6 +79,8 @@ class SparqlFastPath:
                 await self.app(scope, receive, send)
                 return
             body, more = await _read_body(receive, self.max_body)
+            if more:  # the client left before its body was whole: nothing of it is run
+                return
             if more is None:  # over the limit while streaming: the app's 413
                 from kgalign.server.errors import PayloadTooLarge
 
@@ -109,13 +111,14 @@ class SparqlFastPath:
 
 
 async def _read_body(receive: Any, limit: int) -> tuple[bytes, bool | None]:
-    """The whole body, or ``(b"", None)`` once it passes ``limit`` bytes."""
+    """``(body, False)`` for the whole body, ``(b"", None)`` once it passes ``limit`` bytes, and
+    ``(b"", True)`` when the client disconnects before the body is whole (a cut update must not run)."""
     chunks = []
     seen = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return b"", True
         chunk = message.get("body", b"")
         seen += len(chunk)
         if seen > limit:

@@ -23,6 +23,9 @@ from kgalign.server.http import error_response
 
 T = TypeVar("T")
 
+#: Seconds a refused body is read (and dropped) before the 413, so a client still sending reads it.
+DRAIN_SECONDS = 2.0
+
 
 class BodyLimit:
     """ASGI middleware: bodies larger than ``max_body`` (``max_upload`` for multipart) get 413."""
@@ -56,7 +59,10 @@ class BodyLimit:
                     declared = None
                 break
         if declared is not None and declared > limit:
-            await _drain(receive, cap=min(declared, 4 * limit + (1 << 20)))
+            try:  # a client that stops sending gets its 413 all the same
+                await asyncio.wait_for(_drain(receive, cap=min(declared, 4 * limit + (1 << 20))), DRAIN_SECONDS)
+            except asyncio.TimeoutError:
+                pass
             resp = error_response(PayloadTooLarge(limit, what), headers={"Connection": "close"})
             await resp(scope, receive, send)
             return

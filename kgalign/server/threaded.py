@@ -61,13 +61,14 @@ class _Handoff(Exception):
 
 
 class _Conn:
-    __slots__ = ("sock", "lock", "state", "deadline", "what")
+    __slots__ = ("sock", "lock", "state", "deadline", "thread")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.lock = threading.Lock()
         self.state = _IDLE
         self.deadline = 0.0
+        self.thread: threading.Thread | None = None
 
 
 def _sndtimeo(sock: socket.socket, seconds: float) -> None:
@@ -111,17 +112,28 @@ class ThreadFront:
             t.start()
             self._threads.append(t)
 
-    def stop(self) -> None:
-        """Stop accepting; connections idle here are closed, a running query's answer is still sent."""
+    def stop(self, grace: float = 3.0) -> None:
+        """Stop accepting and end every thread of this route within about ``grace`` seconds: idle
+        connections are shut at once; an answer being written or a query running gets up to
+        ``grace`` seconds, then its connection is shut too (the query itself ends on its own, its
+        answer unsent: a thread cannot be killed)."""
         self._closing = True
-        for t in self._threads:
+        for t in self._threads[:1]:  # the accept loop: no new connection from here on
             t.join(2)
-        for c in list(self.conns):
-            if c.state == _IDLE:
-                try:
-                    c.sock.shutdown(socket.SHUT_RD)
-                except OSError:
-                    pass
+        deadline = time.monotonic() + grace
+        for how in (socket.SHUT_RD, socket.SHUT_RDWR):
+            for c in list(self.conns):
+                if c.state == _IDLE or how == socket.SHUT_RDWR:
+                    try:
+                        c.sock.shutdown(how)
+                    except OSError:
+                        pass
+            for c in list(self.conns):
+                if c.thread is not None:
+                    c.thread.join(max(0.0, deadline - time.monotonic()))
+            deadline = time.monotonic() + 1.0
+        for t in self._threads[1:]:  # the watchdog, which stays while a query runs
+            t.join(max(0.0, deadline - time.monotonic()))
 
     def _accept_loop(self) -> None:
         self.listener.settimeout(0.25)
@@ -147,14 +159,17 @@ class ThreadFront:
             conn = _Conn(sock)
             self.conns.add(conn)
             try:
-                threading.Thread(target=self._serve, args=(conn,), name="kgalign-conn", daemon=True).start()
+                # not a daemon (the accept thread is one): the interpreter waits for a query running here
+                # before it finalizes (a daemon thread still in pyoxigraph may end in Rust code mid-exit)
+                conn.thread = threading.Thread(target=self._serve, args=(conn,), name="kgalign-conn", daemon=False)
+                conn.thread.start()
             except RuntimeError:  # no thread to be had: the loop serves this one
                 self.conns.discard(conn)
                 self._give(sock, b"")
 
     def _watchdog(self) -> None:
         tick = min(0.05, self.timeout / 10)
-        while not self._closing or any(c.state == _RUNNING for c in self.conns):
+        while not self._closing or any(c.state == _RUNNING for c in list(self.conns)):
             time.sleep(tick)
             now = time.monotonic()
             for c in list(self.conns):
@@ -185,7 +200,8 @@ class ThreadFront:
             _sndtimeo(sock, 0)
             self.handoff(sock, buffered)
         except Exception:
-            log.exception("handing a connection to the event loop failed")
+            if not self._closing:  # (once the server stops, its loop may be gone: nothing to hand to)
+                log.exception("handing a connection to the event loop failed")
             sock.close()
 
     # -- one connection ----------------------------------------------------------------------

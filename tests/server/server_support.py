@@ -40,9 +40,10 @@ class Live:
 
 class ServerThread:
     """uvicorn serving ``app`` on a socket bound to 127.0.0.1:0, in a daemon thread; with ``threads``,
-    as ``kgalign serve`` runs it (plain SPARQL queries on per-connection threads, the rest on the loop)."""
+    as ``kgalign serve`` runs it (plain SPARQL queries on per-connection threads, the rest on the loop);
+    with ``served`` (and without threads), with the HTTP protocol ``kgalign serve --no-threads`` runs."""
 
-    def __init__(self, app, threads: bool | None = None) -> None:
+    def __init__(self, app, threads: bool | None = None, served: bool = False) -> None:
         import os
 
         import uvicorn
@@ -55,14 +56,14 @@ class ServerThread:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
-        if threads:  # and the protocol serve() runs
+        if threads or served:  # and the protocol serve() runs
             from kgalign.server.app import MAX_REQUEST_HEAD, MAX_URL, http_protocol
             from kgalign.server.threaded import fronted_server
 
             config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30,
                                     http=http_protocol(), h11_max_incomplete_event_size=MAX_REQUEST_HEAD)
 
-            self.server = fronted_server(app, config, self.sock, max_url=MAX_URL)
+            self.server = fronted_server(app, config, self.sock, max_url=MAX_URL) if threads else uvicorn.Server(config)
         else:
             self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
