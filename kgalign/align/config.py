@@ -22,6 +22,7 @@ from kgalign.errors import ConfigError
 
 CATEGORIES = ("class", "property")
 NEURAL_COMBINATIONS = ("mean", "support")
+REPAIR_RULES = ("each", "sum")
 #: scorers whose evidence is a vector similarity: weighted by the reliability measured on the pair
 EMBEDDING_SCORERS = ("neural", "dense")
 
@@ -52,6 +53,9 @@ class MatcherConfig:
     #: run the cheap logical repair, with these checks
     repair: bool = True
     repair_checks: tuple[str, ...] = ("disjointness", "subsumption", "domain_range")
+    #: when a kept mapping blocked two or more others, it goes if they outweigh it: ``each`` (each
+    #: as well supported) or ``sum`` (their confidences add up to more than its own)
+    repair_rule: str = "each"
     #: also run HermiT (owlready2, Java) on the merged ontologies; needs a workspace
     hermit: bool = False
     #: leave imported and meta vocabulary (OWL/RDFS/SKOS/oboInOwl/DC terms, ``UNDEFINED_*``,
@@ -73,6 +77,9 @@ class MatcherConfig:
     #: read property names other ways too: domain/range words dropped ("writePaper" on Paper →
     #: "write"), agent nouns as their verbs with the direction kept ("has reviewer" = "reviewed by")
     property_readings: bool = True
+    #: learn word correspondences from the pair's own class names ("Accepted_contribution" /
+    #: "Accepted_Paper" and "Rejected_contribution" / "Rejected_Paper" → "contribution" ~ "paper")
+    learn_words: bool = True
     # -- structural
     structural_rounds: int = 2
     structural_proposals: bool = True
@@ -131,6 +138,8 @@ class MatcherConfig:
             v = getattr(self, t)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{t} must be a number between 0 and 1, not {v!r}")
+        if self.repair_rule not in REPAIR_RULES:
+            raise ConfigError(f"unknown repair_rule {self.repair_rule!r}; known: {', '.join(REPAIR_RULES)}")
         if self.neural_combination not in NEURAL_COMBINATIONS:
             raise ConfigError(
                 f"unknown neural_combination {self.neural_combination!r}; known: {', '.join(NEURAL_COMBINATIONS)}"

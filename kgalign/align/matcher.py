@@ -253,7 +253,8 @@ class Matcher:
         rejected += dropped
         timings: dict[str, float] = dict(context.cache.get("timings", {}))
         if cfg.repair:
-            selected, bad = repair(selected, source, target, cfg.repair_checks, fixed=anchors)
+            selected, bad = repair(selected, source, target, cfg.repair_checks, fixed=anchors,
+                                 rule=cfg.repair_rule)
             rejected += bad
         selected = [*anchors, *selected]
         t_repair = time.perf_counter()

@@ -348,6 +348,7 @@ QUALIFIER_PAIRS = (
     ("left", "right"), ("upper", "lower"), ("anterior", "posterior"), ("superior", "inferior"),
     ("medial", "lateral"), ("dorsal", "ventral"), ("internal", "external"), ("proximal", "distal"),
     ("inner", "outer"), ("major", "minor"), ("greater", "lesser"), ("male", "female"), ("early", "late"),
+    ("first", "last"),
     ("cranial", "caudal"), ("afferent", "efferent"), ("central", "peripheral"), ("deep", "superficial"),
 )
 
