@@ -790,10 +790,13 @@ class LexicalScorer:
             if na is None or nb is None or s <= 0:
                 out[pair] = Evidence("lexical", 0.0, f"no words in common: {sa.label!r} / {sb.label!r}")
                 continue
-            if ctx is not None and s < EXACT and not why.startswith("WordNet synonyms"):
+            # (a property pair matched as WordNet phrase synonyms, "surname" / "last name", is not
+            # checked: its words differ by design; for classes the check measured better either way)
+            if ctx is not None and s < EXACT and (category(sa.kind) == "class" or not why.startswith("WordNet synonyms")):
                 from kgalign.align.structural import check_context
 
-                s, note = check_context(lex, na, nb, a, b, ctx[0], ctx[1], s, self.qualifier_penalty)
+                s, note = check_context(lex, na, nb, a, b, ctx[0], ctx[1], s, self.qualifier_penalty,
+                                        prop=category(sa.kind) == "property")
                 why += note
             texts = (na.text, nb.text)
             if learned and category(sa.kind) == "class" and s < LEARNED_SCORE:
