@@ -95,10 +95,16 @@ class MatcherConfig:
     #: how neural evidence enters the confidence: ``mean`` (one more term of the weighted mean)
     #: or ``support`` (it nudges the symbolic confidence by ``neural_boost`` × reliability ×
     #: (score − 0.5) — 0 by default, the nudge cost F1 when measured — and carries a pair alone
-    #: when the pair is mutual best in it with reliability × score >= ``neural_only_threshold``)
+    #: when no word links the pair, the pair is mutual best in it and reliability × score reaches
+    #: both ``neural_only_threshold`` and the *unrelated ceiling* measured on the pair — how high
+    #: targets sharing no word with an anchor's source score in that space; such a pair enters
+    #: just above the threshold, so it only fills gaps the symbolic evidence left)
     neural_combination: str = "support"
     neural_boost: float = 0.0
-    neural_only_threshold: float = 0.9
+    #: 0.65 chosen across two cases (dense): Conference ra1 default + dense .741 at 0.65 and 0.7,
+    #: .735 at 0.75-0.9, .731 at 0.6; WordNet pair without WordNet + dense .498 at 0.65, .494 at
+    #: 0.7, .482 at 0.8, .467 at 0.9 (and .503 at 0.6); default + dense .711 at every value
+    neural_only_threshold: float = 0.65
     #: embedding evidence whose reliability measured on the pair is below this has no say
     min_reliability: float = 0.5
     #: weight embedding evidence (neural, dense) by its reliability measured on the pair itself
@@ -106,7 +112,8 @@ class MatcherConfig:
     measure_reliability: bool = True
     # -- dense (sentence embeddings of the base model; see kgalign.align.dense)
     dense_neighbours: int = 3
-    dense_proposal_floor: float = 0.8
+    #: the dense scorer proposes a target only at this cosine or above (below the alone-route bar)
+    dense_proposal_floor: float = 0.6
 
     def __post_init__(self) -> None:
         from kgalign.align.scoring import SCORERS

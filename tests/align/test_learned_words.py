@@ -57,3 +57,24 @@ def test_a_property_qualifier_missing_on_the_other_side_costs_the_pair():
     pair = ("l:hasFirstName", "r:name")
     assert pair in plain
     assert pair not in cand or cand[pair].confidence < plain[pair].confidence * 0.6
+
+
+def test_dense_evidence_alone_fills_a_gap_above_the_ceiling_measured_on_the_pair(minilm):
+    """Location / Place share no word and are no WordNet synonyms; the sentence embeddings put
+    them above how high unrelated names reach on this pair, so the pair enters — just above the
+    threshold, never above a lexical match — while Banana / Telescope stays out."""
+    organs = ("Heart", "Lung", "Kidney", "Liver", "Stomach", "Brain")
+    left = [_cls("l", n) for n in (*organs, "Location", "Banana")]
+    right = [_cls("r", n) for n in (*organs, "Place", "Telescope")]
+    cfg = MatcherConfig(scorers=("lexical", "structural", "dense"))
+    al = Matcher(cfg).match_symbols(left, right)
+    ceiling = al.metadata["embedding_unrelated_ceiling"]["dense"]
+    assert 0.0 < ceiling < 0.74
+    (m,) = al.find("l:Location", "r:Place")
+    assert m.score_of("lexical") == 0.0 and m.score_of("neural") >= cfg.neural_only_threshold
+    assert cfg.class_threshold <= m.confidence <= cfg.class_threshold + 0.01
+    assert ("l:Banana", "r:Telescope") not in al.pairs()
+    # without the embedding, the words alone do not find it
+    assert ("l:Location", "r:Place") not in Matcher().match_symbols(left, right).pairs()
+    # a bar above the pair's score keeps it out
+    assert ("l:Location", "r:Place") not in Matcher(cfg.with_(neural_only_threshold=0.8)).match_symbols(left, right).pairs()
