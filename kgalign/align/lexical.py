@@ -419,6 +419,13 @@ class Lexicon:
             pa, pb = " ".join(a.tokens), " ".join(b.tokens)
             if pb in self.wn.synonyms(pa, self.synonym_senses) and pa in self.wn.synonyms(pb, self.synonym_senses):
                 return self.synonym_score * SOFT_CAP, f"WordNet synonyms {pa!r} / {pb!r}"
+        ta, tb, joined = merge_compounds(a.tokens, b.tokens)
+        if joined:
+            note = f"compound {joined[0]!r} = {joined[1]!r}"
+            if sorted(ta) == sorted(tb):
+                return SAME_TOKENS, f"same words, {note}"
+            s, why = self.soft_tfidf(ta, tb)
+            return s, f"{why}; {note}"
         return self.soft_tfidf(a.tokens, b.tokens)
 
     def soft_tfidf(self, ta: Sequence[str], tb: Sequence[str]) -> tuple[float, str]:
@@ -581,6 +588,30 @@ class TokenIndex:
             out.add(token)
         self._cache[token] = out
         return out
+
+
+def merge_compounds(ta: Sequence[str], tb: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, str] | None]:
+    """Two adjacent words of one name written as one word in the other ("non member" /
+    "nonmember", "hind limb" / "hindlimb") become that word; returns both token lists and the
+    first compound joined (word, words), or None when nothing was joined.
+
+    >>> merge_compounds(("nonmember", "registration", "fee"), ("registration", "non", "member"))
+    (('nonmember', 'registration', 'fee'), ('registration', 'nonmember'), ('nonmember', 'non member'))
+    """
+    out = [list(ta), list(tb)]
+    first: tuple[str, str] | None = None
+    for x, y in ((0, 1), (1, 0)):
+        whole = {t for t in out[x] if len(t) >= 5}
+        toks = out[y]
+        i = 0
+        while i < len(toks) - 1:
+            w = toks[i] + toks[i + 1]
+            if w in whole and w not in toks:
+                if first is None:
+                    first = (w, f"{toks[i]} {toks[i + 1]}")
+                toks[i: i + 2] = [w]
+            i += 1
+    return tuple(out[0]), tuple(out[1]), first
 
 
 def _deletions(word: str) -> set[str]:

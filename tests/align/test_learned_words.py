@@ -78,3 +78,20 @@ def test_dense_evidence_alone_fills_a_gap_above_the_ceiling_measured_on_the_pair
     assert ("l:Location", "r:Place") not in Matcher().match_symbols(left, right).pairs()
     # a bar above the pair's score keeps it out
     assert ("l:Location", "r:Place") not in Matcher(cfg.with_(neural_only_threshold=0.8)).match_symbols(left, right).pairs()
+
+
+def test_a_compound_written_as_one_word_matches_its_two_words():
+    """"Nonmember_registration_fee" / "Registration_Non-Member", "bone of hindlimb" / "hind limb bone"."""
+    left = [_cls("l", "Nonmember_registration_fee"), _cls("l", "bone_of_hindlimb")]
+    right = [_cls("r", "Registration_Non-Member"), _cls("r", "hind_limb_bone")]
+    al = Matcher(MatcherConfig(scorers=("lexical",), repair=False)).match_symbols(left, right)
+    (m,) = al.find("l:bone_of_hindlimb", "r:hind_limb_bone")
+    lexical = next(e for e in m.evidence if e.kind == "lexical")
+    assert "compound 'hindlimb' = 'hind limb'" in lexical.detail and lexical.score >= 0.95
+    from kgalign.align.lexical import Lexicon
+
+    lex = Lexicon(left, right)
+    na, nb = lex.names("l:Nonmember_registration_fee")[0], lex.names("r:Registration_Non-Member")[0]
+    s, why = lex.name_similarity(na, nb)
+    plain, _ = lex.soft_tfidf(na.tokens, nb.tokens)
+    assert "compound 'nonmember' = 'non member'" in why and s > plain + 0.2
