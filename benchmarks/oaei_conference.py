@@ -18,6 +18,10 @@ Measured (session 2, load 6-13 on 2 CPUs): default P .754 R .692 F1 .721 (classe
 .547); dense baseline (mutual best >= 0.8) .604; lexical + structural without repair .729; default +
 dense = default + SAE = default + SAE + dense = .721 (embedding evidence neither costs nor adds here);
 SAE only .605; without the property readings .716. Split a slow run with --rows REGEX.
+Session 4 (load 2-9): default P .764 R .711 F1 .737 (word correspondences learnt from the pair, property
+qualifiers, compounds); default + dense .743 (dense carries Location/Place-like pairs alone above the
+unrelated ceiling measured on the pair; with the session-3 bar .737); default + SAE .737 (adds nothing,
+costs nothing); dense baseline .604; lexical + structural without repair .746.
 """
 
 from __future__ import annotations

@@ -885,18 +885,13 @@ def learn_correspondences(lex: Lexicon, pairs: Iterable[Pair]) -> dict[Correspon
             for nb in lex.names(b):
                 if nb.scope != "label" or nb.expanded:
                     continue
-                shared = [t for t in na.tokens if any(lex.token_similarity(t, u)[0] > 0 for u in nb.tokens)]
-                if not shared:
-                    continue
-                ra = frozenset(t for t in na.tokens if t not in shared)
-                rb = frozenset(u for u in nb.tokens if not any(lex.token_similarity(t, u)[0] > 0 for t in shared))
-                if not (0 < len(ra) <= LEARN_MAX_WORDS and 0 < len(rb) <= LEARN_MAX_WORDS):
+                ta, tb = frozenset(na.tokens), frozenset(nb.tokens)
+                sa = sb = ta & tb  # the witness: words both names have (exactly)
+                ra, rb = ta - sa, tb - sb
+                if not sa or not (0 < len(ra) <= LEARN_MAX_WORDS and 0 < len(rb) <= LEARN_MAX_WORDS):
                     continue
                 if any(lex.token_similarity(t, u)[0] > 0 for t in ra for u in rb):
-                    continue
-                sa, sb = frozenset(na.tokens) - ra, frozenset(nb.tokens) - rb
-                if sa != sb:
-                    continue  # shared only up to spelling/synonyms: not a clean witness
+                    continue  # the rest matches already (spelling, synonyms): nothing to learn
                 if _surface(lex, na, sa) != _surface(lex, nb, sb):
                     continue  # "Accepted" / "Accept": the same lemma, not the same word
                 if any(len(t) < 3 for t in ra | rb):
