@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from kgalign.align.candidates import Pair
+from kgalign.align.ontology import category
 from kgalign.align.scoring import MatchContext, make_scorer
 
 #: lexical score of an anchor (same label up to spacing, or an exact synonym)
@@ -121,8 +122,8 @@ def _unrelated_ceiling(context: MatchContext, kinds: Sequence[str], anc: list[Pa
     rng = random.Random(seed + 1)
     sample = sorted(rng.sample(anc, min(len(anc), UNRELATED_ANCHORS)))
     by_cat: dict[str, list[str]] = defaultdict(list)
-    for t in sorted(context.target.symbols):
-        by_cat[context.category_of((sample[0][0], t))].append(t)
+    for t, sym in sorted(context.target.symbols.items()):
+        by_cat[category(sym.kind)].append(t)
     lexical = context.evidence.get("lexical", {})
 
     def words(iri: str) -> set[str]:
