@@ -871,11 +871,13 @@ def learn_correspondences(lex: Lexicon, pairs: Iterable[Pair]) -> dict[Correspon
         toks = {t for nm in names if nm.scope == "label" for t in nm.tokens}
         for t in toks:
             (common_a if lex._side[iri] == 0 else common_b)[frozenset((t,))].add(iri)
-    for key in {frozenset(t for t in nm.tokens) for a, _ in pairs for nm in lex.names(a)}:
-        if len(key) > 1:  # a multi-word witness: the classes having all its words
-            for common in (common_a, common_b):
-                sets = [common.get(frozenset((t,)), set()) for t in key]
-                common.setdefault(key, set.intersection(*sets) if sets else set())
+
+    def having(common: dict[frozenset[str], set[str]], key: frozenset[str]) -> int:
+        """How many classes of a side have every word of ``key`` (cached per key)."""
+        if key not in common:
+            common[key] = set.intersection(*(common.get(frozenset((t,)), set()) for t in key))
+        return len(common[key])
+
     for a, b in pairs:
         if lex._category.get(a) != "class" or lex._category.get(b) != "class":
             continue
@@ -896,7 +898,7 @@ def learn_correspondences(lex: Lexicon, pairs: Iterable[Pair]) -> dict[Correspon
                     continue  # "Accepted" / "Accept": the same lemma, not the same word
                 if any(len(t) < 3 for t in ra | rb):
                     continue  # acronyms ("OC") are not words to learn
-                if len(common_a.get(sa, ())) > LEARN_MAX_SHARE or len(common_b.get(sa, ())) > LEARN_MAX_SHARE:
+                if having(common_a, sa) > LEARN_MAX_SHARE or having(common_b, sa) > LEARN_MAX_SHARE:
                     continue  # a word many names have ("conference") witnesses nothing
                 # the other phrasing must not exist on either side
                 if (sa | rb) in lex._token_sets.get((lex._side[a], "class"), set()):
