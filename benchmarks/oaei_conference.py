@@ -18,6 +18,11 @@ Measured (session 2, load 6-13 on 2 CPUs): default P .754 R .692 F1 .721 (classe
 .547); dense baseline (mutual best >= 0.8) .604; lexical + structural without repair .729; default +
 dense = default + SAE = default + SAE + dense = .721 (embedding evidence neither costs nor adds here);
 SAE only .605; without the property readings .716. Split a slow run with --rows REGEX.
+Session 4 (load 2-9): default P .764 R .711 F1 .737 (word correspondences learnt from the pair, property
+qualifiers, compounds); default + dense .743 (P .767 R .721: dense carries Location/Place-like pairs alone
+above the unrelated ceiling measured on the pair; with the session-3 bar .737); default + dense without
+repair .752 (P .764 R .741); default + SAE .737 (adds nothing, costs nothing); dense baseline .604;
+lexical + structural without repair .746.
 """
 
 from __future__ import annotations
@@ -70,8 +75,13 @@ ABLATIONS: list[Ablation] = [
     Ablation("  default without the context/qualifier check", {"qualifier_penalty": 1.0}),
     Ablation("  default with the imported vocabulary matched", {"exclude_imported": False}),
     Ablation("  default without the property readings", {"property_readings": False}),
+    Ablation("  default without the learnt word correspondences", {"learn_words": False}),
+    Ablation("  default with the sum repair rule", {"repair_rule": "sum"}),
     Ablation("dense only (sentence embeddings as a scorer)", {"scorers": ("dense",), "repair": False}),
     Ablation("default + dense", {"scorers": ("lexical", "structural", "dense")}),
+    Ablation("default + dense, alone-route bar 0.9 (session 3)",
+             {"scorers": ("lexical", "structural", "dense"), "neural_only_threshold": 0.9, "dense_proposal_floor": 0.8}),
+    Ablation("default + dense without repair", {"scorers": ("lexical", "structural", "dense"), "repair": False}),
     Ablation("default + dense, reliability not measured",
              {"scorers": ("lexical", "structural", "dense"), "measure_reliability": False}),
     Ablation("SAE only", {"scorers": ("neural",), "repair": False}, _neural_missing),

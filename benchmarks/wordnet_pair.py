@@ -29,6 +29,11 @@ is the slow stage (about 4 symbols/s wall under load 11 — see the notes).
 Session 4 (quiet, load 1.6, after the embed rework: distinct texts once, token-budget batches): end to end
 load 0.4 s + embed 69.4 s + align 13.4 s = 83.2 s wall (131.6 s CPU), peak RSS 1,818 MiB; same F1 (.711;
 dense baseline .421). The same run at load 4.5: 198.5 s. Session 3's measurement: 276 s (embed 257.5 s).
+Session 4 (learnt word correspondences, alone route above the unrelated ceiling measured on the pair, bar
+0.7): end to end 0.7 + 116.4 + 19.6 = 136.6 s wall at load 3-5 (146.4 s CPU, peak RSS 1,738 MiB; 218.5 s
+wall at load 6.4); default .711; without WordNet .454 (was .448); + dense .711; without WordNet + dense
+.497-.500 (was .462); + SAE .711; without WordNet + SAE .466 (was .448: the SAE now adds where the lexicon
+lacks the synonyms); + SAE + dense .711; dense baseline .421. Without repair: default .710.
 
     nice -n 10 .venv/bin/python benchmarks/wordnet_pair.py            # ~3k x 3k
     nice -n 10 .venv/bin/python benchmarks/wordnet_pair.py --senses 600 --no-embed   # quick

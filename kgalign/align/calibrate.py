@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from kgalign.align.candidates import Pair
+from kgalign.align.ontology import category
 from kgalign.align.scoring import MatchContext, make_scorer
 
 #: lexical score of an anchor (same label up to spacing, or an exact synonym)
@@ -32,6 +33,9 @@ RANDOM_NEGATIVES = 3
 CEILING_QUANTILE = 0.9
 #: fewer anchors than this: nothing to measure on (tiny artefacts), the evidence keeps full weight
 MIN_ANCHORS = 5
+#: the unrelated ceiling: at most this many anchors, each against at most this many targets
+UNRELATED_ANCHORS = 100
+UNRELATED_TARGETS = 300
 
 
 def anchors(context: MatchContext) -> list[Pair]:
@@ -101,4 +105,44 @@ def measure_reliability(context: MatchContext, kinds: Sequence[str], seed: int =
             wins = sum((x > y) + 0.5 * (x == y) for x in pos for y in neg)
             auc[kind] = round(wins / (len(pos) * len(neg)), 4)
         out[kind] = round(max(0.0, (hits - chance) / (1.0 - chance)), 4) if chance < 1 else 0.0
+    _unrelated_ceiling(context, kinds, anc, seed)
     return out
+
+
+def _unrelated_ceiling(context: MatchContext, kinds: Sequence[str], anc: list[Pair], seed: int) -> None:
+    """How high a target whose names share no word with the source symbol scores in each
+    embedding, on this pair: for a sample of anchors, the best score among a sample of
+    same-category targets sharing no word with the anchor's source (its partner left out);
+    the :data:`CEILING_QUANTILE` of those, in ``context.cache["embedding_unrelated_ceiling"]``.
+    A pair the words do not link at all must beat it to be carried by the embedding alone."""
+    out = context.cache.setdefault("embedding_unrelated_ceiling", {})
+    lex = context.cache.get("lexicon")
+    if lex is None or len(anc) < MIN_ANCHORS:
+        return
+    rng = random.Random(seed + 1)
+    sample = sorted(rng.sample(anc, min(len(anc), UNRELATED_ANCHORS)))
+    by_cat: dict[str, list[str]] = defaultdict(list)
+    for t, sym in sorted(context.target.symbols.items()):
+        by_cat[category(sym.kind)].append(t)
+    lexical = context.evidence.get("lexical", {})
+
+    def words(iri: str) -> set[str]:
+        return {t for nm in lex.names(iri) for t in nm.tokens}
+
+    groups: list[list[Pair]] = []
+    for a, b in sample:
+        cat = context.category_of((a, b))
+        wa = words(a)
+        pool = by_cat.get(cat, [])
+        picks = rng.sample(pool, min(len(pool), UNRELATED_TARGETS))
+        negs = [(a, t) for t in picks
+                if t != b and not (words(t) & wa) and not (lexical.get((a, t)) and lexical[(a, t)].score > 0)]
+        if negs:
+            groups.append(negs)
+    if len(groups) < MIN_ANCHORS:
+        return
+    for kind in kinds:
+        scorer = make_scorer(kind, context.config)
+        ev = scorer.score({p for g in groups for p in g}, context)
+        best = sorted(max(ev[p].score if p in ev else 0.0 for p in g) for g in groups)
+        out[kind] = round(best[min(len(best) - 1, int(CEILING_QUANTILE * len(best)))], 4)

@@ -22,6 +22,7 @@ from kgalign.errors import ConfigError
 
 CATEGORIES = ("class", "property")
 NEURAL_COMBINATIONS = ("mean", "support")
+REPAIR_RULES = ("each", "sum")
 #: scorers whose evidence is a vector similarity: weighted by the reliability measured on the pair
 EMBEDDING_SCORERS = ("neural", "dense")
 
@@ -52,6 +53,9 @@ class MatcherConfig:
     #: run the cheap logical repair, with these checks
     repair: bool = True
     repair_checks: tuple[str, ...] = ("disjointness", "subsumption", "domain_range")
+    #: when a kept mapping blocked two or more others, it goes if they outweigh it: ``each`` (each
+    #: as well supported) or ``sum`` (their confidences add up to more than its own)
+    repair_rule: str = "each"
     #: also run HermiT (owlready2, Java) on the merged ontologies; needs a workspace
     hermit: bool = False
     #: leave imported and meta vocabulary (OWL/RDFS/SKOS/oboInOwl/DC terms, ``UNDEFINED_*``,
@@ -73,6 +77,9 @@ class MatcherConfig:
     #: read property names other ways too: domain/range words dropped ("writePaper" on Paper →
     #: "write"), agent nouns as their verbs with the direction kept ("has reviewer" = "reviewed by")
     property_readings: bool = True
+    #: learn word correspondences from the pair's own class names ("Accepted_contribution" /
+    #: "Accepted_Paper" and "Rejected_contribution" / "Rejected_Paper" → "contribution" ~ "paper")
+    learn_words: bool = True
     # -- structural
     structural_rounds: int = 2
     structural_proposals: bool = True
@@ -88,10 +95,16 @@ class MatcherConfig:
     #: how neural evidence enters the confidence: ``mean`` (one more term of the weighted mean)
     #: or ``support`` (it nudges the symbolic confidence by ``neural_boost`` × reliability ×
     #: (score − 0.5) — 0 by default, the nudge cost F1 when measured — and carries a pair alone
-    #: when the pair is mutual best in it with reliability × score >= ``neural_only_threshold``)
+    #: when no word links the pair, the pair is mutual best in it and reliability × score reaches
+    #: both ``neural_only_threshold`` and the *unrelated ceiling* measured on the pair — how high
+    #: targets sharing no word with an anchor's source score in that space; such a pair enters
+    #: just above the threshold, so it only fills gaps the symbolic evidence left)
     neural_combination: str = "support"
     neural_boost: float = 0.0
-    neural_only_threshold: float = 0.9
+    #: 0.7 chosen across two cases (dense): Conference ra1 default + dense .743 at 0.7, .741 at 0.65,
+    #: .731 at 0.6, .737 at 0.75-0.9; WordNet pair without WordNet + dense .500 at 0.7, .501 at 0.65,
+    #: .502 at 0.6, about .48 at 0.8 and .467 at 0.9; default + dense .711 at every value
+    neural_only_threshold: float = 0.7
     #: embedding evidence whose reliability measured on the pair is below this has no say
     min_reliability: float = 0.5
     #: weight embedding evidence (neural, dense) by its reliability measured on the pair itself
@@ -99,7 +112,8 @@ class MatcherConfig:
     measure_reliability: bool = True
     # -- dense (sentence embeddings of the base model; see kgalign.align.dense)
     dense_neighbours: int = 3
-    dense_proposal_floor: float = 0.8
+    #: the dense scorer proposes a target only at this cosine or above (below the alone-route bar)
+    dense_proposal_floor: float = 0.6
 
     def __post_init__(self) -> None:
         from kgalign.align.scoring import SCORERS
@@ -131,6 +145,8 @@ class MatcherConfig:
             v = getattr(self, t)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{t} must be a number between 0 and 1, not {v!r}")
+        if self.repair_rule not in REPAIR_RULES:
+            raise ConfigError(f"unknown repair_rule {self.repair_rule!r}; known: {', '.join(REPAIR_RULES)}")
         if self.neural_combination not in NEURAL_COMBINATIONS:
             raise ConfigError(
                 f"unknown neural_combination {self.neural_combination!r}; known: {', '.join(NEURAL_COMBINATIONS)}"

@@ -419,6 +419,13 @@ class Lexicon:
             pa, pb = " ".join(a.tokens), " ".join(b.tokens)
             if pb in self.wn.synonyms(pa, self.synonym_senses) and pa in self.wn.synonyms(pb, self.synonym_senses):
                 return self.synonym_score * SOFT_CAP, f"WordNet synonyms {pa!r} / {pb!r}"
+        ta, tb, joined = merge_compounds(a.tokens, b.tokens)
+        if joined:
+            note = f"compound {joined[0]!r} = {joined[1]!r}"
+            if sorted(ta) == sorted(tb):
+                return SAME_TOKENS, f"same words, {note}"
+            s, why = self.soft_tfidf(ta, tb)
+            return s, f"{why}; {note}"
         return self.soft_tfidf(a.tokens, b.tokens)
 
     def soft_tfidf(self, ta: Sequence[str], tb: Sequence[str]) -> tuple[float, str]:
@@ -581,6 +588,30 @@ class TokenIndex:
             out.add(token)
         self._cache[token] = out
         return out
+
+
+def merge_compounds(ta: Sequence[str], tb: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, str] | None]:
+    """Two adjacent words of one name written as one word in the other ("non member" /
+    "nonmember", "hind limb" / "hindlimb") become that word; returns both token lists and the
+    first compound joined (word, words), or None when nothing was joined.
+
+    >>> merge_compounds(("nonmember", "registration", "fee"), ("registration", "non", "member"))
+    (('nonmember', 'registration', 'fee'), ('registration', 'nonmember'), ('nonmember', 'non member'))
+    """
+    out = [list(ta), list(tb)]
+    first: tuple[str, str] | None = None
+    for x, y in ((0, 1), (1, 0)):
+        whole = {t for t in out[x] if len(t) >= 5}
+        toks = out[y]
+        i = 0
+        while i < len(toks) - 1:
+            w = toks[i] + toks[i + 1]
+            if w in whole and w not in toks:
+                if first is None:
+                    first = (w, f"{toks[i]} {toks[i + 1]}")
+                toks[i: i + 2] = [w]
+            i += 1
+    return tuple(out[0]), tuple(out[1]), first
 
 
 def _deletions(word: str) -> set[str]:
@@ -756,6 +787,12 @@ class LexicalScorer:
                                 continue  # a common word ("genus", "conference") blocks nothing alone
                             hits.update(posting)
                 out.update((s.iri, h) for h in hits)
+        if getattr(self.config, "learn_words", True) and "class" in cats:
+            learned = learn_correspondences(lex, out)
+            context.cache["learned_words"] = learned
+            if learned:
+                out |= learned_proposals(lex, learned, (s.iri for s in context.source.of_category("class")),
+                                         (t.iri for t in context.target.of_category("class")))
         return out
 
     def score(self, pairs: Collection[Pair], context: MatchContext) -> dict[Pair, Evidence]:
@@ -769,21 +806,158 @@ class LexicalScorer:
             if ctx is None:
                 ctx = context.cache["context_words"] = (ContextWords(context.source, lex),
                                                          ContextWords(context.target, lex))
+        learned = context.cache.get("learned_words") or {}
         for pair in progress(pairs, self.config, "lexical"):
             a, b = pair
             sa, sb = context.source.symbols.get(a), context.target.symbols.get(b)
             if sa is None or sb is None or category(sa.kind) != category(sb.kind):
                 continue
             s, na, nb, why = lex.similarity(a, b)
+            if (na is None or nb is None or s <= 0) and learned and category(sa.kind) == "class":
+                ls, lwhy, ltexts = learned_similarity(lex, learned, a, b)
+                if ls > 0:
+                    out[pair] = Evidence("lexical", ls, f"{lwhy}: {ltexts[0]!r} ~ {ltexts[1]!r}", ltexts)
+                    continue
             if na is None or nb is None or s <= 0:
                 out[pair] = Evidence("lexical", 0.0, f"no words in common: {sa.label!r} / {sb.label!r}")
                 continue
-            if ctx is not None and category(sa.kind) == "class" and s < EXACT:
+            # (a property pair matched as WordNet phrase synonyms, "surname" / "last name", is not
+            # checked: its words differ by design; for classes the check measured better either way)
+            if ctx is not None and s < EXACT and (category(sa.kind) == "class" or not why.startswith("WordNet synonyms")):
                 from kgalign.align.structural import check_context
 
-                s, note = check_context(lex, na, nb, a, b, ctx[0], ctx[1], s, self.qualifier_penalty)
+                s, note = check_context(lex, na, nb, a, b, ctx[0], ctx[1], s, self.qualifier_penalty,
+                                        prop=category(sa.kind) == "property")
                 why += note
+            texts = (na.text, nb.text)
+            if learned and category(sa.kind) == "class" and s < LEARNED_SCORE:
+                ls, lwhy, ltexts = learned_similarity(lex, learned, a, b)
+                if ls > s:
+                    s, why, texts = ls, lwhy, ltexts
             if s < self.floor:
                 s = 0.0
-            out[pair] = Evidence("lexical", round(s, 4), f"{why}: {na.text!r} ~ {nb.text!r}", (na.text, nb.text))
+            out[pair] = Evidence("lexical", round(s, 4), f"{why}: {texts[0]!r} ~ {texts[1]!r}", texts)
         return out
+
+
+#: score of a pair whose names differ only by a word correspondence learnt from the pair itself
+LEARNED_SCORE = 0.85
+#: a correspondence is learnt when at least this many different shared words witness it
+LEARN_MIN_WITNESSES = 2
+#: at most this many words on each side of a learnt correspondence
+LEARN_MAX_WORDS = 2
+#: shared words that more than this many classes of a side have are no witness ("conference")
+LEARN_MAX_SHARE = 3
+
+Correspondence = tuple[frozenset[str], frozenset[str]]
+
+
+def learn_correspondences(lex: Lexicon, pairs: Iterable[Pair]) -> dict[Correspondence, tuple[str, ...]]:
+    """Word correspondences the two artefacts' class names show themselves, as AML/LogMap learn
+    from anchors: "Accepted_contribution" / "Accepted_Paper", "Rejected_contribution" /
+    "Rejected_Paper" → "contribution" ~ "paper" on this pair. For each candidate class pair,
+    the words left over once the shared (near-equal) words are taken out form a candidate
+    correspondence; it is learnt when (a) at least :data:`LEARN_MIN_WITNESSES` different shared
+    words witness it, (b) for each witness neither ontology has the other's phrasing too (a side
+    with both "left lung" and "right lung" teaches nothing), and (c) it is unambiguous: no other
+    learnt correspondence for its words. Returns correspondence -> the witnesses (sorted)."""
+    seen: dict[Correspondence, set[frozenset[str]]] = defaultdict(set)
+    pairs = list(pairs)
+    common_a: dict[frozenset[str], set[str]] = defaultdict(set)  # shared words -> classes having them
+    common_b: dict[frozenset[str], set[str]] = defaultdict(set)
+    for iri, names in lex._names.items():
+        if lex._category.get(iri) != "class":
+            continue
+        toks = {t for nm in names if nm.scope == "label" for t in nm.tokens}
+        for t in toks:
+            (common_a if lex._side[iri] == 0 else common_b)[frozenset((t,))].add(iri)
+
+    def having(common: dict[frozenset[str], set[str]], key: frozenset[str]) -> int:
+        """How many classes of a side have every word of ``key`` (cached per key)."""
+        if key not in common:
+            common[key] = set.intersection(*(common.get(frozenset((t,)), set()) for t in key))
+        return len(common[key])
+
+    for a, b in pairs:
+        if lex._category.get(a) != "class" or lex._category.get(b) != "class":
+            continue
+        for na in lex.names(a):
+            if na.scope != "label" or na.expanded:
+                continue
+            for nb in lex.names(b):
+                if nb.scope != "label" or nb.expanded:
+                    continue
+                ta, tb = frozenset(na.tokens), frozenset(nb.tokens)
+                sa = sb = ta & tb  # the witness: words both names have (exactly)
+                ra, rb = ta - sa, tb - sb
+                if not sa or not (0 < len(ra) <= LEARN_MAX_WORDS and 0 < len(rb) <= LEARN_MAX_WORDS):
+                    continue
+                if any(lex.token_similarity(t, u)[0] > 0 for t in ra for u in rb):
+                    continue  # the rest matches already (spelling, synonyms): nothing to learn
+                if _surface(lex, na, sa) != _surface(lex, nb, sb):
+                    continue  # "Accepted" / "Accept": the same lemma, not the same word
+                if any(len(t) < 3 for t in ra | rb):
+                    continue  # acronyms ("OC") are not words to learn
+                if having(common_a, sa) > LEARN_MAX_SHARE or having(common_b, sa) > LEARN_MAX_SHARE:
+                    continue  # a word many names have ("conference") witnesses nothing
+                # the other phrasing must not exist on either side
+                if (sa | rb) in lex._token_sets.get((lex._side[a], "class"), set()):
+                    continue
+                if (sb | ra) in lex._token_sets.get((lex._side[b], "class"), set()):
+                    continue
+                seen[(ra, rb)].add(sa)
+    strong = {c: w for c, w in seen.items() if len(w) >= LEARN_MIN_WITNESSES}
+    out: dict[Correspondence, tuple[str, ...]] = {}
+    for (ra, rb), w in strong.items():
+        rivals = [c for c in strong if c != (ra, rb) and (c[0] & ra or c[1] & rb)]
+        if any(len(strong[c]) >= len(w) for c in rivals):
+            continue
+        out[(ra, rb)] = tuple(sorted(" ".join(sorted(x)) for x in w))
+    return out
+
+
+def _surface(lex: Lexicon, nm: Name, tokens: frozenset[str]) -> frozenset[str]:
+    """The words of ``nm`` as written (lower case) whose lemmas are ``tokens``."""
+    return frozenset(w.lower() for w in nm.words if lex.lemma(w.lower()) in tokens)
+
+
+def learned_similarity(
+    lex: Lexicon, learned: Mapping[Correspondence, tuple[str, ...]], a: str, b: str
+) -> tuple[float, str, tuple[str, str]]:
+    """:data:`LEARNED_SCORE` and why when some names of ``a`` and ``b`` differ exactly by a learnt
+    correspondence (the rest equal), else 0."""
+    for na in lex.names(a):
+        if na.scope != "label":
+            continue
+        ta = frozenset(na.tokens)
+        for nb in lex.names(b):
+            if nb.scope != "label":
+                continue
+            tb = frozenset(nb.tokens)
+            for (ra, rb), wit in learned.items():
+                if ra <= ta and rb <= tb and ta - ra == tb - rb:
+                    why = (f"{' '.join(sorted(ra))!r} ~ {' '.join(sorted(rb))!r} learnt from this pair's names "
+                           f"(as in {', '.join(wit[:3])})")
+                    return LEARNED_SCORE, why, (na.text, nb.text)
+    return 0.0, "", ("", "")
+
+
+def learned_proposals(lex: Lexicon, learned: Mapping[Correspondence, tuple[str, ...]],
+                      source: Iterable[str], target: Iterable[str]) -> set[Pair]:
+    """Class pairs whose names differ exactly by a learnt correspondence ("Contribution" /
+    "Paper" once "contribution" ~ "paper" is learnt)."""
+    by_tokens: dict[frozenset[str], set[str]] = defaultdict(set)
+    for t in target:
+        for nb in lex.names(t):
+            if nb.scope == "label":
+                by_tokens[frozenset(nb.tokens)].add(t)
+    out: set[Pair] = set()
+    for s in source:
+        for na in lex.names(s):
+            if na.scope != "label":
+                continue
+            ta = frozenset(na.tokens)
+            for ra, rb in learned:
+                if ra <= ta:
+                    out.update((s, t) for t in by_tokens.get((ta - ra) | rb, ()))
+    return out

@@ -151,7 +151,7 @@ class Matcher:
         for (a, b), evs in scored.items():
             sa, sb = context.source.symbols[a], context.target.symbols[b]
             conf = self._confidence(evs, category(sa.kind), reliability, mutual.get((a, b), ()),
-                                    context.cache.get("embedding_ceiling"))
+                                    context.cache.get("embedding_unrelated_ceiling") or context.cache.get("embedding_ceiling"))
             ordered = tuple(evs[n] for n in cfg.scorers if n in evs)
             out.append(
                 MappingCandidate(
@@ -176,8 +176,8 @@ class Matcher:
         it nudges the symbolic confidence by ``neural_boost`` (0 by default: measured, the nudge
         cost F1 when measured), and it may carry a pair on its own only when the words link the two
         symbols not at all (no lexical score), the two are each other's best in that evidence, and
-        its reliability-weighted score reaches ``neural_only_threshold`` and the ceiling measured on
-        the pair (see :func:`kgalign.align.calibrate.measure_reliability`)."""
+        its reliability-weighted score reaches ``neural_only_threshold`` and the unrelated ceiling
+        measured on the pair (see :func:`kgalign.align.calibrate.measure_reliability`)."""
         ceiling = ceiling or {}
         cfg = self.config
         weights = cfg.weights_for(cat)
@@ -205,11 +205,14 @@ class Matcher:
             # it never overrides the lexical scorer's rejection of a pair it did judge (measured: on
             # Conference, dense overriding partial lexical matches added 14 pairs, none correct).
             # The bar is the higher of ``neural_only_threshold`` and the ceiling measured on this pair
-            # (how high wrong candidates next to the anchors score in this space).
+            # (how high targets sharing no word with an anchor's source score in this space; the
+            # older ceiling of the anchors' best wrong candidates when that could not be measured).
             lexical = evs.get("lexical")
             floor = max(cfg.neural_only_threshold, ceiling.get(k, 0.0))
             if k in mutual and (lexical is None or lexical.score == 0.0) and r * e.score >= floor:
-                conf = max(conf, cfg.threshold(cat) * r * e.score / floor)
+                # it enters just above the threshold (ranked by its score), so in the one-to-one
+                # selection it only fills a gap the symbolic evidence left
+                conf = max(conf, min(1.0, cfg.threshold(cat) + 0.01 * r * e.score))
         return min(1.0, max(0.0, conf))
 
     def match_views(
@@ -253,7 +256,8 @@ class Matcher:
         rejected += dropped
         timings: dict[str, float] = dict(context.cache.get("timings", {}))
         if cfg.repair:
-            selected, bad = repair(selected, source, target, cfg.repair_checks, fixed=anchors)
+            selected, bad = repair(selected, source, target, cfg.repair_checks, fixed=anchors,
+                                 rule=cfg.repair_rule)
             rejected += bad
         selected = [*anchors, *selected]
         t_repair = time.perf_counter()
@@ -286,6 +290,7 @@ class Matcher:
                 "reliability": context.cache.get("reliability", {}),
                 "reliability_auc": context.cache.get("reliability_auc", {}),
                 "embedding_ceiling": context.cache.get("embedding_ceiling", {}),
+                "embedding_unrelated_ceiling": context.cache.get("embedding_unrelated_ceiling", {}),
                 "timings": timings,
                 "counts": {
                     "scored_pairs": len(scored),

@@ -181,6 +181,7 @@ def repair(
     *,
     fixed: Sequence[MappingCandidate] = (),
     max_revisits: int = 10,
+    rule: str = "each",
 ) -> tuple[list[MappingCandidate], list[tuple[MappingCandidate, str]]]:
     """Drop mappings that make the merged ontologies incoherent; returns (kept, dropped with reason).
 
@@ -216,7 +217,7 @@ def repair(
             cm = by_pair.get(c)
             if cm is None or len(blocked) < 2:
                 continue
-            if all(support(b) >= support(cm) for b in blocked):
+            if _outweighs(blocked, cm, rule):
                 culprit = (cm, blocked)
                 break
         if culprit is None:
@@ -225,6 +226,15 @@ def repair(
         names = ", ".join(f"{b.subject_label or b.subject} = {b.object_label or b.object}" for b in blocked[:3])
         excluded.append((cm, f"repair: the least supported member of {len(blocked)} conflicts (with {names})"))
     return kept, [*excluded, *dropped]
+
+
+def _outweighs(blocked: Sequence[MappingCandidate], cm: MappingCandidate, rule: str) -> bool:
+    """Whether the mappings ``cm`` blocked together outweigh it: ``each`` — every one is at
+    least as well supported; ``sum`` — their confidences add up to more than its own (the
+    cheapest hitting set of the conflicts, as AML/LogMap repair)."""
+    if rule == "sum":
+        return sum(b.confidence for b in blocked) > cm.confidence
+    return all(support(b) >= support(cm) for b in blocked)
 
 
 def _involved(merged: _Merged, start: tuple[str, str], goals: Iterable[tuple[str, str]],
