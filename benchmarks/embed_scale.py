@@ -31,7 +31,17 @@ batches, sparse per-context codes):
   bare forward timed once the machine was quieter: not meaningful); peak RSS 4,929 MiB after embed; report 457 s.
 - All 82,115 noun synsets: not measured (stopped: would not finish within the session).
 Session 5 (SAE codes sparse from the top-k, reads of the same tokens encoded once, forward one batch ahead
-on a worker thread), machine at load 4-5 (two other engineers' jobs; not quiet):
+on a worker thread), quiet (load 0.1 at the start):
+- 3,000 concepts: embed 46.9 s wall / 74.3 s CPU; bare forward 6,516 tok/s; wall ratio 0.67, CPU ratio 0.83;
+  peak RSS 1,424 MiB after embed; report 8.7 s.
+- 10,000 concepts, same run: embed 164.6 s wall / 269.6 s CPU; bare forward 7,191 tok/s; wall ratio 0.63, CPU
+  ratio 0.75; peak RSS 2,293 MiB after embed, 2,355 MiB with the report (13.0 s).
+  These are no better than session 4's quiet run (0.78 / 0.90 and 0.64 / 0.73): an A/B of ``embed_symbols`` alone
+  on 2,000 concepts, quiet, separate processes alternated, gives session 4's code 26.5 / 25.8 s and this code
+  24.9 / 26.7 s — the same within noise; the run-ahead alone, quiet: 24.0 s without, 24.4 s with. Under load
+  (below) the run-ahead helped (48.3 s vs 67.3 s), so it stays on. The spread between quiet runs of the whole
+  benchmark (3k: 38.1 s then 46.9 s) is larger than any of these changes.
+Same code, machine at load 4-5 (two other engineers' jobs; not quiet):
 - 3,000 concepts: embed 59.0 s wall / 59.2 s CPU; wall ratio 1.07, CPU ratio 1.02; peak RSS 1,587 MiB after
   embed; report 7.0 s.
 - 10,000 concepts, same run: embed 189.1 s wall / 188.6 s CPU; wall ratio 1.60 (the bare forward met more load
