@@ -295,18 +295,13 @@ def sparse_codes(sae, x: np.ndarray):  # noqa: ANN201 - scipy.sparse.csr_matrix
     import torch
 
     d_sae = int(sae.W_dec.shape[0])
-    ranked = getattr(sae, "_ranked", None)
-    k = getattr(getattr(sae, "cfg", None), "k", None)
     with torch.inference_mode():
         t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        if ranked is not None and isinstance(k, int) and getattr(sae.cfg, "architecture", "") == "topk":
-            t = sae._as_input(t)
-            scale = sae.cfg.input_scale
-            pre = ranked(sae.hidden_pre(t if scale == 1.0 else t * scale))
-            values, indices = pre.topk(k, dim=-1, sorted=False)
-            vals = values.relu().float().numpy().ravel()
-            cols = indices.numpy().ravel().astype(np.int32)
-            m = sp.csr_matrix((vals, cols, np.arange(0, len(x) * k + 1, k)), shape=(len(x), d_sae))
+        if hasattr(sae, "encode_topk"):
+            values, indices = sae.encode_topk(t)
+            k = values.shape[1]
+            m = sp.csr_matrix((values.float().numpy().ravel(), indices.numpy().ravel().astype(np.int32),
+                               np.arange(0, len(x) * k + 1, k)), shape=(len(x), d_sae))
         else:
             m = sp.csr_matrix(sae.encode(t).float().cpu().numpy())
     m.eliminate_zeros()
@@ -407,18 +402,11 @@ class SparseCodes:
         self.indptr: np.ndarray | None = None
 
     def add(self, idx: np.ndarray, codes: Any) -> None:
-        """The codes (a dense array or a scipy CSR matrix, one row per entry of ``idx``) of contexts ``idx``."""
-        if hasattr(codes, "indptr"):
-            codes = codes.tocsr()
-            codes.eliminate_zeros()
-            self._ctx.append(np.repeat(np.asarray(idx), np.diff(codes.indptr)))
-            self._col.append(codes.indices.astype(np.int32))
-            self._val.append(codes.data.astype(np.float32))
-            return
-        r, c = np.nonzero(codes)
-        self._ctx.append(np.asarray(idx)[r])
-        self._col.append(c.astype(np.int32))
-        self._val.append(codes[r, c].astype(np.float32))
+        """The codes (a scipy CSR matrix, one row per entry of ``idx``) of contexts ``idx``."""
+        codes.eliminate_zeros()
+        self._ctx.append(np.repeat(np.asarray(idx), np.diff(codes.indptr)))
+        self._col.append(codes.indices.astype(np.int32))
+        self._val.append(codes.data.astype(np.float32))
 
     def freeze(self) -> SparseCodes:
         ctx = np.concatenate(self._ctx) if self._ctx else np.zeros(0, np.int64)

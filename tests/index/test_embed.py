@@ -226,13 +226,15 @@ def test_shared_texts_and_batching_do_not_change_codes(minilm, tiny_sae_dir):
 
 
 def test_sparse_codes_give_back_the_dense_rows() -> None:
+    import scipy.sparse as sp
+
     from kgalign.neural.concepts import SparseCodes
 
     rng = np.random.default_rng(0)
     dense = np.where(rng.random((9, 12)) < 0.3, rng.random((9, 12)), 0.0).astype(np.float32)
     sc = SparseCodes(10, 12)  # row 9 never added: a zero row
-    sc.add(np.array([4, 0, 7]), dense[[4, 0, 7]])
-    sc.add(np.array([1, 2, 3, 5, 6, 8]), dense[[1, 2, 3, 5, 6, 8]])
+    sc.add(np.array([4, 0, 7]), sp.csr_matrix(dense[[4, 0, 7]]))
+    sc.add(np.array([1, 2, 3, 5, 6, 8]), sp.csr_matrix(dense[[1, 2, 3, 5, 6, 8]]))
     sc.freeze()
     np.testing.assert_array_equal(sc.take(range(9)), dense)
     np.testing.assert_array_equal(sc.take([8, 9, 0]), np.vstack([dense[8], np.zeros(12), dense[0]]))

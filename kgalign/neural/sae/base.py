@@ -262,11 +262,15 @@ class SparseAutoencoder(nn.Module, ABC):
         """Reconstruction ``[n, d_in]`` in normalised units from codes ``[n, d_sae]``."""
         return codes @ self.W_dec + self.b_dec
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Sparse codes ``[n, d_sae]`` of raw activations ``x [n, d_in]``."""
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder pre-activations ``[n, d_sae]`` of raw activations ``x [n, d_in]``."""
         x = self._as_input(x)
         scale = self.cfg.input_scale
-        return self.activation(self.hidden_pre(x if scale == 1.0 else x * scale))
+        return self.hidden_pre(x if scale == 1.0 else x * scale)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Sparse codes ``[n, d_sae]`` of raw activations ``x [n, d_in]``."""
+        return self.activation(self.pre_activations(x))
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Raw-unit reconstruction ``[n, d_in]`` of codes ``[n, d_sae]``."""

@@ -174,6 +174,12 @@ class TopKSAE(SparseAutoencoder):
         """Exactly the ``k`` largest pre-activations of each row survive (then ReLU)."""
         return topk_codes(self._ranked(hidden_pre), self.cfg.k)
 
+    def encode_topk(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`encode` of raw activations ``x [n, d_in]`` without the dense ``[n, d_sae]`` matrix:
+        ``(values [n, k], indices [n, k])``, the ``k`` codes of each row (ReLU'd) and their latents."""
+        values, indices = self._ranked(self.pre_activations(x)).topk(self.cfg.k, dim=-1, sorted=False)
+        return values.relu(), indices
+
     def decode_normalized(self, codes: torch.Tensor) -> torch.Tensor:
         if self.cfg.rescale_acts_by_decoder_norm:
             codes = codes / self.W_dec.norm(dim=-1)
