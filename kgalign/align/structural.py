@@ -366,18 +366,16 @@ class ContextWords:
         self.lex = lex
         self._cache: dict[str, frozenset[str]] = {}
         self._explains: dict[tuple[str, str], bool] = {}
-        opp: dict[str, str] = {}
-        for x, y in QUALIFIER_PAIRS:
-            for a, b in ((x, y), (y, x)):
-                opp[a] = b
-                opp[lex.lemma(a)] = lex.lemma(b)  # type: ignore[attr-defined]
-        self.opposite = opp
-        popp = dict(opp)
-        for x, y in PROPERTY_QUALIFIER_PAIRS:
-            for a, b in ((x, y), (y, x)):
-                popp[a] = b
-                popp[lex.lemma(a)] = lex.lemma(b)  # type: ignore[attr-defined]
-        self.property_opposite = popp
+        def opposites(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+            out: dict[str, str] = {}
+            for x, y in pairs:
+                for a, b in ((x, y), (y, x)):
+                    out[a] = b
+                    out[lex.lemma(a)] = lex.lemma(b)  # type: ignore[attr-defined]
+            return out
+
+        self.opposite = opposites(QUALIFIER_PAIRS)
+        self.property_opposite = opposites(QUALIFIER_PAIRS + PROPERTY_QUALIFIER_PAIRS)
 
     def explains(self, iri: str, token: str) -> bool:
         """Whether a word around ``iri`` is ``token`` or near-equal to it (cached)."""
