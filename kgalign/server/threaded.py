@@ -410,10 +410,19 @@ def fronted_server(app: Any, uv_config: Any, sock: socket.socket, *, max_url: in
 
     class Fronted(uvicorn.Server):
         front: ThreadFront | None = None
+        _loop_up = False
+
+        @property
+        def started(self) -> bool:  # serving means accepting: not before the front accepts connections
+            return self._loop_up and self.front is not None
+
+        @started.setter
+        def started(self, value: bool) -> None:  # uvicorn sets it when the event loop side is up
+            self._loop_up = value
 
         async def startup(self, sockets: list | None = None) -> None:
             await super().startup(sockets=[])
-            if not self.started:
+            if not self._loop_up:
                 return
             loop = asyncio.get_running_loop()
             base = self.config.http_protocol_class
@@ -453,8 +462,9 @@ def fronted_server(app: Any, uv_config: Any, sock: socket.socket, *, max_url: in
                 return cached[1]
 
             sock.listen(uv_config.backlog)  # (again, when bound and listening already: harmless)
-            self.front = ThreadFront(sock, app.state, handoff, date, max_url)
-            self.front.start()
+            front = ThreadFront(sock, app.state, handoff, date, max_url)
+            front.start()
+            self.front = front
             self._log_started_message([sock])
 
         async def shutdown(self, sockets: list | None = None) -> None:
