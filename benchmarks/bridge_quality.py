@@ -255,15 +255,17 @@ class Readout:
     weighting: str = "none"  # none | idf (scale each feature by -log10 of its firing frequency)
     centre: bool = False  # subtract the background concept vector (mean over background symbols)
     activation: str = "linear"  # linear | log | sqrt: each token's code damped before the mean
+    codes: str = "sae"  # sae (the SAE's own codes) | positive (every latent with a positive pre-activation)
 
 
-def _encode(sae: Any, x: np.ndarray, batch: int = 8192) -> np.ndarray:
+def _encode(sae: Any, x: np.ndarray, batch: int = 8192, codes: str = "sae") -> np.ndarray:
     import torch
 
+    encode = sae.encode_positive if codes == "positive" else sae.encode
     out = []
     with torch.inference_mode():
         for s in range(0, len(x), batch):
-            out.append(sae.encode(torch.from_numpy(np.ascontiguousarray(x[s : s + batch], np.float32))).numpy())
+            out.append(encode(torch.from_numpy(np.ascontiguousarray(x[s : s + batch], np.float32))).numpy())
     return np.concatenate(out) if out else np.zeros((0, int(sae.W_dec.shape[0])), np.float32)
 
 
@@ -271,12 +273,15 @@ _MEMO: dict[Any, Any] = {}
 
 
 def context_vectors(dc: DenseContexts, layer: int, position: str, sae: Any | None,
-                    activation: str = "linear") -> np.ndarray:
-    """One vector per context: SAE codes (``sae``) or dense states (``sae=None``) at ``position``; SAE codes
-    damped per token by ``activation`` (``log``, ``sqrt``) before they are averaged."""
-    key = (id(dc), layer, position, id(sae), activation if sae is not None else "linear")
+                    activation: str = "linear", codes: str = "sae") -> np.ndarray:
+    """One vector per context: SAE codes (``sae``; ``codes`` which, see :class:`Readout`) or dense states
+    (``sae=None``) at ``position``; SAE codes damped per token by ``activation`` (``log``, ``sqrt``) before they
+    are averaged."""
+    if sae is None:
+        activation, codes = "linear", "sae"
+    key = (id(dc), layer, position, id(sae), activation, codes)
     if key not in _MEMO:
-        _MEMO[key] = _context_vectors(dc, layer, position, sae, activation if sae is not None else "linear")
+        _MEMO[key] = _context_vectors(dc, layer, position, sae, activation, codes)
     return _MEMO[key]
 
 
@@ -289,21 +294,21 @@ def _damp(codes: np.ndarray, activation: str) -> np.ndarray:
 
 
 def _context_vectors(dc: DenseContexts, layer: int, position: str, sae: Any | None,
-                     activation: str = "linear") -> np.ndarray:
+                     activation: str = "linear", codes: str = "sae") -> np.ndarray:
     n = dc.n_ctx
     if position == "pooled":
         x = dc.pooled[layer]
-        return _damp(_encode(sae, x), activation) if sae is not None else x
+        return _damp(_encode(sae, x, codes=codes), activation) if sae is not None else x
     if position == "last":
         x = dc.tok[layer][dc.last]
-        return _damp(_encode(sae, x), activation) if sae is not None else x
+        return _damp(_encode(sae, x, codes=codes), activation) if sae is not None else x
     tok = dc.tok[layer]
     if position == "mention_state" or sae is None:
         means = np.zeros((n, tok.shape[1]), np.float32)
         np.add.at(means, dc.tok_ctx, tok)
         means /= np.maximum(np.bincount(dc.tok_ctx, minlength=n), 1)[:, None]
-        return _damp(_encode(sae, means), activation) if sae is not None else means
-    return group_mean(_damp(_encode(sae, tok), activation), dc.tok_ctx, n)
+        return _damp(_encode(sae, means, codes=codes), activation) if sae is not None else means
+    return group_mean(_damp(_encode(sae, tok, codes=codes), activation), dc.tok_ctx, n)
 
 
 def group_mean(vectors: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -397,8 +402,8 @@ def readouts_of(args: argparse.Namespace) -> list[Readout]:
     if args.variants:
         out = []
         for v in args.variants.split(","):
-            pos, w, c, act = (v.split("/") + ["none", "0", "linear"])[:4]
-            out.append(Readout(pos, w, c in ("1", "true", "centre"), act))
+            pos, w, c, act, codes = (v.split("/") + ["none", "0", "linear", "sae"])[:5]
+            out.append(Readout(pos, w, c in ("1", "true", "centre"), act, codes))
         return out
     cfg = read_config(_sae_dir(args))
     extra = getattr(cfg, "metadata_extra", {}) or {}
@@ -408,6 +413,7 @@ def readouts_of(args: argparse.Namespace) -> list[Readout]:
         weighting=args.weighting or rd.get("weighting", "none"),
         centre=bool(rd.get("centre", False)) if args.centre is None else args.centre,
         activation=args.activation or rd.get("activation", "linear"),
+        codes=args.codes or rd.get("codes", "sae"),
     )]
 
 
@@ -450,7 +456,7 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
     bg_words = background_words(200 if not args.quick else 10)
     bg_ctx = [c for w in bg_words for c in paraphrase_contexts(w)]
     bg_dc = dense_contexts(model, bg_ctx, cache)
-    bg_code = context_vectors(bg_dc, layer, readout.position, sae, readout.activation).mean(0)
+    bg_code = context_vectors(bg_dc, layer, readout.position, sae, readout.activation, readout.codes).mean(0)
     bg_dense = context_vectors(bg_dc, layer, readout.position, None).mean(0)
     bg_state_ctx = context_vectors(bg_dc, layer, "mention_state", sae)
     bg_state = bg_state_ctx.mean(0)
@@ -471,7 +477,7 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
         owner.extend([i] * len(cs))
     owner_arr = np.asarray(owner)
     dc = dense_contexts(model, ctxs, cache)
-    ctx_sae = context_vectors(dc, layer, readout.position, sae, readout.activation)
+    ctx_sae = context_vectors(dc, layer, readout.position, sae, readout.activation, readout.codes)
     ctx_dense = context_vectors(dc, layer, readout.position, None)
     n = len(wp.a)
     v_sae = sae_space.concept(ctx_sae, owner_arr, 2 * n)
@@ -529,7 +535,7 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
             ow.extend([i] * len(pc))
         ow_arr = np.asarray(ow)
         gdc = dense_contexts(model, cs, cache)
-        gc = context_vectors(gdc, layer, readout.position, sae, readout.activation)
+        gc = context_vectors(gdc, layer, readout.position, sae, readout.activation, readout.codes)
         stab[gname] = [support_stability(gc[ow_arr == i]) for i in range(len(labels))]
         rel[gname] = _reliability_scores(context_vectors(gdc, layer, "mention_state", sae), ow_arr, len(labels),
                                          bg_state, rel_scale)
@@ -690,7 +696,8 @@ def _conference(model: Any, sae: Any, layer: int, readout: Readout, sae_space: S
     owner_arr = np.asarray(owner)
     dc = dense_contexts(model, ctxs, cache)
     n = len(keys)
-    vs = sae_space.concept(context_vectors(dc, layer, readout.position, sae, readout.activation), owner_arr, n)
+    vs = sae_space.concept(context_vectors(dc, layer, readout.position, sae, readout.activation, readout.codes),
+                           owner_arr, n)
     dctx = context_vectors(dc, layer, readout.position, None)
     vd = dense_space.concept(dctx, owner_arr, n)
     vdc = dense_centred.concept(dctx, owner_arr, n)
@@ -836,7 +843,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weighting", choices=("none", "idf", "sqrtidf"), default=None)
     ap.add_argument("--activation", choices=("linear", "log", "sqrt"), default=None,
                     help="damp each token's code before the mean (default: the SAE cfg's, else linear)")
-    ap.add_argument("--variants", help="several readouts at once: position/weighting/centre[/activation],... "
+    ap.add_argument("--codes", choices=("sae", "positive"), default=None,
+                    help="which latents a token contributes: the SAE's codes or every positive pre-activation "
+                    "(default: the SAE cfg's, else sae)")
+    ap.add_argument("--variants", help="several readouts at once: position/weighting/centre[/activation[/codes]],... "
                     "(e.g. mention/none/0,mention/idf/1); a summary row per variant")
     ap.add_argument("--centre", action=argparse.BooleanOptionalAction, default=None,
                     help="subtract the background concept vector")

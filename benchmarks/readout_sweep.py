@@ -19,7 +19,9 @@ from the SAE's ``feature_stats.json``):
 - ``pool+centre[+idf]``: the code of the symbol's *pooled* state (mean of its contexts' mention states),
   not the mean of its contexts' codes;
 - ``state-centre``: the code of (state − background state + mean training state) — the SAE code of the
-  centred state.
+  centred state;
+- ``pos+…``: each token contributes every latent whose pre-activation is positive (the encoder without the
+  top-k cut: :meth:`encode_positive`), then as the rest of the name says.
 
 Selection rule (stated before looking): the variant whose *worst* margin over dense (AUC, WordNet hits@1,
 Conference hits@1) is largest; ties by the sum of margins.
@@ -85,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     perm = (np.arange(n) + rng.integers(1, n, size=n)) % n
     ident = np.arange(n)
 
-    def tok_codes(dc: Any) -> np.ndarray:
-        return bq._encode(sae, dc.tok[layer])
+    def tok_codes(dc: Any, codes: str = "sae") -> np.ndarray:
+        return bq._encode(sae, dc.tok[layer], codes=codes)
 
     def ctx_mean(per_tok: np.ndarray, dc: Any) -> np.ndarray:
         return bq.group_mean(per_tok, dc.tok_ctx, dc.n_ctx)
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     def states(dc: Any) -> np.ndarray:
         return bq.group_mean(dc.tok[layer], dc.tok_ctx, dc.n_ctx)  # [n_ctx, d] mean mention state
 
-    toks = {id(dc): tok_codes(dc) for dc in (bg, wdc, cdc)}
+    toks = {(id(dc), "sae"): tok_codes(dc) for dc in (bg, wdc, cdc)}
     st = {id(dc): states(dc) for dc in (bg, wdc, cdc)}
     bg_state = st[id(bg)].mean(0)
     mu = np.asarray(sae.b_dec.detach().numpy(), np.float64) if hasattr(sae, "b_dec") else 0.0
@@ -102,13 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     def concept(dc: Any, owner: np.ndarray, n_sym: int, variant: str) -> np.ndarray:
         """Concept vectors of one probe set (``dc``) under ``variant``, and of the background."""
         parts = variant.split("+")
+        if parts[0] == "pos":  # every positive pre-activation, not the top-k: then as the rest of the name says
+            parts = parts[1:] + ["pos"]
         if parts[0] == "pool":
             pooled = bq.group_mean(st[id(dc)], owner, n_sym)
             return bq._encode(sae, pooled).astype(np.float64)
         if parts[0] == "state-centre":
             x = bq.group_mean(st[id(dc)], owner, n_sym) - bg_state + mu
             return bq._encode(sae, x).astype(np.float64)
-        t = toks[id(dc)]
+        codes = "positive" if "pos" in parts else "sae"
+        if (id(dc), codes) not in toks:
+            toks[(id(dc), codes)] = tok_codes(dc, codes)
+        t = toks[(id(dc), codes)]
         if "scale" in parts:
             t = t / np.maximum(act, 1e-6)
         if "log" in parts:
@@ -155,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                 "scale+centre+idf", "scale+centre+idf^0.5", "log+centre+idf", "log+centre", "pool+centre",
                 "pool+centre+idf", "pool+centre+idf^0.5", "state-centre", "state-centre+idf^0.5",
                 "sqrt+centre+idf", "bin+centre+idf", "scale+log+centre+idf", "scale+log+centre",
-                "scale+log+centre+idf^0.5", "log+centre+idf^0.5", "sqrt+centre+idf^0.5"]
+                "scale+log+centre+idf^0.5", "log+centre+idf^0.5", "sqrt+centre+idf^0.5",
+                "pos+log+centre+idf", "pos+log+centre+idf^0.5", "pos+log+centre", "pos+sqrt+centre+idf^0.5",
+                "pos+sqrt+centre", "pos+centre", "pos+centre+idf", "pos+scale+log+centre"]
     if args.only:
         variants = args.only.split(",")
     base = measure("dense")

@@ -41,6 +41,10 @@ WEIGHTINGS = ("none", "idf", "sqrtidf")
 #: How each token's code enters the mean: as it is, or damped (``log``: ``log(1 + c)``; ``sqrt``: ``√c``), so
 #: that one very strong feature does not dominate a concept vector (chosen by benchmarks/readout_sweep.py).
 ACTIVATIONS = ("linear", "log", "sqrt")
+#: Which codes a token contributes: the SAE's own (``sae``: its top-k, threshold or ReLU) or every latent whose
+#: pre-activation is positive (``positive``: the encoder without the sparsity cut; chosen by
+#: benchmarks/readout_sweep.py for the shipped TopK SAE, whose top-64 cut loses retrieval the encoder carries).
+CODES = ("sae", "positive")
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,15 @@ class Readout:
     ``weighting="idf"`` scales feature ``f`` by ``-log10`` of its firing frequency (generic features count
     less; ``"sqrtidf"``: by its square root); ``centre`` subtracts the background concept vector (the
     mean over common words in neutral templates: the template and generic component); ``activation``
-    damps each token's code before it is averaged (see :data:`ACTIVATIONS`).
+    damps each token's code before it is averaged (see :data:`ACTIVATIONS`); ``codes`` says which latents a
+    token contributes (see :data:`CODES`).
     """
 
     position: str = "mention"
     weighting: str = "none"
     centre: bool = False
     activation: str = "linear"
+    codes: str = "sae"
     idf: np.ndarray | None = field(default=None, repr=False, compare=False)
     background: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: Background of the mention-state codes and the typical distance from it (for reliability).
@@ -72,6 +78,8 @@ class Readout:
             raise EmbedError(f"readout weighting must be one of {', '.join(WEIGHTINGS)}; got {self.weighting!r}")
         if self.activation not in ACTIVATIONS:
             raise EmbedError(f"readout activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
+        if self.codes not in CODES:
+            raise EmbedError(f"readout codes must be one of {', '.join(CODES)}; got {self.codes!r}")
 
     def transform(self, v: np.ndarray) -> np.ndarray:
         """Concept vectors ``[n, d_sae]`` (or one ``[d_sae]``) as this readout compares them."""
@@ -87,6 +95,8 @@ class Readout:
         d: dict[str, Any] = {"position": self.position, "weighting": self.weighting, "centre": self.centre}
         if self.activation != "linear":
             d["activation"] = self.activation
+        if self.codes != "sae":
+            d["codes"] = self.codes
         return d
 
 
@@ -104,6 +114,7 @@ def readout_of(sae) -> Readout:
         weighting=str(raw.get("weighting", "none")),
         centre=bool(raw.get("centre", False)),
         activation=str(raw.get("activation", "linear")),
+        codes=str(raw.get("codes", "sae")),
         idf=vectors.get("idf"),
         background=vectors.get("background"),
         background_state=vectors.get("background_state"),
@@ -249,12 +260,12 @@ def encode_codes(sae, x: np.ndarray) -> np.ndarray:
 
 def context_codes(
     model: BaseModel, sae, contexts: Sequence[ProbeContext], batch_size: int = 1024, position: str = "mention",
-    activation: str = "linear",
+    activation: str = "linear", codes: str = "sae",
 ) -> np.ndarray:
     """One SAE code per context ``[n_ctx, d_sae]``, read at ``position`` (see :data:`POSITIONS`), each token's
-    code damped by ``activation`` (see :data:`ACTIVATIONS`) before the mean."""
+    code (see :data:`CODES`) damped by ``activation`` (see :data:`ACTIVATIONS`) before the mean."""
     return context_codes_at(model, sae, contexts, (position,), batch_size=batch_size,
-                            activations={position: activation})[position]
+                            activations={position: activation}, codes={position: codes})[position]
 
 
 #: Padded tokens per forward batch when embedding (see :meth:`BaseModel.batches`); chosen among 2,048 / 4,096 /
@@ -267,10 +278,11 @@ EMBED_AHEAD = True
 def context_codes_at(
     model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int = 1024,
     activations: dict[str, str] | None = None, max_tokens: int | None = MAX_BATCH_TOKENS,
-    only: dict[str, Sequence[bool]] | None = None,
+    only: dict[str, Sequence[bool]] | None = None, codes: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """The codes of each context read at each of ``positions``, from ONE forward pass over the contexts; each
-    position's token codes damped by ``activations[position]`` (default linear) before the mean.
+    position's token codes (``codes[position]``, default the SAE's own) damped by ``activations[position]``
+    (default linear) before the mean.
 
     Contexts that share their text (the same label in the same template, for two symbols or two mentions)
     share one forward pass; batches are length-sorted with at most ``max_tokens`` padded tokens (and
@@ -278,18 +290,18 @@ def context_codes_at(
     alone; the others keep a zero row. (:func:`embed_symbols` keeps the codes sparse instead.)"""
     d_sae = int(sae.W_dec.shape[0])
     out = {p: np.zeros((len(contexts), d_sae), np.float32) for p in positions}
-    for position, idx, codes in _code_batches(model, sae, contexts, positions, batch_size, activations,
-                                              max_tokens, only):
-        out[position][idx] = codes.toarray()
+    for position, idx, c in _code_batches(model, sae, contexts, positions, batch_size, activations,
+                                          max_tokens, only, codes=codes):
+        out[position][idx] = c.toarray()
     return out
 
 
-def sparse_codes(sae, x: np.ndarray):  # noqa: ANN201 - scipy.sparse.csr_matrix
+def sparse_codes(sae, x: np.ndarray, codes: str = "sae"):  # noqa: ANN201 - scipy.sparse.csr_matrix
     """SAE codes of activations ``x [n, d_in]`` as a CSR matrix ``[n, d_sae]`` (float32).
 
     A TopK SAE's codes come straight from its top ``k`` pre-activations (no dense ``[n, d_sae]`` code
     matrix is made, scattered and searched again); any other SAE is encoded densely and converted.
-    Either way the values are exactly :meth:`encode`'s.
+    Either way the values are exactly :meth:`encode`'s; ``codes="positive"``: :meth:`encode_positive`'s.
     """
     import scipy.sparse as sp
     import torch
@@ -297,7 +309,9 @@ def sparse_codes(sae, x: np.ndarray):  # noqa: ANN201 - scipy.sparse.csr_matrix
     d_sae = int(sae.W_dec.shape[0])
     with torch.inference_mode():
         t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        if hasattr(sae, "encode_topk"):
+        if codes == "positive":
+            m = sp.csr_matrix(sae.encode_positive(t).float().cpu().numpy())
+        elif hasattr(sae, "encode_topk"):
             values, indices = sae.encode_topk(t)
             k = values.shape[1]
             m = sp.csr_matrix((values.float().numpy().ravel(), indices.numpy().ravel().astype(np.int32),
@@ -311,7 +325,7 @@ def sparse_codes(sae, x: np.ndarray):  # noqa: ANN201 - scipy.sparse.csr_matrix
 def _code_batches(
     model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int,
     activations: dict[str, str] | None, max_tokens: int | None, only: dict[str, Sequence[bool]] | None,
-    progress: Callable[[int, int], None] | None = None, ahead: bool = False,
+    progress: Callable[[int, int], None] | None = None, ahead: bool = False, codes: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, np.ndarray, Any]]:
     """``(position, context indices [m], codes)`` per forward batch, codes a CSR matrix ``[m, d_sae]`` (see
     :func:`context_codes_at`); ``progress(texts done, texts)`` after each batch. Memory: one batch of hidden
@@ -373,17 +387,17 @@ def _code_batches(
         for position in positions:
             if not runs[position]:
                 continue
-            codes = sparse_codes(sae, np.concatenate(rows[position]))
+            c = sparse_codes(sae, np.concatenate(rows[position]), (codes or {}).get(position, "sae"))
             activation = (activations or {}).get(position, "linear")
             if activation == "log":
-                np.log1p(np.maximum(codes.data, 0.0, out=codes.data), out=codes.data)
+                np.log1p(np.maximum(c.data, 0.0, out=c.data), out=c.data)
             elif activation == "sqrt":
-                np.sqrt(np.maximum(codes.data, 0.0, out=codes.data), out=codes.data)
+                np.sqrt(np.maximum(c.data, 0.0, out=c.data), out=c.data)
             # Each read's rows are one contiguous run: its mean is one row of (averaging matrix) @ codes.
             counts = np.asarray(runs[position])
-            mean = sp.csr_matrix((np.repeat(1.0 / counts, counts).astype(np.float32), np.arange(codes.shape[0]),
-                                  np.r_[0, np.cumsum(counts)]), shape=(len(counts), codes.shape[0]))
-            means = (mean @ codes).tocsr()
+            mean = sp.csr_matrix((np.repeat(1.0 / counts, counts).astype(np.float32), np.arange(c.shape[0]),
+                                  np.r_[0, np.cumsum(counts)]), shape=(len(counts), c.shape[0]))
+            means = (mean @ c).tocsr()
             yield position, np.asarray(ctx[position]), means[np.asarray(read[position])]
         done += len(idx)
         if progress:
@@ -487,7 +501,7 @@ def embed_symbols(
         for position, idx, c in _code_batches(
             model, sae, ctxs, positions, batch_size, {readout.position: readout.activation}, max_tokens,
             {"mention_state": [c.paraphrase for c in ctxs]} if readout.position != "mention_state" else None,
-            progress=step, ahead=ahead,
+            progress=step, ahead=ahead, codes={readout.position: readout.codes},
         ):
             codes[position].add(idx, c)
         for sc in codes.values():

@@ -7,8 +7,9 @@ The bridge recipe (default; issue 9): harvest the bridge corpus (:func:`kgalign.
 bridge_training_corpus`, benchmark synsets, held-out plays and schema.org terms excluded) once at the
 trained layer in resumable chunks (rerun the same command to resume; progress with rate and ETA; only the
 blocks up to that layer run) → train a TopK SAE (layer 4, d_sae 4096, k 64; ``--steps`` or ``--epochs``) →
-store it (float16 above 10 MB, as shipped) → record the readout (mention mean, log-damped codes, idf
-weighting, centred on the background) in ``cfg.json`` with its vectors, computed on the stored weights, in
+store it (float16 above 10 MB, as shipped) → record the readout (mention mean of every positive
+pre-activation, log-damped, centred on the background; ``--readout-only`` re-records it on the weights in
+``--out``) in ``cfg.json`` with its vectors, computed on the stored weights, in
 ``readout.safetensors`` → ``metrics.json``. Then measure it with
 ``benchmarks/bridge_quality.py --sae DIR --json DIR/bridge_quality.json`` (what :mod:`kgalign.neural.reliability`
 reads) and rebuild the feature statistics with ``python -m kgalign.neural.default_sae_stats``.
@@ -103,9 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--layer", type=int, default=4, help="bridge recipe: layer to train on (default: %(default)s)")
     p.add_argument(
         "--readout",
-        default="mention/idf/1/log",
-        help="bridge recipe: position/weighting/centre[/activation] recorded in cfg.json (default: %(default)s)",
+        default="mention/none/1/log/positive",
+        help="bridge recipe: position/weighting/centre[/activation[/codes]] recorded in cfg.json "
+        "(default: %(default)s)",
     )
+    p.add_argument("--readout-only", action="store_true",
+                   help="bridge recipe: only record --readout on the SAE already in --out (its vectors recomputed "
+                   "on the stored weights); no harvest, no training")
     p.add_argument("--positions", choices=("all", "content", "pooled"), default="all",
                    help="bridge recipe: which harvested rows the SAE trains on (default: %(default)s)")
     p.add_argument("--max-snippets", type=int, default=80_000,
@@ -310,6 +315,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _record_readout(out: Path, spec: str, layer: int) -> tuple[Any, dict[str, Any]]:
+    """Record the readout ``spec`` (position/weighting/centre[/activation[/codes]]) in the SAE directory
+    ``out``, its vectors computed on the stored weights; returns the base model and the readout."""
+    from kgalign.neural.model import ModelSpec, load_base_model
+    from kgalign.neural.recipe import readout_vectors, write_readout
+    from kgalign.neural.sae.io import load_feature_density, load_sae
+
+    pos, weighting, centre, activation, codes = (spec.split("/") + ["none", "0", "linear", "sae"])[:5]
+    readout: dict[str, Any] = {"position": pos, "weighting": weighting, "centre": centre in ("1", "true", "centre")}
+    if activation != "linear":
+        readout["activation"] = activation
+    if codes != "sae":
+        readout["codes"] = codes
+    sae = load_sae(out)
+    density = load_feature_density(out)
+    dens = density.numpy() if density is not None else np.ones(int(sae.W_dec.shape[0]), np.float32)
+    model = load_base_model(ModelSpec(layer=layer))
+    write_readout(out, readout, readout_vectors(model, sae, pos, dens, activation=activation, codes=codes))
+    return model, readout
+
+
 def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """The bridge recipe: harvest (resumable) → train → readout vectors → measure → ship."""
     import shutil
@@ -319,8 +345,7 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     import torch
 
     from kgalign.neural.harvest import default_cache_root
-    from kgalign.neural.model import ModelSpec, load_base_model
-    from kgalign.neural.recipe import harvest_layers, readout_vectors, train_bridge_sae, write_readout
+    from kgalign.neural.recipe import harvest_layers, train_bridge_sae
     from kgalign.neural.sae.io import load_feature_density, load_sae
 
     started = time.perf_counter()
@@ -338,19 +363,13 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             max_chunks=-(-args.max_snippets // 4000) if args.max_snippets else None, max_tokens=args.tokens,
             extra_roots=args.extra_harvest_root,
         ))
-        pos, weighting, centre, activation = (args.readout.split("/") + ["none", "0", "linear"])[:4]
-        readout = {"position": pos, "weighting": weighting, "centre": centre in ("1", "true", "centre")}
-        if activation != "linear":
-            readout["activation"] = activation
         density = load_feature_density(staging / "sae")
         dens = density.numpy() if density is not None else np.ones(args.d_sae, np.float32)
         out: Path = args.out
         # weights stored as shipped (float16 above MAX_WEIGHTS_BYTES); the readout vectors are computed on the
         # stored weights, so they match what load_sae gives every user
         weights_dtype = _save(load_sae(staging / "sae"), out, dens)
-        model = load_base_model(ModelSpec(layer=args.layer))
-        vectors = readout_vectors(model, load_sae(out), pos, dens, activation=activation)
-        write_readout(out, readout, vectors)
+        model, readout = _record_readout(out, args.readout, args.layer)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     parts_file = root / "parts.json"
@@ -382,6 +401,18 @@ def _run_bridge(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     import torch
 
+    if args.recipe == "bridge" and args.readout_only:
+        _, readout = _record_readout(args.out, args.readout, args.layer)
+        metrics = args.out / "metrics.json"
+        if metrics.is_file():
+            info = json.loads(metrics.read_text(encoding="utf-8"))
+            info["readout"] = readout
+            info.setdefault("readout_recorded_by", []).append(
+                "python -m kgalign.neural.default_sae" + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv)))
+            metrics.write_text(json.dumps(info, indent=2, default=float) + "\n", encoding="utf-8")
+        print(f"{args.out}: readout {readout} recorded; now run benchmarks/bridge_quality.py --sae {args.out} "
+              f"--json {args.out}/bridge_quality.json")
+        return 0
     if args.recipe == "bridge":
         return _run_bridge(args, argv)
 

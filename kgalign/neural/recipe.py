@@ -414,7 +414,8 @@ def train_bridge_sae(args: Any) -> dict[str, Any]:
 
 
 def readout_vectors(
-    model: BaseModel, sae, position: str, density: np.ndarray, n_background: int = 200, activation: str = "linear"
+    model: BaseModel, sae, position: str, density: np.ndarray, n_background: int = 200, activation: str = "linear",
+    codes: str = "sae",
 ) -> dict[str, np.ndarray]:
     """``idf`` (-log10 firing frequency per feature, 0 for dead ones) and ``background`` (the mean code of
     :func:`kgalign.neural.corpus.background_words` in the paraphrase templates, read at ``position``)."""
@@ -426,7 +427,8 @@ def readout_vectors(
     idf = np.where(dens > 0, -np.log10(np.maximum(dens, 1e-6)), 0.0).astype(np.float32)
     words = background_words(n_background)
     ctxs = [c for w in words for c in paraphrase_contexts(w)]
-    bg = context_codes(model, sae, ctxs, position=position, activation=activation).mean(0).astype(np.float32)
+    bg = context_codes(model, sae, ctxs, position=position, activation=activation, codes=codes).mean(0).astype(
+        np.float32)
     st = context_codes(model, sae, ctxs, position="mention_state")
     bg_state = st.mean(0).astype(np.float32)
     per_word = st.reshape(len(words), -1, st.shape[1]).mean(1)

@@ -272,6 +272,12 @@ class SparseAutoencoder(nn.Module, ABC):
         """Sparse codes ``[n, d_sae]`` of raw activations ``x [n, d_in]``."""
         return self.activation(self.pre_activations(x))
 
+    def encode_positive(self, x: torch.Tensor) -> torch.Tensor:
+        """Every latent whose pre-activation is positive, ``[n, d_sae]``: the encoder without its sparsity
+        rule (no top-k cut, no threshold). A readout (``Readout.codes == "positive"``), not the SAE's codes:
+        those are :meth:`encode`, which the reconstruction figures use."""
+        return self.pre_activations(x).relu()
+
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Raw-unit reconstruction ``[n, d_in]`` of codes ``[n, d_sae]``."""
         if not isinstance(codes, torch.Tensor) or codes.shape[-1] != self.d_sae:

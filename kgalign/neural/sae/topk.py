@@ -180,6 +180,10 @@ class TopKSAE(SparseAutoencoder):
         values, indices = self._ranked(self.pre_activations(x)).topk(self.cfg.k, dim=-1, sorted=False)
         return values.relu(), indices
 
+    def encode_positive(self, x: torch.Tensor) -> torch.Tensor:
+        """The values :meth:`encode` ranks, every positive one kept (no top-k cut)."""
+        return self._ranked(self.pre_activations(x)).relu()
+
     def decode_normalized(self, codes: torch.Tensor) -> torch.Tensor:
         if self.cfg.rescale_acts_by_decoder_norm:
             codes = codes / self.W_dec.norm(dim=-1)
