@@ -367,9 +367,25 @@ def _rankdata(x: np.ndarray) -> np.ndarray:
 
 def hits(sim: np.ndarray, gold: np.ndarray, ks: Sequence[int] = (1, 5)) -> dict[int, float]:
     """Share of rows whose gold column ranks within the top k of ``sim [q, c]``."""
-    g = sim[np.arange(len(gold)), gold]
-    rank = (sim > g[:, None]).sum(1)
+    rank = ranks(sim, gold)
     return {k: float((rank < k).mean()) for k in ks}
+
+
+def ranks(sim: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    """How many candidates score above each row's gold column (0 = ranked first)."""
+    g = sim[np.arange(len(gold)), gold]
+    return (sim > g[:, None]).sum(1)
+
+
+def paired(a_first: np.ndarray, b_first: np.ndarray) -> dict[str, float]:
+    """The same queries answered two ways: how many only ``a`` ranks first, only ``b``, and the exact
+    two-sided McNemar p-value (a binomial test on the discordant queries) — whether a hits@1 difference is
+    more than chance."""
+    from scipy.stats import binomtest
+
+    only_a, only_b = int((a_first & ~b_first).sum()), int((b_first & ~a_first).sum())
+    p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    return {"only_sae": only_a, "only_dense": only_b, "mcnemar_p": float(p)}
 
 
 # ------------------------------------------------------------------------------------------ measuring
@@ -516,6 +532,8 @@ def measure(args: argparse.Namespace, readout: Readout) -> dict[str, Any]:
         "dense": hits(cosine_matrix(v_dense[:n], v_dense[n:]), ident),
         "dense_centred": hits(cosine_matrix(v_dense_c[:n], v_dense_c[n:]), ident),
         "candidates": n,
+        "paired": paired(ranks(cosine_matrix(v_sae[:n], v_sae[n:]), ident) == 0,
+                         ranks(cosine_matrix(v_dense[:n], v_dense[n:]), ident) == 0),
     }
     say(f"  WordNet measured ({time.perf_counter() - t0:.0f} s)")
 
@@ -702,15 +720,20 @@ def _conference(model: Any, sae: Any, layer: int, readout: Readout, sae_space: S
     vd = dense_space.concept(dctx, owner_arr, n)
     vdc = dense_centred.concept(dctx, owner_arr, n)
     out: dict[str, Any] = {}
+    first = {}
     for name, v in (("sae", vs), ("dense", vd), ("dense_centred", vdc)):
-        out[name], out["references"] = conference_hits(v, keys, refs, syms)
+        out[name], out["references"], first[name] = conference_hits(v, keys, refs, syms)
+    out["paired"] = paired(first["sae"], first["dense"])
     return out
 
 
-def conference_hits(v: np.ndarray, keys: list, refs: list, syms: dict) -> tuple[dict[int, float], int]:
-    """hits@1/@5 of the reference correspondences, each source symbol ranked against its target ontology."""
+def conference_hits(v: np.ndarray, keys: list, refs: list, syms: dict
+                    ) -> tuple[dict[int, float], int, np.ndarray]:
+    """hits@1/@5 of the reference correspondences, each source symbol ranked against its target ontology;
+    the count of correspondences and, per correspondence, whether its target ranked first."""
     row = {k: i for i, k in enumerate(keys)}
     h1 = h5 = tot = 0
+    first: list[np.ndarray] = []
     for src, tgt, ref in refs:
         cand = [row[(tgt, s.iri)] for s in syms[tgt]]
         cand_pos = {r: j for j, r in enumerate(cand)}
@@ -721,11 +744,12 @@ def conference_hits(v: np.ndarray, keys: list, refs: list, syms: dict) -> tuple[
                 gold.append(cand_pos[row[(tgt, b)]])
         if not q:
             continue
-        h = hits(cosine_matrix(v[q], v[cand]), np.asarray(gold))
-        h1 += h[1] * len(q)
-        h5 += h[5] * len(q)
+        r = ranks(cosine_matrix(v[q], v[cand]), np.asarray(gold))
+        first.append(r == 0)
+        h1 += int((r < 1).sum())
+        h5 += int((r < 5).sum())
         tot += len(q)
-    return {1: h1 / max(tot, 1), 5: h5 / max(tot, 1)}, tot
+    return {1: h1 / max(tot, 1), 5: h5 / max(tot, 1)}, tot, (np.concatenate(first) if first else np.zeros(0, bool))
 
 
 def conference_probe(quick: bool = False) -> tuple[list, list, list, list, dict]:
@@ -808,12 +832,18 @@ def table(res: dict[str, Any]) -> str:
         add(f"WordNet synonym retrieval hits@{k} ({w['candidates']} cand.)", _f(w["sae"][k]), _f(w["dense"][k]),
             "SAE ≥ dense" if k == 1 else "", (w["sae"][1] >= w["dense"][1]) if k == 1 else None)
     add("  dense centred hits@1", "", _f(w["dense_centred"][1]))
+    if "paired" in w:
+        add("  first only for SAE / only for dense (McNemar p)", f"{w['paired']['only_sae']} / "
+            f"{w['paired']['only_dense']}", f"p {w['paired']['mcnemar_p']:.2g}")
     conf = res.get("conference")
     if conf:
         for k in (1, 5):
             add(f"Conference references hits@{k} ({conf['references']})", _f(conf["sae"][k]), _f(conf["dense"][k]),
                 "SAE ≥ dense" if k == 1 else "", (conf["sae"][1] >= conf["dense"][1]) if k == 1 else None)
         add("  dense centred hits@1", "", _f(conf["dense_centred"][1]))
+        if "paired" in conf:
+            add("  first only for SAE / only for dense (McNemar p)", f"{conf['paired']['only_sae']} / "
+                f"{conf['paired']['only_dense']}", f"p {conf['paired']['mcnemar_p']:.2g}")
     m = s["mean"]
     add("stability clear / vague / junk", f"{m['clear']:.3f} / {m['vague']:.3f} / {m['junk']:.3f}", "—")
     add("stability AUC clear vs junk", _f(s["auc_clear_vs_junk"]), "—", "≥ 0.80", s["auc_clear_vs_junk"] >= 0.8)

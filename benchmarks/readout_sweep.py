@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             a, b = vw[:n], vw[n:][j]
             return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
 
-        conf, _ = bq.conference_hits(vc, keys, refs, syms)
+        conf, _, _ = bq.conference_hits(vc, keys, refs, syms)
         return {"auc": bq.auc(pair_cos(ident), pair_cos(perm)),
                 "wn_hits1": bq.hits(bq.cosine_matrix(vw[:n], vw[n:]), ident)[1], "conf_hits1": conf[1]}
 
