@@ -86,6 +86,9 @@ class MatcherConfig:
     structural_proposal_floor: float = 0.9
     #: divide a property pair's structural score by sqrt(n) when n properties share its domain and range
     structural_specificity: bool = False
+    #: count two data properties' equal datatype ranges (string / string) as agreement; off by
+    #: default: nearly every data property has range string, so only the domains say anything
+    datatype_range_evidence: bool = False
     #: qualifier words (left/right, upper/lower...) that disagree between two class names, or with
     #: the restriction fillers of the other side, cut the score by this factor
     qualifier_penalty: float = 0.5

@@ -102,6 +102,18 @@ def test_structural_scorer_proposes_property_by_domain_and_range(oaei_ws):
     assert "domain" in struct.detail and struct.score > 0.5
 
 
+def test_equal_datatype_ranges_are_no_structural_evidence(oaei_ws):
+    # cmt:title (Paper -> string) / confOf:hasTitle (Contribution -> string): nearly every data property
+    # has range string, so only the domains are judged; the old reading counted string = string as 1.0.
+    pair = ("http://cmt#title", "http://confOf#hasTitle")
+    cands = {m.pair: m for m in Matcher().match(oaei_ws, "cmt", "confOf")}
+    struct = next(e for e in cands[pair].evidence if e.kind == "structural")
+    assert "range" not in struct.detail and "domain" in struct.detail
+    old = {m.pair: m for m in Matcher(MatcherConfig(datatype_range_evidence=True)).match(oaei_ws, "cmt", "confOf")}
+    old_struct = next(e for e in old[pair].evidence if e.kind == "structural")
+    assert "range 1.00" in old_struct.detail and old_struct.score > struct.score
+
+
 # -- repair --------------------------------------------------------------------------------------
 
 
