@@ -208,9 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         default = MatcherConfig.from_file(args.config) if args.config else MatcherConfig()
         if not args.no_end_to_end:
             t2 = time.perf_counter()
-            user = default
-            if not args.no_embed and "neural" not in user.scorers:
-                user = user.with_(scorers=(*user.scorers, "neural"))
+            user = ws.matcher_plan("wnA", "wnB", default).config  # the workspace's policy: + SAE + dense when embedded
             al = Matcher(user).match(ws, "wnA", "wnB")
             t_align = time.perf_counter() - t2
             cpu = time.process_time() - c0
