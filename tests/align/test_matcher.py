@@ -167,6 +167,43 @@ def test_repair_checks_disjoint_ancestors_via_match_symbols():
     assert ("l:Chair", "r:Chair") in al2.pairs()
 
 
+def _conflicting_trio(cr_lexical: float) -> tuple[OntologyView, OntologyView, list[MappingCandidate]]:
+    # left: Camera_ready ⊑ Accepted, Camera_ready ⊑ Submitted; right: Camera_ready_paper disjoint from
+    # Accepted_paper and from Submitted_paper. The first mapping clashes with each of the two others.
+    left = [_sym("l:Acc", "Accepted", graph="L"), _sym("l:Sub", "Submitted", graph="L"),
+            _sym("l:CR", "Camera ready", ("l:Acc", "l:Sub"), "L")]
+    right = [_sym("r:Acc", "Accepted paper", graph="R"), _sym("r:Sub", "Submitted paper", graph="R"),
+             _sym("r:CR", "Camera ready paper", graph="R")]
+    lv = OntologyView.from_symbols("L", left)
+    rv = OntologyView.from_symbols("R", right, disjoint=[("r:CR", "r:Acc"), ("r:CR", "r:Sub")])
+
+    def m(x: str, conf: float, lex: float) -> MappingCandidate:
+        return MappingCandidate(f"l:{x}", "L", f"r:{x}", "R", confidence=conf, category="class",
+                                evidence=(Evidence("lexical", lex, ""),))
+
+    return lv, rv, [m("CR", 0.81, cr_lexical), m("Acc", 0.80, 0.85), m("Sub", 0.79, 0.85)]
+
+
+@pytest.mark.parametrize("rule", ["each", "sum", "sum_names"])
+def test_every_repair_rule_leaves_a_coherent_alignment(rule):
+    for cr_lexical in (0.85, 1.0):
+        lv, rv, ms = _conflicting_trio(cr_lexical)
+        kept, _ = repair(ms, lv, rv, rule=rule)
+        pairs = {m.pair for m in kept}
+        assert ("l:CR", "r:CR") not in pairs or not pairs & {("l:Acc", "r:Acc"), ("l:Sub", "r:Sub")}
+
+
+def test_sum_names_rule_drops_one_mapping_for_two_but_never_a_better_named_one():
+    lv, rv, ms = _conflicting_trio(0.85)
+    assert {m.pair for m in repair(ms, lv, rv, rule="each")[0]} == {("l:CR", "r:CR")}
+    kept, dropped = repair(ms, lv, rv, rule="sum_names")
+    assert {m.pair for m in kept} == {("l:Acc", "r:Acc"), ("l:Sub", "r:Sub")}
+    assert any(m.pair == ("l:CR", "r:CR") and "least supported member of 2 conflicts" in r for m, r in dropped)
+    lv, rv, ms = _conflicting_trio(1.0)  # its names agree better than either blocked one's: it stays
+    assert {m.pair for m in repair(ms, lv, rv, rule="sum_names")[0]} == {("l:CR", "r:CR")}
+    assert {m.pair for m in repair(ms, lv, rv, rule="sum")[0]} == {("l:Acc", "r:Acc"), ("l:Sub", "r:Sub")}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="HermiT needs Java")
 def test_hermit_finds_the_same_incoherence(repair_ws):
