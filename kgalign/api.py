@@ -30,8 +30,8 @@ DEFAULT_WORKSPACE = ".kgalign"
 CONFIG_FILE = "workspace.json"
 FORMAT_VERSION = 1
 #: the evidence an embedded workspace adds to every match (see :meth:`Workspace.matcher_plan`): the SAE's
-#: concept vectors and the base model's sentence embeddings; Conference ra1 .744 -> .75x and the WordNet
-#: pair unchanged with both, see benchmarks/oaei_conference.py and benchmarks/wordnet_pair.py
+#: concept vectors and the base model's sentence embeddings; Conference ra1 .750 -> .756 and the WordNet
+#: pair .711 -> .712 with both, see benchmarks/oaei_conference.py and benchmarks/wordnet_pair.py
 NEURAL_POLICY_SCORERS = ("neural", "dense")
 
 
