@@ -29,6 +29,10 @@ from kgalign.symbolic.symbols import KINDS, Symbol, read_symbols
 DEFAULT_WORKSPACE = ".kgalign"
 CONFIG_FILE = "workspace.json"
 FORMAT_VERSION = 1
+#: the evidence an embedded workspace adds to every match (see :meth:`Workspace.matcher_plan`): the SAE's
+#: concept vectors and the base model's sentence embeddings; Conference ra1 .750 -> .756 and the WordNet
+#: pair .711 -> .712 with both, see benchmarks/oaei_conference.py and benchmarks/wordnet_pair.py
+NEURAL_POLICY_SCORERS = ("neural", "dense")
 
 
 def default_workspace_path() -> Path:
@@ -422,8 +426,11 @@ class Workspace:
         """The matcher configuration this workspace uses for ``source`` ↔ ``target``.
 
         The policy: neural evidence whenever the workspace is embedded (and neither graph changed
-        since), added to ``config`` (default: ``MatcherConfig()``); ``neural=False`` leaves it
-        out, ``neural=True`` insists on it (an error when it is unavailable).
+        since), added to ``config`` (default: ``MatcherConfig()``) — the SAE's concept vectors
+        (``neural``) and the base model's sentence embeddings (``dense``; an embedded workspace has
+        the base model locally); ``neural=False`` leaves both out, ``neural=True`` insists on them
+        (an error when they are unavailable). A ``dense`` the config names itself stays when the
+        workspace is not embedded (it needs no concept vectors).
         """
         from kgalign.align.matcher import MatcherConfig
 
@@ -434,10 +441,13 @@ class Workspace:
         elif neural is True and reason is not None:
             raise WorkspaceError(f"neural evidence asked for, but {reason}")
         if reason is None:
-            if "neural" not in cfg.scorers:
-                cfg = cfg.with_(scorers=(*cfg.scorers, "neural"))
-        elif "neural" in cfg.scorers:
-            cfg = cfg.with_(scorers=tuple(s for s in cfg.scorers if s != "neural"))
+            missing = tuple(s for s in NEURAL_POLICY_SCORERS if s not in cfg.scorers)
+            if missing:
+                cfg = cfg.with_(scorers=(*cfg.scorers, *missing))
+        else:
+            drop = NEURAL_POLICY_SCORERS if neural is False else ("neural",)
+            if any(s in cfg.scorers for s in drop):
+                cfg = cfg.with_(scorers=tuple(s for s in cfg.scorers if s not in drop))
         return MatchPlan(cfg, reason)
 
     def match(self, source: str, target: str, config: Any = None, *, neural: bool | None = None,

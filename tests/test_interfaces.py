@@ -79,6 +79,7 @@ def test_same_alignment_through_python_dsl_cli_and_http(ws_copy, tmp_path, capsy
     ws = ws_copy
     py = ws.match(SRC, TGT)
     assert "neural" in py.metadata["scorers"], "an embedded workspace matches with neural evidence"
+    assert "dense" in py.metadata["scorers"], "... the base model's sentence embeddings among it"
     assert any(e.kind == "neural" for m in py for e in m.evidence)
     expected = _pairs((m.subject, m.object, m.confidence) for m in py)
     assert expected
@@ -108,6 +109,7 @@ def test_same_alignment_through_python_dsl_cli_and_http(ws_copy, tmp_path, capsy
 def test_no_neural_is_stated_in_explain_and_metadata(ws_copy):
     al = ws_copy.match(SRC, TGT, neural=False)
     assert "neural" not in al.metadata["scorers"] and al.metadata["neural_left_out"]
+    assert "dense" not in al.metadata["scorers"]
     assert not any(e.kind == "neural" for m in al for e in m.evidence)
 
 

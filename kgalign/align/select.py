@@ -181,16 +181,18 @@ def repair(
     *,
     fixed: Sequence[MappingCandidate] = (),
     max_revisits: int = 10,
-    rule: str = "each",
+    rule: str = "sum_names",
 ) -> tuple[list[MappingCandidate], list[tuple[MappingCandidate, str]]]:
     """Drop mappings that make the merged ontologies incoherent; returns (kept, dropped with reason).
 
     A first greedy pass takes mappings from the most supported down and drops each one that
     clashes with those kept so far, noting which kept mappings the clash runs through. Then the
-    conflicts are revisited: a kept mapping that blocked two or more mappings each at least as
-    well supported as itself is the least supported member of those conflicts — it goes, and
-    the mappings it blocked are tried again (so one wrong exact match seen first cannot take
-    many right ones down with it). Each kept mapping gets a ``repair`` evidence naming the
+    conflicts are revisited: a kept mapping that blocked two or more mappings that outweigh it
+    (``rule``, see :func:`_outweighs`: by default each at least as well supported as itself, or
+    together more confident while its names agree no better than theirs) is the least supported
+    member of those conflicts — it goes, and the mappings it blocked are tried again (so one wrong
+    match seen first cannot take many right ones down with it, and an exact match never goes for
+    weaker-named ones). Each kept mapping gets a ``repair`` evidence naming the
     checks it passed. ``fixed`` mappings (anchors) are added first and never dropped; they are
     not in the returned lists.
     """
@@ -231,10 +233,17 @@ def repair(
 def _outweighs(blocked: Sequence[MappingCandidate], cm: MappingCandidate, rule: str) -> bool:
     """Whether the mappings ``cm`` blocked together outweigh it: ``each`` — every one is at
     least as well supported; ``sum`` — their confidences add up to more than its own (the
-    cheapest hitting set of the conflicts, as AML/LogMap repair)."""
+    cheapest hitting set of the conflicts, as AML/LogMap repair); ``sum_names`` — as ``sum``, but a
+    mapping whose names agree better (lexical score) than those of every mapping it blocked stays
+    unless ``each`` holds."""
     if rule == "sum":
         return sum(b.confidence for b in blocked) > cm.confidence
-    return all(support(b) >= support(cm) for b in blocked)
+    each = all(support(b) >= support(cm) for b in blocked)
+    if rule == "sum_names":
+        names = max((b.score_of("lexical") or 0.0) for b in blocked)
+        return each or ((cm.score_of("lexical") or 0.0) <= names
+                        and sum(b.confidence for b in blocked) > cm.confidence)
+    return each
 
 
 def _involved(merged: _Merged, start: tuple[str, str], goals: Iterable[tuple[str, str]],

@@ -20,7 +20,8 @@ relation              class pair                          property pair
 
 — scoring each relation by how well its neighbours match under the current pair
 similarities (best match per neighbour, averaged over the neighbours) and averaging
-the relations both sides have. This is similarity flooding kept short: ``rounds``
+the relations both sides have. Two data properties' equal datatype ranges (string / string) are
+no evidence — nearly every data property has one — so only their domains are judged. This is similarity flooding kept short: ``rounds``
 rounds, the first over the earlier scorers' combined scores, each later one over the
 scores updated by the round before.
 
@@ -194,6 +195,7 @@ class StructuralScorer:
         self.propose_properties = bool(getattr(config, "structural_proposals", True))
         self.proposal_floor = float(getattr(config, "structural_proposal_floor", 0.9))
         self.specificity = bool(getattr(config, "structural_specificity", False))
+        self.datatype_ranges_uninformative = not bool(getattr(config, "datatype_range_evidence", False))
 
     # -- neighbourhoods --------------------------------------------------------------------
 
@@ -307,6 +309,10 @@ class StructuralScorer:
             na, nb = ha.get(a, rel), hb.get(b, rel)
             if not na or not nb:
                 continue
+            if rel == "range" and self.datatype_ranges_uninformative and set(na) == set(nb) and all(
+                x not in context.source.symbols for x in na
+            ):
+                continue  # both say "a string": nearly every data property does, so it is no evidence
             is_class = category(sa.kind) == "class"
             agree, matched = _agreement(
                 na, nb, sim, lenient=is_class, family=(ha, hb) if not is_class and rel in ("domain", "range") else None

@@ -102,6 +102,18 @@ def test_structural_scorer_proposes_property_by_domain_and_range(oaei_ws):
     assert "domain" in struct.detail and struct.score > 0.5
 
 
+def test_equal_datatype_ranges_are_no_structural_evidence(oaei_ws):
+    # cmt:title (Paper -> string) / confOf:hasTitle (Contribution -> string): nearly every data property
+    # has range string, so only the domains are judged; the old reading counted string = string as 1.0.
+    pair = ("http://cmt#title", "http://confOf#hasTitle")
+    cands = {m.pair: m for m in Matcher().match(oaei_ws, "cmt", "confOf")}
+    struct = next(e for e in cands[pair].evidence if e.kind == "structural")
+    assert "range" not in struct.detail and "domain" in struct.detail
+    old = {m.pair: m for m in Matcher(MatcherConfig(datatype_range_evidence=True)).match(oaei_ws, "cmt", "confOf")}
+    old_struct = next(e for e in old[pair].evidence if e.kind == "structural")
+    assert "range 1.00" in old_struct.detail and old_struct.score > struct.score
+
+
 # -- repair --------------------------------------------------------------------------------------
 
 
@@ -153,6 +165,43 @@ def test_repair_checks_disjoint_ancestors_via_match_symbols():
     assert ("l:Chair", "r:Chair") not in al.pairs()
     al2 = Matcher(MatcherConfig(repair=False)).match_symbols(left, right, disjoint=disjoint)
     assert ("l:Chair", "r:Chair") in al2.pairs()
+
+
+def _conflicting_trio(cr_lexical: float) -> tuple[OntologyView, OntologyView, list[MappingCandidate]]:
+    # left: Camera_ready ⊑ Accepted, Camera_ready ⊑ Submitted; right: Camera_ready_paper disjoint from
+    # Accepted_paper and from Submitted_paper. The first mapping clashes with each of the two others.
+    left = [_sym("l:Acc", "Accepted", graph="L"), _sym("l:Sub", "Submitted", graph="L"),
+            _sym("l:CR", "Camera ready", ("l:Acc", "l:Sub"), "L")]
+    right = [_sym("r:Acc", "Accepted paper", graph="R"), _sym("r:Sub", "Submitted paper", graph="R"),
+             _sym("r:CR", "Camera ready paper", graph="R")]
+    lv = OntologyView.from_symbols("L", left)
+    rv = OntologyView.from_symbols("R", right, disjoint=[("r:CR", "r:Acc"), ("r:CR", "r:Sub")])
+
+    def m(x: str, conf: float, lex: float) -> MappingCandidate:
+        return MappingCandidate(f"l:{x}", "L", f"r:{x}", "R", confidence=conf, category="class",
+                                evidence=(Evidence("lexical", lex, ""),))
+
+    return lv, rv, [m("CR", 0.81, cr_lexical), m("Acc", 0.80, 0.85), m("Sub", 0.79, 0.85)]
+
+
+@pytest.mark.parametrize("rule", ["each", "sum", "sum_names"])
+def test_every_repair_rule_leaves_a_coherent_alignment(rule):
+    for cr_lexical in (0.85, 1.0):
+        lv, rv, ms = _conflicting_trio(cr_lexical)
+        kept, _ = repair(ms, lv, rv, rule=rule)
+        pairs = {m.pair for m in kept}
+        assert ("l:CR", "r:CR") not in pairs or not pairs & {("l:Acc", "r:Acc"), ("l:Sub", "r:Sub")}
+
+
+def test_sum_names_rule_drops_one_mapping_for_two_but_never_a_better_named_one():
+    lv, rv, ms = _conflicting_trio(0.85)
+    assert {m.pair for m in repair(ms, lv, rv, rule="each")[0]} == {("l:CR", "r:CR")}
+    kept, dropped = repair(ms, lv, rv, rule="sum_names")
+    assert {m.pair for m in kept} == {("l:Acc", "r:Acc"), ("l:Sub", "r:Sub")}
+    assert any(m.pair == ("l:CR", "r:CR") and "least supported member of 2 conflicts" in r for m, r in dropped)
+    lv, rv, ms = _conflicting_trio(1.0)  # its names agree better than either blocked one's: it stays
+    assert {m.pair for m in repair(ms, lv, rv, rule="sum_names")[0]} == {("l:CR", "r:CR")}
+    assert {m.pair for m in repair(ms, lv, rv, rule="sum")[0]} == {("l:Acc", "r:Acc"), ("l:Sub", "r:Sub")}
 
 
 @pytest.mark.slow
