@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from kgalign.errors import EmbedError
 from kgalign.faults import point
-from kgalign.index.facts import neural_quads
+from kgalign.index.facts import neural_lines
 from kgalign.index.space import ConceptSpace
 from kgalign.index.vectors import VectorIndex
 from kgalign.neural.concepts import ConceptTable, embed_symbols
@@ -231,7 +231,7 @@ def embed_workspace(
     ws.invalidate_space()
     space = ConceptSpace(combined, stats, index, run)
     if write_facts or (write_facts is None and ws.store.capabilities.embedded):
-        ws.store.replace_graph(NEURAL_GRAPH, neural_quads(space))
+        ws.store.replace_graph_text(NEURAL_GRAPH, neural_lines(space))
     _write_fact_stamp(ws, gen)  # the facts of this generation are settled (written, or deliberately not)
     point("embed:facts")
     stale = ws.path / "stale.json"
@@ -273,7 +273,7 @@ def repair_facts(ws: Workspace) -> bool:
         return False
     if ws.store.capabilities.embedded:  # a remote store gets facts only on request (embed --write-facts)
         space = ConceptSpace.open(ws.path)
-        ws.store.replace_graph(NEURAL_GRAPH, neural_quads(space))
+        ws.store.replace_graph_text(NEURAL_GRAPH, neural_lines(space))
     _write_fact_stamp(ws, gen)
     return True
 

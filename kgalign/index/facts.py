@@ -15,6 +15,7 @@ A symbol's ``kga:activation`` nodes are its strongest features (at most ``FACT_T
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 from kgalign.index.space import ConceptSpace
@@ -33,8 +34,13 @@ def _n(local: str) -> ox.NamedNode:
     return ox.NamedNode(KGA + local)
 
 
+def _dec_text(x: float) -> str:
+    t = f"{x:.6g}"
+    return t if "e" not in t else f"{x:.8f}"
+
+
 def _dec(x: float) -> ox.Literal:
-    return ox.Literal(f"{x:.6g}" if "e" not in f"{x:.6g}" else f"{x:.8f}", datatype=ox.NamedNode(XSD + "decimal"))
+    return ox.Literal(_dec_text(x), datatype=ox.NamedNode(XSD + "decimal"))
 
 
 def neural_quads(space: ConceptSpace) -> Iterator[ox.Quad]:
@@ -71,3 +77,52 @@ def neural_quads(space: ConceptSpace) -> Iterator[ox.Quad]:
             yield ox.Quad(b, _n("feature"), ox.NamedNode(feature_iri(f)), g)
             yield ox.Quad(b, _n("weight"), _dec(w), g)
             yield ox.Quad(b, _n("inGraph"), ox.NamedNode(graph_iri(graph)), g)
+
+
+def _esc(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+
+
+def neural_lines(space: ConceptSpace) -> Iterator[str]:
+    """The triples of :func:`neural_quads` as N-Triples lines, made as text (a store parses them itself:
+    no term objects per triple). The same graph, blank nodes aside (``_:`` labels unique to this call)."""
+    a = f"<{RDF}type>"
+    dec = f"^^<{XSD}decimal>"
+    integer = f"^^<{XSD}integer>"
+    kga = {k: f"<{KGA}{k}>" for k in ("model", "sae", "runId", "layer", "dSae", "featureIndex", "density",
+                                     "meanActivation", "supportStability", "activationStrength", "activation",
+                                     "feature", "weight", "inGraph", "EmbeddingRun", "Feature", "Activation")}
+    label = f"<{RDFS}label>"
+    run = f"<{RUN_IRI}>"
+    yield f"{run} {a} {kga['EmbeddingRun']} .\n"
+    for key in ("model", "sae", "run_id"):
+        if space.run.get(key) is not None:
+            yield f'{run} {kga[{"run_id": "runId"}.get(key, key)]} "{_esc(str(space.run[key]))}" .\n'
+    if space.run.get("layer") is not None:
+        yield f'{run} {kga["layer"]} "{int(space.run["layer"])}"{integer} .\n'
+    yield f'{run} {kga["dSae"]} "{space.d_sae}"{integer} .\n'
+    used = space.claimed_features()
+    stats = space.stats
+    for f in range(space.d_sae):
+        if stats is None and f not in used:
+            continue
+        node = f"<{feature_iri(f)}>"
+        yield f"{node} {a} {kga['Feature']} .\n"
+        yield f'{node} {kga["featureIndex"]} "{f}"{integer} .\n'
+        yield f'{node} {label} "{_esc(space.feature_label(f))}" .\n'
+        if stats is not None:
+            yield f'{node} {kga["density"]} "{_dec_text(float(stats.density[f]))}"{dec} .\n'
+            yield f'{node} {kga["meanActivation"]} "{_dec_text(float(stats.mean_activation[f]))}"{dec} .\n'
+    token = uuid.uuid4().hex[:12]
+    graphs: dict[str, str] = {}
+    table = space.table
+    for i, (graph, iri) in enumerate(space.keys):
+        s = f"<{iri}>"
+        g = graphs.get(graph) or graphs.setdefault(graph, f"<{graph_iri(graph)}>")
+        yield f'{s} {kga["supportStability"]} "{_dec_text(float(table.stability[i]))}"{dec} .\n'
+        yield f'{s} {kga["activationStrength"]} "{_dec_text(float(table.strength[i]))}"{dec} .\n'
+        for r, (f, w, _) in enumerate(table.support(i)[:FACT_TOP]):
+            b = f"_:a{token}x{i}x{r}"
+            yield (f"{s} {kga['activation']} {b} .\n{b} {a} {kga['Activation']} .\n"
+                   f"{b} {kga['feature']} <{feature_iri(f)}> .\n{b} {kga['weight']} \"{_dec_text(w)}\"{dec} .\n"
+                   f"{b} {kga['inGraph']} {g} .\n")

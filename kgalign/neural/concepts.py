@@ -330,9 +330,10 @@ def _code_batches(
     """``(position, context indices [m], codes)`` per forward batch, codes a CSR matrix ``[m, d_sae]`` (see
     :func:`context_codes_at`); ``progress(texts done, texts)`` after each batch. Memory: one batch of hidden
     states and the sparse codes. Contexts that read the same tokens of the same text (the same label in the
-    same template for two symbols) are encoded once."""
-    import scipy.sparse as sp
+    same template for two symbols) are encoded once.
 
+    Which tokens each context reads is worked out for a whole batch at once (:func:`_batch_reads`), and the
+    SAE encodes them right after the forward, on the forward's thread (see :meth:`BaseModel.hidden_batches`)."""
     wanted = {p: (None if only is None or p not in only else np.asarray(only[p], dtype=bool)) for p in positions}
     texts: list[str] = []
     slot: dict[str, int] = {}
@@ -343,65 +344,108 @@ def _code_batches(
             texts.append(c.text)
             users.append([])
         users[j].append(i)
-    done = 0
-    for idx, items, hidden in model.hidden_batches(texts, batch_size, max_tokens, ahead=ahead):
-        rows: dict[str, list[np.ndarray]] = {p: [] for p in positions}  # hidden rows of each distinct read
-        runs: dict[str, list[int]] = {p: [] for p in positions}  # how many rows each read has
-        ctx: dict[str, list[int]] = {p: [] for p in positions}
-        read: dict[str, list[int]] = {p: [] for p in positions}  # which read each context takes
-        for b, (j, e) in enumerate(zip(idx, items, strict=True)):
-            n = len(e.ids)
-            h = hidden[b, :n]
-            offs = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2)
-            special = np.asarray(e.special, dtype=bool)
-            s, t = offs[:, 0], offs[:, 1]
-            real = np.flatnonzero(~special)
-            inside = (t > s) & ~special
-            seen: dict[tuple[str, bytes], int] = {}
-            for i in users[j]:
-                c = contexts[i]
-                hit = np.flatnonzero(inside & (s < c.end) & (t > c.start))
-                if len(hit) == 0:  # mention truncated away: fall back to the real tokens
-                    hit = real
-                if len(hit) == 0:
-                    continue
-                for position in positions:
-                    if wanted[position] is not None and not wanted[position][i]:
-                        continue
-                    key = (position, b"" if position == "pooled" else hit.tobytes())
-                    g = seen.get(key)
-                    if g is None:
-                        if position == "pooled":
-                            r = h[real].mean(0, keepdims=True)
-                        elif position == "last":
-                            r = h[hit[-1:]]
-                        elif position == "mention_state":
-                            r = h[hit].mean(0, keepdims=True)
-                        else:
-                            r = h[hit]
-                        g = seen[key] = len(runs[position])
-                        rows[position].append(r)
-                        runs[position].append(len(r))
-                    ctx[position].append(i)
-                    read[position].append(g)
-        for position in positions:
-            if not runs[position]:
-                continue
-            c = sparse_codes(sae, np.concatenate(rows[position]), (codes or {}).get(position, "sae"))
+    start = np.fromiter((c.start for c in contexts), np.int64, len(contexts))
+    end = np.fromiter((c.end for c in contexts), np.int64, len(contexts))
+
+    def encode(idx: list[int], items: list, hidden: Any) -> list[tuple[str, np.ndarray, Any]]:
+        h = hidden.float().cpu().numpy()
+        h = h.reshape(-1, h.shape[-1])
+        out = []
+        for position, ctx, read, x, counts in _batch_reads(items, [users[j] for j in idx], start, end, h,
+                                                           positions, wanted):
+            c = sparse_codes(sae, x, (codes or {}).get(position, "sae"))
             activation = (activations or {}).get(position, "linear")
             if activation == "log":
                 np.log1p(np.maximum(c.data, 0.0, out=c.data), out=c.data)
             elif activation == "sqrt":
                 np.sqrt(np.maximum(c.data, 0.0, out=c.data), out=c.data)
-            # Each read's rows are one contiguous run: its mean is one row of (averaging matrix) @ codes.
-            counts = np.asarray(runs[position])
-            mean = sp.csr_matrix((np.repeat(1.0 / counts, counts).astype(np.float32), np.arange(c.shape[0]),
-                                  np.r_[0, np.cumsum(counts)]), shape=(len(counts), c.shape[0]))
-            means = (mean @ c).tocsr()
-            yield position, np.asarray(ctx[position]), means[np.asarray(read[position])]
+            out.append((position, ctx, _run_means(c, counts)[read]))
+        return out
+
+    done = 0
+    for idx, _, coded in model.hidden_batches(texts, batch_size, max_tokens, ahead=ahead, then=encode):
+        yield from coded
         done += len(idx)
         if progress:
             progress(done, len(texts))
+
+
+def _run_means(codes: Any, counts: np.ndarray) -> Any:
+    """The mean of each run of ``counts`` consecutive rows of the CSR ``codes``: one row of (averaging
+    matrix) @ codes per run."""
+    import scipy.sparse as sp
+
+    mean = sp.csr_matrix((np.repeat(1.0 / counts, counts).astype(np.float32), np.arange(codes.shape[0]),
+                          np.r_[0, np.cumsum(counts)]), shape=(len(counts), codes.shape[0]))
+    return (mean @ codes).tocsr()
+
+
+def _segment_means(rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``[len(counts), d]``: the mean of each run of ``counts`` consecutive ``rows``, exactly as
+    ``rows[a:b].mean(0)`` computes it (runs of one length are averaged together as one ``[m, c, d]`` block)."""
+    out = np.empty((len(counts), rows.shape[1]), rows.dtype)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    for c in np.unique(counts):
+        which = np.flatnonzero(counts == c)
+        take = (starts[which][:, None] + np.arange(c)).reshape(-1)
+        out[which] = rows[take].reshape(len(which), int(c), -1).mean(1)
+    return out
+
+
+def _batch_reads(
+    items: Sequence[Any], users: Sequence[Sequence[int]], start: np.ndarray, end: np.ndarray, h: np.ndarray,
+    positions: Sequence[str], wanted: dict[str, np.ndarray | None],
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """For one forward batch (``items[b]`` the encoding of text ``b``, read by the contexts ``users[b]``;
+    ``h [b * t, d]`` its hidden states, rows padded to ``t``): per position ``(position, context indices,
+    the read each takes, rows to encode, how many rows each read has)``. A context reads the real tokens
+    overlapping its mention (all real tokens when the mention was truncated away); contexts reading the
+    same tokens of the same text share one read; reads are numbered in order of first use."""
+    n_text = len(items)
+    width = h.shape[0] // max(n_text, 1)
+    s = np.zeros((n_text, width), np.int64)
+    t = np.zeros((n_text, width), np.int64)
+    real = np.zeros((n_text, width), bool)
+    for b, e in enumerate(items):
+        n = len(e.ids)
+        if n:
+            offs = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2)
+            s[b, :n], t[b, :n] = offs[:, 0], offs[:, 1]
+            real[b, :n] = ~np.asarray(e.special, dtype=bool)
+    lens = np.fromiter((len(u) for u in users), np.int64, n_text)
+    ctx = np.fromiter((i for u in users for i in u), np.int64, int(lens.sum()))
+    row = np.repeat(np.arange(n_text), lens)
+    hit = real[row] & (t[row] > s[row]) & (s[row] < end[ctx, None]) & (t[row] > start[ctx, None])
+    gone = ~hit.any(1)  # mention truncated away: fall back to the real tokens
+    hit[gone] = real[row[gone]]
+    ok = hit.any(1)
+    for position in positions:
+        keep = ok if wanted[position] is None else ok & wanted[position][ctx]
+        sel = np.flatnonzero(keep)
+        if len(sel) == 0:
+            continue
+        if position == "pooled":
+            key = row[sel, None]
+        else:
+            key = np.concatenate([row[sel, None], np.packbits(hit[sel], axis=1).astype(np.int64)], axis=1)
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        read = rank[inverse.reshape(-1)]
+        reps = sel[first[order]]  # one context per read, reads in order of first use
+        mask = real[row[reps]] if position == "pooled" else hit[reps]
+        r, col = np.nonzero(mask)
+        counts = mask.sum(1)
+        if position == "last":
+            x = h[row[reps] * width + (width - 1 - np.argmax(mask[:, ::-1], axis=1))]
+            counts = np.ones(len(reps), np.int64)
+        elif position == "mention":
+            x = h[row[reps][r] * width + col]
+        else:  # mention_state, pooled: the mean state over the tokens read
+            x = _segment_means(h[row[reps][r] * width + col], counts)
+            counts = np.ones(len(reps), np.int64)
+        yield position, ctx[sel], read, x, counts
 
 
 class SparseCodes:
@@ -430,6 +474,27 @@ class SparseCodes:
         self.indptr = np.r_[0, np.cumsum(np.bincount(ctx, minlength=self.n))]
         self._ctx, self._col, self._val = [], [], []
         return self
+
+    def csr(self) -> Any:
+        """All rows as a scipy CSR matrix ``[n, d]`` (float32)."""
+        import scipy.sparse as sp
+
+        assert self.indptr is not None, "freeze() first"
+        return sp.csr_matrix((self.vals, self.cols, self.indptr), shape=(self.n, self.d))
+
+    def group_sums(self, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For runs of rows ``bounds[j]:bounds[j+1]``: ``(sums [g, d] float32, counts of positive entries
+        [g, d] float32)``. Each sum adds the run's rows in order, as ``take(rows).sum(0)`` does, so a mean
+        from it is bit for bit the dense one."""
+        import scipy.sparse as sp
+
+        g = len(bounds) - 1
+        n = int(bounds[-1] - bounds[0])
+        a = sp.csr_matrix((np.ones(n, np.float32), np.arange(bounds[0], bounds[-1]), bounds - bounds[0]),
+                          shape=(g, self.n))
+        c = self.csr()
+        positive = sp.csr_matrix(((c.data > 0).astype(np.float32), c.indices, c.indptr), shape=c.shape)
+        return (a @ c).toarray(), (a @ positive).toarray()
 
     def take(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """Dense ``[len(rows), d]`` float32 of the given rows."""
@@ -537,27 +602,32 @@ def _aggregate(
     readout: Readout | None = None,
 ) -> ConceptTable:
     n, m = len(part), SUPPORT_SIZE
-    vectors = np.zeros((n, d_sae), np.float32)
     sids = np.full((n, m), -1, np.int32)
     sw = np.zeros((n, m), np.float32)
     sf = np.zeros((n, m), np.float32)
     stab = np.zeros(n, np.float32)
     strength = np.zeros(n, np.float32)
-    ncx = np.zeros(n, np.int32)
     bounds = np.searchsorted(np.asarray(owner), np.arange(n + 1))  # owner runs 0, 0, 1, 1, 1, 2, ...
+    ncx = np.diff(bounds).astype(np.int32)
     para = np.asarray([c.paraphrase for c in ctxs], dtype=bool)
+    # Every symbol's mean code and firing counts at once (the sums add each symbol's contexts in order, as
+    # the dense mean does: the same bits); then per symbol only its support and stability.
+    if isinstance(codes, SparseCodes):
+        sums, positive = codes.group_sums(bounds)
+    else:
+        sums = np.stack([codes[bounds[j]:bounds[j + 1]].sum(0) for j in range(n)]) if n else np.zeros((0, d_sae))
+        positive = np.stack([(codes[bounds[j]:bounds[j + 1]] > 0).sum(0) for j in range(n)]) if n else sums
+    means = sums / ncx[:, None].astype(np.float32)
+    vectors = means if readout is None else readout.transform(means)
+    vectors = vectors.astype(np.float32, copy=False)
     for j in range(n):
-        rows = np.arange(bounds[j], bounds[j + 1])
-        c = codes.take(rows) if isinstance(codes, SparseCodes) else codes[rows]
-        mean = c.mean(axis=0) if readout is None else readout.transform(c.mean(axis=0))
-        vectors[j] = mean
-        fired = (c > 0).mean(axis=0)
+        mean = vectors[j]
         active = np.flatnonzero(mean > 0)
         top = active[np.argsort(-mean[active], kind="stable")[:m]]
         sids[j, : len(top)] = top
         sw[j, : len(top)] = mean[top]
-        sf[j, : len(top)] = fired[top]
-        stab[j] = support_stability(c[para[rows]])
+        sf[j, : len(top)] = positive[j, top].astype(np.float64) / int(ncx[j])
+        rows = np.arange(bounds[j], bounds[j + 1])[para[bounds[j]:bounds[j + 1]]]
+        stab[j] = support_stability(codes.take(rows) if isinstance(codes, SparseCodes) else codes[rows])
         strength[j] = float(mean.max()) if len(mean) else 0.0
-        ncx[j] = len(rows)
     return ConceptTable([(s.graph, s.iri) for s in part], vectors, sids, sw, sf, stab, strength, ncx)

@@ -744,6 +744,17 @@ class SparqlStore:
 
         return self._write(iri, chunks(), what=f"writing the graph {iri} to {self.location}")
 
+    def replace_graph_text(self, iri: str, lines: Iterable[str]) -> int:
+        """:meth:`replace_graph` from N-Triples text ``lines`` (pieces
+        that each end with a newline)."""
+
+        def chunks() -> Iterator[bytes]:
+            it = iter(lines)
+            while batch := list(itertools.islice(it, UPLOAD_BATCH)):
+                yield "".join(batch).encode()
+
+        return self._write(iri, chunks(), what=f"writing the graph {iri} to {self.location}")
+
     def drop_artefact(self, name: str) -> None:
         """Remove an artefact's provenance and graph in one update."""
         g = escape_iri(graph_iri(name))

@@ -29,6 +29,7 @@ load and two tiny transactions.
 from __future__ import annotations
 
 import atexit
+import io
 import itertools
 import re
 import threading
@@ -170,6 +171,28 @@ def _close_at_exit() -> None:
     for handle in list(_OPEN):
         handle.store = None
     OxigraphStore._handles.clear()
+
+
+class _LineReader(io.RawIOBase):
+    """A binary reader over text lines, encoded a few thousand lines at a time (memory bounded)."""
+
+    def __init__(self, lines: Iterator[str], batch: int = 4096) -> None:
+        self._lines, self._batch = lines, batch
+        self._buf, self._pos = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while self._pos >= len(self._buf):
+            chunk = "".join(itertools.islice(self._lines, self._batch))
+            if not chunk:
+                return 0
+            self._buf, self._pos = chunk.encode(), 0
+        n = min(len(b), len(self._buf) - self._pos)
+        b[:n] = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return n
 
 
 class OxigraphStore:
@@ -577,6 +600,24 @@ class OxigraphStore:
                 self._store.extend(moved)  # one transaction: no bulk-loader files for a few quads
             else:
                 self._store.bulk_extend(moved)
+
+        return self.write_graph(iri, fill)
+
+    def replace_graph_text(self, iri: str, lines: Iterable[str]) -> int:
+        """:meth:`replace_graph` from N-Triples text ``lines`` (pieces that each end with a newline), parsed
+        by the store itself: no term objects are made in Python (the neural facts of a large embed)."""
+
+        def fill(g: ox.NamedNode) -> None:
+            it = iter(lines)
+            head = list(itertools.islice(it, SMALL_EXTEND_QUADS))
+            try:
+                if len(head) < SMALL_EXTEND_QUADS:  # one transaction: no bulk-loader files for a few triples
+                    self._store.load(input="".join(head).encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=g)
+                else:
+                    reader = io.BufferedReader(_LineReader(itertools.chain(head, it)), 1 << 20)
+                    self._store.bulk_load(input=reader, format=ox.RdfFormat.N_TRIPLES, to_graph=g)
+            except SyntaxError as e:
+                raise KgalignError(f"writing the graph {iri}: {_clean_parser_message(e)}") from None
 
         return self.write_graph(iri, fill)
 
