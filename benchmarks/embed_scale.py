@@ -73,6 +73,12 @@ Compare the embed's own seconds, before and after, run back to back:
   symbols ran at load 1.7-1.8: 109 symbols/s, about 7,700 tok/s, i.e. ~0.68 of that bare forward. Peak RSS: 3,283
   MiB during the loop (bounded by the 4,096-symbol step), 6,945 MiB after the embed (the dense [82k, 4096] concept
   vectors and their copies in concat, normalisation and the FAISS build).
+- 50,000 concepts, right after (load 1.7-2 throughout, i.e. little but this run): 407,455 contexts, 336,512
+  distinct texts, 3,481,716 tokens; embed 716.0 s wall / 1,201.2 s CPU; bare forward 9,463 tok/s: wall ratio
+  0.51, CPU ratio 0.61 — the cleanest same-run ratio of the session, and below target. Peak RSS 2,707 MiB during
+  the loop, 4,910 MiB after the embed. A py-spy sample of this run's loop puts the forward at 78% of its wall
+  time (SAE 9%), so the forward *inside* the embed ran ~28% slower than the bare forward timed alone afterwards;
+  the CPU per token also grows with size (10k 250 us, 50k 345 us): not explained yet.
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
