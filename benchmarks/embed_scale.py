@@ -78,7 +78,10 @@ Compare the embed's own seconds, before and after, run back to back:
   0.51, CPU ratio 0.61 — the cleanest same-run ratio of the session, and below target. Peak RSS 2,707 MiB during
   the loop, 4,910 MiB after the embed. A py-spy sample of this run's loop puts the forward at 78% of its wall
   time (SAE 9%), so the forward *inside* the embed ran ~28% slower than the bare forward timed alone afterwards;
-  the CPU per token also grows with size (10k 250 us, 50k 345 us): not explained yet.
+  the CPU per token also grows with size (10k 250 us, 50k 345 us). Likely cause (unverified): this baseline
+  length-sorts all the run's distinct texts at once and its tok/s grows with that pool (~7k at 1.5k-10k
+  symbols, 9.5k at 50k, 11.3k at 82k), while embed sorts per 4,096-symbol step (~6.8k tok/s inside it at 50k);
+  the forward on a worker thread instead of the main one costs ~5% (measured quiet, 1,500 symbols).
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
