@@ -48,6 +48,40 @@ Same code, machine at load 4-5 (two other engineers' jobs; not quiet):
   than the embed: not meaningful), CPU ratio 1.07; peak RSS 2,383 MiB after embed, 2,582 MiB with the report
   (28.6 s). Profile before this change (10k, loaded, cProfile): forward 264 of 355 s; SAE encode 35 s, the
   dense per-context reduce 13 s, nonzero/scatter 6 s, neural facts 8.5 s, tokenizing 5 s, model load 4 s.
+Session 5, later (2026-12-03, engineer fast): the SAE encodes on the forward's thread right after each forward
+(no second torch thread team beside the forward), the mention tokens of a whole batch found in numpy, tokenizing
+through the tokenizer's Rust backend, per-symbol means from one sparse product, the neural facts as N-Triples text.
+Codes bit for bit as before. The machine was never quiet this time (load 3.5-7 from two other engineers' jobs), so
+the ratios below are NOT the quiet limit: under load the bare forward's two OpenMP threads lose most (one waits
+at every barrier for the other to be scheduled), so the bare forward's tok/s, and with it both ratios, swing with
+the load of the moment (CPU ratios above 1 mean the bare forward burned more CPU per token than the whole embed).
+Compare the embed's own seconds, before and after, run back to back:
+- 3,000 concepts: before (HEAD ace8a65) embed 100.0 s wall / 70.3 s CPU at load 5-6 (wall ratio 0.89, CPU 1.05;
+  peak RSS after embed 1,325 MiB); after 97.6 s / 62.4 s at load 4-6 (ratios 0.67 / 1.03; 1,268 MiB).
+- 10,000 concepts: before 312.7 s / 220.7 s at load 5-6 (ratios 1.17 / 1.05; 2,532 MiB after embed, 2,638 MiB
+  with the report); after 205.5 s / 184.7 s at load 4-5 (ratios 1.55 / 1.25; 2,035 MiB after embed, 2,227 MiB
+  with the report): 16% less CPU.
+- Profile after (py-spy, 10k, loaded): the forward 152 s; beside it SAE encode 17.4 s (11% of the forward: the
+  encoder matmul and top-k on 59k-225k mention rows, unavoidable without changing the codes), finding the mention
+  tokens 0.8 s (9.4 s before), tokenizing 1.9 s (5 s), aggregation 3.6 s, facts 2.0 s (8.3 s), model load 2-7 s,
+  reading the symbols 1.7 s, FAISS 0.7 s: about 23% over the forward in all, i.e. a quiet wall ratio near 0.8.
+- All 82,115 noun synsets (``--sample 0.1 --no-report``, started 18:55 at load 3.8; load 5-6 for the first
+  20 minutes, then 1.5-2): 674,671 contexts, 554,376 distinct texts, 5,817,762 tokens; embed 1,412.4 s wall /
+  1,618.3 s CPU (the embed loop 1,325 s; the rest, 87 s: per-graph table, concat, FAISS IVF build with its recall
+  tuning, 3.4M neural-fact triples); bare forward 11,287 tok/s, timed at the end at load 1.9: wall ratio 0.36, CPU
+  ratio 0.63 — the embed ran mostly loaded, the baseline quiet, so neither is the limit. The loop's last 14,169
+  symbols ran at load 1.7-1.8: 109 symbols/s, about 7,700 tok/s, i.e. ~0.68 of that bare forward. Peak RSS: 3,283
+  MiB during the loop (bounded by the 4,096-symbol step), 6,945 MiB after the embed (the dense [82k, 4096] concept
+  vectors and their copies in concat, normalisation and the FAISS build).
+- 50,000 concepts, right after (load 1.7-2 throughout, i.e. little but this run): 407,455 contexts, 336,512
+  distinct texts, 3,481,716 tokens; embed 716.0 s wall / 1,201.2 s CPU; bare forward 9,463 tok/s: wall ratio
+  0.51, CPU ratio 0.61 — the cleanest same-run ratio of the session, and below target. Peak RSS 2,707 MiB during
+  the loop, 4,910 MiB after the embed. A py-spy sample of this run's loop puts the forward at 78% of its wall
+  time (SAE 9%), so the forward *inside* the embed ran ~28% slower than the bare forward timed alone afterwards;
+  the CPU per token also grows with size (10k 250 us, 50k 345 us). Likely cause (unverified): this baseline
+  length-sorts all the run's distinct texts at once and its tok/s grows with that pool (~7k at 1.5k-10k
+  symbols, 9.5k at 50k, 11.3k at 82k), while embed sorts per 4,096-symbol step (~6.8k tok/s inside it at 50k);
+  the forward on a worker thread instead of the main one costs ~5% (measured quiet, 1,500 symbols).
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
