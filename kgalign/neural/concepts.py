@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from kgalign.errors import EmbedError
-from kgalign.neural.model import BaseModel
+from kgalign.neural.model import BaseModel, run_ahead
 from kgalign.neural.probing import ProbeContext, has_text, probe_contexts
 from kgalign.symbolic.symbols import Symbol
 
@@ -273,6 +273,9 @@ def context_codes(
 MAX_BATCH_TOKENS = 4096
 #: Whether embed runs the forward passes one batch ahead on a worker thread (see :meth:`BaseModel.hidden_batches`).
 EMBED_AHEAD = True
+#: How many items (a step's plan, or one batch's sparse codes: ~1 MB) the worker may run ahead of the
+#: aggregation; enough to keep the forward going while a step is aggregated.
+EMBED_DEPTH = 32
 
 
 def context_codes_at(
@@ -310,16 +313,31 @@ def sparse_codes(sae, x: np.ndarray, codes: str = "sae"):  # noqa: ANN201 - scip
     with torch.inference_mode():
         t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         if codes == "positive":
-            m = sp.csr_matrix(sae.encode_positive(t).float().cpu().numpy())
+            m = _csr(sae.encode_positive(t).float().cpu().numpy())
         elif hasattr(sae, "encode_topk"):
             values, indices = sae.encode_topk(t)
             k = values.shape[1]
             m = sp.csr_matrix((values.float().numpy().ravel(), indices.numpy().ravel().astype(np.int32),
                                np.arange(0, len(x) * k + 1, k)), shape=(len(x), d_sae))
         else:
-            m = sp.csr_matrix(sae.encode(t).float().cpu().numpy())
+            m = _csr(sae.encode(t).float().cpu().numpy())
     m.eliminate_zeros()
     return m
+
+
+def _csr(dense: np.ndarray):  # noqa: ANN202 - scipy.sparse.csr_matrix
+    """``scipy.sparse.csr_matrix(dense)`` for a C-ordered 2-d array, the same arrays (nonzeros in row-major
+    order), ~4x faster on [600, 4096] codes: one flat nonzero scan instead of scipy's generic conversion."""
+    import scipy.sparse as sp
+
+    dense = np.ascontiguousarray(dense)
+    n, d = dense.shape
+    mask = dense != 0
+    flat = np.flatnonzero(mask)
+    index = np.int32 if len(flat) < 2**31 - 1 else np.int64  # scipy's choice
+    indptr = np.zeros(n + 1, index)
+    np.cumsum(np.count_nonzero(mask, axis=1), out=indptr[1:])
+    return sp.csr_matrix((dense.ravel()[flat], (flat % d).astype(index), indptr), shape=(n, d))
 
 
 def _code_batches(
@@ -544,31 +562,35 @@ def embed_symbols(
     n_tokens = 0
     if progress:
         progress(0, len(todo))
-    for start in range(0, len(todo), chunk):
-        part = todo[start : start + chunk]
-        ctxs: list[ProbeContext] = []
-        owner: list[int] = []
-        for j, s in enumerate(part):
-            cs = probe_contexts(s, label_of)
-            ctxs.extend(cs)
-            owner.extend([j] * len(cs))
-        reliable = readout.background_state is not None
-        positions = (readout.position, "mention_state") if reliable and readout.position != "mention_state" else (
-            readout.position,)
-        codes = {p: SparseCodes(len(ctxs), d_sae) for p in positions}
+    reliable = readout.background_state is not None
+    positions = (readout.position, "mention_state") if reliable and readout.position != "mention_state" else (
+        readout.position,)
 
-        def step(done: int, total: int, start: int = start, n: int = len(part)) -> None:
-            if progress:
-                progress(start + min(n - 1, n * done // max(total, 1)), len(todo))
+    def steps() -> Iterator[tuple]:
+        """Every step's plan, then its codes batch by batch. With ``ahead`` this runs on one worker thread
+        for the whole embed, ``EMBED_DEPTH`` items ahead: the next step's contexts, tokens and forward passes
+        go on while the caller aggregates the last one (no drained pipeline between steps)."""
+        for start in range(0, len(todo), chunk):
+            part = todo[start : start + chunk]
+            ctxs: list[ProbeContext] = []
+            owner: list[int] = []
+            for j, s in enumerate(part):
+                cs = probe_contexts(s, label_of)
+                ctxs.extend(cs)
+                owner.extend([j] * len(cs))
+            yield ("step", start, part, ctxs, owner)
+            # One forward pass for both; the reliability state is read linear, as before, and only at the
+            # paraphrase contexts (all that reliability reads).
+            for position, idx, c in _code_batches(
+                model, sae, ctxs, positions, batch_size, {readout.position: readout.activation}, max_tokens,
+                {"mention_state": [c.paraphrase for c in ctxs]} if readout.position != "mention_state" else None,
+                codes={readout.position: readout.codes},
+            ):
+                yield ("codes", position, idx, c)
 
-        # One forward pass for both; the reliability state is read linear, as before, and only at the
-        # paraphrase contexts (all that reliability reads).
-        for position, idx, c in _code_batches(
-            model, sae, ctxs, positions, batch_size, {readout.position: readout.activation}, max_tokens,
-            {"mention_state": [c.paraphrase for c in ctxs]} if readout.position != "mention_state" else None,
-            progress=step, ahead=ahead, codes={readout.position: readout.codes},
-        ):
-            codes[position].add(idx, c)
+    def finish(start: int, part: list[Symbol], ctxs: list[ProbeContext], owner: list[int],
+               codes: dict[str, SparseCodes]) -> None:
+        nonlocal n_tokens
         for sc in codes.values():
             sc.freeze()
         n_tokens += sum(len(c.text) for c in ctxs) // 4
@@ -587,6 +609,31 @@ def embed_symbols(
         tables.append(t)
         if progress:
             progress(min(start + chunk, len(todo)), len(todo))
+
+    stream = run_ahead(steps(), depth=EMBED_DEPTH) if ahead else steps()
+    cur: tuple | None = None
+    done = 0
+    try:
+        for item in stream:
+            if item[0] == "step":
+                if cur is not None:
+                    finish(*cur)
+                _, start, part, ctxs, owner = item
+                cur = (start, part, ctxs, owner, {p: SparseCodes(len(ctxs), d_sae) for p in positions})
+                done = 0
+                continue
+            _, position, idx, c = item
+            cur[4][position].add(idx, c)  # type: ignore[index]
+            if position == readout.position and progress:
+                done += len(idx)
+                n = len(cur[1])  # type: ignore[index]
+                progress(cur[0] + min(n - 1, n * done // max(len(cur[2]), 1)), len(todo))  # type: ignore[index]
+        if cur is not None:
+            finish(*cur)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
     table = ConceptTable.concat(tables, d_sae)
     table.meta = {"skipped": skipped, "seconds": time.perf_counter() - t0, "approx_tokens": n_tokens,
                   "readout": readout.to_dict()}

@@ -358,14 +358,14 @@ class Encoding:
 T = TypeVar("T")
 
 
-def run_ahead(items: Iterator[T], name: str = "kgalign-forward") -> Iterator[T]:
-    """``items``, produced on a worker thread one item ahead of the consumer.
+def run_ahead(items: Iterator[T], name: str = "kgalign-forward", depth: int = 1) -> Iterator[T]:
+    """``items``, produced on a worker thread up to ``depth`` items ahead of the consumer.
 
     The worker's exceptions are raised in the consumer; when the consumer stops early (an error, Ctrl-C,
     ``close()``), the worker stops after the item it is producing and closes ``items`` on its own thread
     (where a generator's context managers, e.g. torch's inference mode, were entered).
     """
-    out: queue.Queue = queue.Queue(maxsize=1)
+    out: queue.Queue = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
     end = object()
 

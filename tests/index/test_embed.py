@@ -238,3 +238,46 @@ def test_sparse_codes_give_back_the_dense_rows() -> None:
     sc.freeze()
     np.testing.assert_array_equal(sc.take(range(9)), dense)
     np.testing.assert_array_equal(sc.take([8, 9, 0]), np.vstack([dense[8], np.zeros(12), dense[0]]))
+
+
+def _symbols(n: int) -> list[Symbol]:
+    words = ["duty", "breach", "harm", "court", "river", "bank", "contract", "tort", "judge", "claim", "fee", "law"]
+    return [Symbol(f"http://x/{i}", "g", "class", f"{words[i % len(words)]} {i}",
+                   definitions=(f"A kind of {words[(i * 5) % len(words)]} seen in case {i}.",)) for i in range(n)]
+
+
+def test_steps_run_ahead_of_the_aggregation_without_changing_a_bit(minilm, tiny_sae_dir):
+    """The worker runs across step boundaries (the next step's forwards while the last is aggregated):
+    the same table, bit for bit, as one step after another on the caller's thread; progress only grows."""
+    from kgalign.neural.sae.io import load_sae
+
+    sae = load_sae(tiny_sae_dir)
+    symbols = _symbols(23)
+    seen: list[tuple[int, int]] = []
+    a = embed_symbols(symbols, minilm, sae, chunk=5, ahead=True, progress=lambda d, t: seen.append((d, t)))
+    b = embed_symbols(symbols, minilm, sae, chunk=5, ahead=False)
+    assert a.keys == b.keys == [("g", s.iri) for s in symbols]
+    for name in ("vectors", "support_ids", "support_weights", "support_freq", "stability", "strength", "n_contexts"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(a.reliability_or_nan(), b.reliability_or_nan(), equal_nan=True)
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[-1] == 23 and {t for _, t in seen} == {23}
+    # steps of 5 and one step of all: the same concepts (batches differ, so only float noise)
+    c = embed_symbols(symbols, minilm, sae, chunk=100, ahead=True)
+    np.testing.assert_allclose(a.vectors, c.vectors, rtol=1e-4, atol=1e-5)
+
+
+def test_an_interrupted_embed_leaves_no_worker_behind(minilm, tiny_sae_dir):
+    import threading
+
+    from kgalign.neural.sae.io import load_sae
+
+    sae = load_sae(tiny_sae_dir)
+
+    def stop(done: int, total: int) -> None:
+        if done >= 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        embed_symbols(_symbols(23), minilm, sae, chunk=5, ahead=True, progress=stop)
+    assert not [t for t in threading.enumerate() if t.name == "kgalign-forward"]

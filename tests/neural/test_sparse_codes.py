@@ -68,3 +68,21 @@ def test_readout_codes_round_trip_and_bad_names_are_refused():
     assert "codes" not in Readout().to_dict()  # the SAE's own codes: the original readout, unchanged in cfg.json
     with pytest.raises(EmbedError, match="readout codes must be one of sae, positive; got 'all'"):
         Readout(codes="all")
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (1, 1), (3, 7), (200, 512)])
+def test_the_fast_dense_to_csr_conversion_is_scipys(shape):
+    """``_csr`` (the positive readout's conversion) gives scipy's own arrays: same dtypes, same order, NaN kept."""
+    import scipy.sparse as sp
+
+    from kgalign.neural.concepts import _csr
+
+    d = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    d[d < 0.3] = 0
+    if d.size:
+        d.flat[0] = np.nan
+    got, want = _csr(d), sp.csr_matrix(d)
+    assert got.shape == want.shape
+    assert got.indices.dtype == want.indices.dtype and got.indptr.dtype == want.indptr.dtype
+    assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data, equal_nan=True)
