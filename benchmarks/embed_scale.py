@@ -82,6 +82,21 @@ Compare the embed's own seconds, before and after, run back to back:
   length-sorts all the run's distinct texts at once and its tok/s grows with that pool (~7k at 1.5k-10k
   symbols, 9.5k at 50k, 11.3k at 82k), while embed sorts per 4,096-symbol step (~6.8k tok/s inside it at 50k);
   the forward on a worker thread instead of the main one costs ~5% (measured quiet, 1,500 symbols).
+Session 6 (2026-12-03): one worker thread for the whole embed, up to 32 items ahead (the next step's contexts,
+tokens and forwards go on while the last step is aggregated: no drained pipeline at each 4,096-symbol step),
+and the positive readout's dense-to-CSR conversion 4x faster (same arrays). Quiet machine (nothing else running):
+- 50,000 concepts: 407,455 contexts, 336,512 distinct texts, 3,481,716 tokens; embed 699.0 s wall / 1,198.9 s
+  CPU (the loop ~643 s, ~79 symbols/s; the end — per-graph table, concat, FAISS IVF build and recall tuning,
+  the neural facts — ~56 s); bare forward 7,749 tok/s (9,463 in the last session's run of the same
+  baseline: this baseline itself swings by 20%): **wall ratio 0.64, CPU ratio 0.74 — below the 0.8 target**.
+  Peak RSS 3,054 MiB during the loop, 5,188 MiB after the embed.
+- A slice of 8,192 symbols (WordNet nouns 40,000-48,191), instrumented, quiet, the bare forward on the same
+  per-step batches right after: before this change embed 107.2 s (forward inside 84.5 s, SAE 10.2 s, the rest
+  12.5 s) against a bare forward of 76.2 s (0.71); after, 97.9 s / 96.0 s (forward inside 81.6 / 79.9 s, SAE
+  7.6 s, aggregation 3.9 s now beside the forward) against 73.1 / 71.2 s: **0.74-0.75**. What is left: the
+  forward runs ~12% slower inside the embed than alone (the aggregation and the tokenizer share the 2 cores
+  with its 2 OpenMP threads), the SAE encode (~10% of the forward: the exact codes need it), tokenizing (~2%).
+  Without the worker (``ahead=False``) the same slice took 106.1 s.
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
