@@ -97,6 +97,9 @@ and the positive readout's dense-to-CSR conversion 4x faster (same arrays). Quie
   forward runs ~12% slower inside the embed than alone (the aggregation and the tokenizer share the 2 cores
   with its 2 OpenMP threads), the SAE encode (~10% of the forward: the exact codes need it), tokenizing (~2%).
   Without the worker (``ahead=False``) the same slice took 106.1 s.
+- The global-sort lead of the last session, tested (16,000 nouns, quiet, alternated twice): the bare forward on
+  per-step batches 7,389 / 7,720 tok/s, on one global sort 7,801 / 7,627 tok/s: the same rate. Per-step batches
+  forward 3.2% more tokens (a text shared by two steps goes once per step): 4-6% of the forward time, not the gap.
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
