@@ -343,10 +343,10 @@ def _csr(dense: np.ndarray):  # noqa: ANN202 - scipy.sparse.csr_matrix
 def _code_batches(
     model: BaseModel, sae, contexts: Sequence[ProbeContext], positions: Sequence[str], batch_size: int,
     activations: dict[str, str] | None, max_tokens: int | None, only: dict[str, Sequence[bool]] | None,
-    progress: Callable[[int, int], None] | None = None, ahead: bool = False, codes: dict[str, str] | None = None,
+    codes: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, np.ndarray, Any]]:
     """``(position, context indices [m], codes)`` per forward batch, codes a CSR matrix ``[m, d_sae]`` (see
-    :func:`context_codes_at`); ``progress(texts done, texts)`` after each batch. Memory: one batch of hidden
+    :func:`context_codes_at`), on the caller's thread (:func:`embed_symbols` runs it on its worker). Memory: one batch of hidden
     states and the sparse codes. Contexts that read the same tokens of the same text (the same label in the
     same template for two symbols) are encoded once.
 
@@ -380,12 +380,8 @@ def _code_batches(
             out.append((position, ctx, _run_means(c, counts)[read]))
         return out
 
-    done = 0
-    for idx, _, coded in model.hidden_batches(texts, batch_size, max_tokens, ahead=ahead, then=encode):
+    for _, _, coded in model.hidden_batches(texts, batch_size, max_tokens, then=encode):
         yield from coded
-        done += len(idx)
-        if progress:
-            progress(done, len(texts))
 
 
 def _run_means(codes: Any, counts: np.ndarray) -> Any:
