@@ -249,6 +249,51 @@ def support_stability(codes: np.ndarray, top_m: int = STABILITY_TOP_M) -> float:
     return float(np.mean([jaccard(a, b) for a, b in pairs]))
 
 
+def _top_entries(
+    indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, rows: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each CSR row of ``rows``' ``m`` strongest positive entries, by value and then by feature index (a
+    stable sort of the descending values over the ascending features, as :func:`support_stability` and the
+    support take them): ``(which [e]: position in rows, rank [e], feature [e], value [e])``, by row then rank."""
+    rows = np.asarray(rows, np.int64)
+    lens = indptr[rows + 1] - indptr[rows]
+    which = np.repeat(np.arange(len(rows)), lens)
+    take = np.repeat(indptr[rows] - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+    c, v = cols[take], vals[take]
+    pos = v > 0
+    which, c, v = which[pos], c[pos], v[pos]
+    order = np.lexsort((c, -v, which))
+    which, c, v = which[order], c[order], v[order]
+    rank = np.arange(len(which)) - np.searchsorted(which, which)
+    keep = rank < m
+    return which[keep], rank[keep], c[keep], v[keep]
+
+
+def _group_stability(sets: np.ndarray, counts: np.ndarray, block: int = 512) -> np.ndarray:
+    """:func:`support_stability` of many groups at once, bit for bit: ``sets [r, m]`` the top features of
+    each row (-1 padded), the rows of group ``j`` the next ``counts[j]`` ones → ``[len(counts)]`` float64 (1
+    for one non-empty set, 0 for none or one empty set; else the mean pairwise Jaccard, pairs in
+    ``itertools.combinations`` order, the mean summed as ``np.mean`` sums one group's list)."""
+    out = np.zeros(len(counts), np.float64)
+    starts = np.cumsum(counts) - counts
+    size = (sets >= 0).sum(1)
+    one = counts == 1
+    out[one] = (size[starts[one]] > 0).astype(np.float64)
+    for p in np.unique(counts[counts >= 2]):
+        a_i, b_i = np.triu_indices(int(p), 1)  # (0, 1), (0, 2), ..., (1, 2), ...: combinations' order
+        groups = np.flatnonzero(counts == p)
+        for g0 in range(0, len(groups), block):
+            g = groups[g0 : g0 + block]
+            a = starts[g][:, None] + a_i
+            b = starts[g][:, None] + b_i
+            sa, sb = sets[a], sets[b]  # [g, pairs, m]
+            inter = ((sa[..., :, None] == sb[..., None, :]) & (sa[..., :, None] >= 0)).sum((-1, -2))
+            union = size[a] + size[b] - inter
+            jac = np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+            out[g] = jac.mean(1)
+    return out
+
+
 def encode_codes(sae, x: np.ndarray) -> np.ndarray:
     """SAE codes ``[n, d_sae]`` float32 of activations ``x [n, d_in]``."""
     import torch
@@ -469,6 +514,7 @@ class SparseCodes:
     def __init__(self, n: int, d: int) -> None:
         self.n, self.d = n, d
         self._ctx: list[np.ndarray] = []
+        self._len: list[np.ndarray] = []
         self._col: list[np.ndarray] = []
         self._val: list[np.ndarray] = []
         self.indptr: np.ndarray | None = None
@@ -476,17 +522,30 @@ class SparseCodes:
     def add(self, idx: np.ndarray, codes: Any) -> None:
         """The codes (a scipy CSR matrix, one row per entry of ``idx``) of contexts ``idx``."""
         codes.eliminate_zeros()
-        self._ctx.append(np.repeat(np.asarray(idx), np.diff(codes.indptr)))
+        self._ctx.append(np.asarray(idx, dtype=np.int64))
+        self._len.append(np.diff(codes.indptr).astype(np.int64))
         self._col.append(codes.indices.astype(np.int32))
         self._val.append(codes.data.astype(np.float32))
 
     def freeze(self) -> SparseCodes:
+        """Rows in context order (a context's entries in the order they were added)."""
         ctx = np.concatenate(self._ctx) if self._ctx else np.zeros(0, np.int64)
-        order = np.argsort(ctx, kind="stable")
-        self.cols = (np.concatenate(self._col) if self._col else np.zeros(0, np.int32))[order]
-        self.vals = (np.concatenate(self._val) if self._val else np.zeros(0, np.float32))[order]
-        self.indptr = np.r_[0, np.cumsum(np.bincount(ctx, minlength=self.n))]
-        self._ctx, self._col, self._val = [], [], []
+        lens = np.concatenate(self._len) if self._len else np.zeros(0, np.int64)
+        cols = np.concatenate(self._col) if self._col else np.zeros(0, np.int32)
+        vals = np.concatenate(self._val) if self._val else np.zeros(0, np.float32)
+        counts = np.bincount(ctx, weights=lens, minlength=self.n).astype(np.int64)
+        self.indptr = np.r_[0, np.cumsum(counts)]
+        if len(ctx) and np.bincount(ctx).max() > 1:  # a context added twice: its pieces in order (a sort)
+            order = np.argsort(np.repeat(ctx, lens), kind="stable")
+            self.cols, self.vals = cols[order], vals[order]
+        else:  # each context added once (as embed does): every row's run moves whole to its place, O(entries)
+            src = np.cumsum(lens) - lens
+            dest = np.repeat(self.indptr[ctx] - src, lens) + np.arange(len(cols))
+            self.cols = np.empty_like(cols)
+            self.vals = np.empty_like(vals)
+            self.cols[dest] = cols
+            self.vals[dest] = vals
+        self._ctx, self._len, self._col, self._val = [], [], [], []
         return self
 
     def csr(self) -> Any:
@@ -509,6 +568,16 @@ class SparseCodes:
         c = self.csr()
         positive = sp.csr_matrix(((c.data > 0).astype(np.float32), c.indices, c.indptr), shape=c.shape)
         return (a @ c).toarray(), (a @ positive).toarray()
+
+    def group_sums_of(self, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """``[len(counts), d]`` float32: the sum of each run of ``counts`` consecutive ``rows`` (any rows, in
+        the order given), added in order as ``take(run).sum(0)`` does."""
+        import scipy.sparse as sp
+
+        rows = np.asarray(rows, np.int64)
+        a = sp.csr_matrix((np.ones(len(rows), np.float32), rows, np.r_[0, np.cumsum(counts)]),
+                          shape=(len(counts), self.n))
+        return (a @ self.csr()).toarray()
 
     def take(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """Dense ``[len(rows), d]`` float32 of the given rows."""
@@ -592,16 +661,8 @@ def embed_symbols(
         n_tokens += sum(len(c.text) for c in ctxs) // 4
         t = _aggregate(part, ctxs, owner, codes[readout.position], d_sae, readout)
         if reliable:
-            from kgalign.neural.reliability import concept_reliability
-
-            bounds = np.searchsorted(np.asarray(owner), np.arange(len(part) + 1))
-            para = np.asarray([c.paraphrase for c in ctxs], dtype=bool)
-            t.reliability = np.asarray([
-                concept_reliability(codes["mention_state"].take(
-                    np.arange(bounds[j], bounds[j + 1])[para[bounds[j]:bounds[j + 1]]]),
-                                    background=readout.background_state, scale=readout.reliability_scale)
-                for j in range(len(part))
-            ], np.float32)
+            t.reliability = _reliabilities(codes["mention_state"], ctxs, owner, len(part), readout.background_state,
+                                           readout.reliability_scale)
         tables.append(t)
         if progress:
             progress(min(start + chunk, len(todo)), len(todo))
@@ -640,37 +701,57 @@ def _aggregate(
     part: Sequence[Symbol],
     ctxs: Sequence[ProbeContext],
     owner: Sequence[int],
-    codes: np.ndarray | SparseCodes,
+    codes: SparseCodes,
     d_sae: int,
     readout: Readout | None = None,
 ) -> ConceptTable:
+    """The step's concept table from its frozen per-context codes, every symbol at once: mean codes and
+    firing counts from sparse products, supports and stabilities from one sort of the entries (the same
+    values, bit for bit, as :func:`support_stability` and a per-symbol top-``SUPPORT_SIZE`` give)."""
     n, m = len(part), SUPPORT_SIZE
     sids = np.full((n, m), -1, np.int32)
     sw = np.zeros((n, m), np.float32)
     sf = np.zeros((n, m), np.float32)
-    stab = np.zeros(n, np.float32)
-    strength = np.zeros(n, np.float32)
     bounds = np.searchsorted(np.asarray(owner), np.arange(n + 1))  # owner runs 0, 0, 1, 1, 1, 2, ...
     ncx = np.diff(bounds).astype(np.int32)
-    para = np.asarray([c.paraphrase for c in ctxs], dtype=bool)
     # Every symbol's mean code and firing counts at once (the sums add each symbol's contexts in order, as
-    # the dense mean does: the same bits); then per symbol only its support and stability.
-    if isinstance(codes, SparseCodes):
-        sums, positive = codes.group_sums(bounds)
-    else:
-        sums = np.stack([codes[bounds[j]:bounds[j + 1]].sum(0) for j in range(n)]) if n else np.zeros((0, d_sae))
-        positive = np.stack([(codes[bounds[j]:bounds[j + 1]] > 0).sum(0) for j in range(n)]) if n else sums
+    # the dense mean does: the same bits).
+    sums, positive = codes.group_sums(bounds)
     means = sums / ncx[:, None].astype(np.float32)
     vectors = means if readout is None else readout.transform(means)
-    vectors = vectors.astype(np.float32, copy=False)
-    for j in range(n):
-        mean = vectors[j]
-        active = np.flatnonzero(mean > 0)
-        top = active[np.argsort(-mean[active], kind="stable")[:m]]
-        sids[j, : len(top)] = top
-        sw[j, : len(top)] = mean[top]
-        sf[j, : len(top)] = positive[j, top].astype(np.float64) / int(ncx[j])
-        rows = np.arange(bounds[j], bounds[j + 1])[para[bounds[j]:bounds[j + 1]]]
-        stab[j] = support_stability(codes.take(rows) if isinstance(codes, SparseCodes) else codes[rows])
-        strength[j] = float(mean.max()) if len(mean) else 0.0
-    return ConceptTable([(s.graph, s.iri) for s in part], vectors, sids, sw, sf, stab, strength, ncx)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    # Supports: each symbol's strongest positive features, strongest first (ties: lower feature first).
+    dense_ptr = np.arange(n + 1, dtype=np.int64) * d_sae
+    flat = vectors.reshape(-1)
+    nz = np.flatnonzero(flat > 0)
+    which, rank, feat, val = _top_entries(
+        np.searchsorted(nz, dense_ptr), (nz % max(d_sae, 1)).astype(np.int64), flat[nz], np.arange(n), m)
+    sids[which, rank] = feat
+    sw[which, rank] = val
+    sf[which, rank] = positive[which, feat].astype(np.float64) / ncx[which].astype(np.int64)
+    # Stability: the paraphrase contexts' top-STABILITY_TOP_M sets, compared pairwise within each symbol.
+    para = np.flatnonzero(np.asarray([c.paraphrase for c in ctxs], dtype=bool))
+    top_m = STABILITY_TOP_M
+    w, r, f, _ = _top_entries(codes.indptr, codes.cols, codes.vals, para, top_m)
+    sets = np.full((len(para), top_m), -1, np.int64)
+    sets[w, r] = f
+    per = np.bincount(np.asarray(owner, np.int64)[para], minlength=n) if len(para) else np.zeros(n, np.int64)
+    stab = _group_stability(sets, per).astype(np.float32)
+    strength = vectors.max(1) if d_sae else np.zeros(n, np.float32)
+    return ConceptTable([(s.graph, s.iri) for s in part], vectors, sids, sw, sf, stab,
+                        strength.astype(np.float32), ncx)
+
+
+def _reliabilities(
+    state: SparseCodes, ctxs: Sequence[ProbeContext], owner: Sequence[int], n: int,
+    background: np.ndarray | None, scale: float | None,
+) -> np.ndarray:
+    """``[n]`` float32: each symbol's :func:`~kgalign.neural.reliability.concept_reliability` from the frozen
+    mean-state codes of its paraphrase contexts (0 for a symbol with none), the means from one sparse product."""
+    from kgalign.neural.reliability import reliability_of_mean
+
+    para = np.flatnonzero(np.asarray([c.paraphrase for c in ctxs], dtype=bool))
+    per = np.bincount(np.asarray(owner, np.int64)[para], minlength=n)
+    means = state.group_sums_of(para, per) / np.maximum(per, 1)[:, None].astype(np.float32)
+    return np.asarray([reliability_of_mean(means[j], background=background, scale=scale) if per[j] else 0.0
+                       for j in range(n)], np.float32)

@@ -59,9 +59,14 @@ def concept_reliability(
     x = np.asarray(state_codes, np.float32)
     if x.ndim != 2 or not len(x):
         return 0.0
-    v = x.mean(0)
-    if background is not None:
-        v = v - background
+    return reliability_of_mean(x.mean(0), background=background, scale=scale)
+
+
+def reliability_of_mean(
+    mean: np.ndarray, *, background: np.ndarray | None = None, scale: float | None = None
+) -> float:
+    """:func:`concept_reliability` from the mean of the state codes ``[d_sae]`` (float32) already taken."""
+    v = mean - background if background is not None else mean
     norm = float(np.linalg.norm(v))
     s = float(scale) if scale else 1.0
     return norm / (norm + s)
@@ -177,6 +182,7 @@ __all__ = [
     "READOUT_FILENAME",
     "Reliability",
     "concept_reliability",
+    "reliability_of_mean",
     "from_figures",
     "load_readout_vectors",
     "reliability_for",

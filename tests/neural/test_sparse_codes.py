@@ -86,3 +86,98 @@ def test_the_fast_dense_to_csr_conversion_is_scipys(shape):
     assert got.indices.dtype == want.indices.dtype and got.indptr.dtype == want.indptr.dtype
     assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
     assert np.array_equal(got.data, want.data, equal_nan=True)
+
+
+def test_the_sparse_freeze_places_rows_as_the_sort_did() -> None:
+    """Rows added once each move whole to their place; a row added in two pieces keeps its pieces in order."""
+    import scipy.sparse as sp
+
+    from kgalign.neural.concepts import SparseCodes
+
+    rng = np.random.default_rng(4)
+    dense = np.where(rng.random((30, 20)) < 0.25, rng.random((30, 20)) + 0.1, 0.0).astype(np.float32)
+    order = rng.permutation(30)
+    sc = SparseCodes(32, 20)
+    for part in np.array_split(order, 4):
+        sc.add(part, sp.csr_matrix(dense[part]))
+    sc.freeze()
+    np.testing.assert_array_equal(sc.take(range(30)), dense)
+    assert (np.diff(sc.indptr)[30:] == 0).all()
+    twice = SparseCodes(3, 20)  # context 1 in two pieces (features 0-9, then 10-19)
+    twice.add(np.array([1, 0]), sp.csr_matrix(np.vstack([dense[1] * (np.arange(20) < 10), dense[0]])))
+    twice.add(np.array([1, 2]), sp.csr_matrix(np.vstack([dense[1] * (np.arange(20) >= 10), dense[2]])))
+    twice.freeze()
+    np.testing.assert_array_equal(twice.take(range(3)), dense[:3])
+
+
+def _reference_table(owner, para, codes, state, d, background):
+    """The per-symbol loops the aggregation replaced, written plainly."""
+    from kgalign.neural.concepts import SUPPORT_SIZE, support_stability
+    from kgalign.neural.reliability import concept_reliability
+
+    out = {k: [] for k in ("vectors", "ids", "weights", "freq", "stab", "strength", "rel")}
+    for j in range(owner.max() + 1):
+        rows = np.flatnonzero(owner == j)
+        c = codes[rows]
+        mean = c.sum(0) / np.float32(len(rows))
+        active = np.flatnonzero(mean > 0)
+        top = active[np.argsort(-mean[active], kind="stable")[:SUPPORT_SIZE]]
+        ids = np.full(SUPPORT_SIZE, -1, np.int32)
+        w = np.zeros(SUPPORT_SIZE, np.float32)
+        f = np.zeros(SUPPORT_SIZE, np.float32)
+        ids[: len(top)], w[: len(top)] = top, mean[top]
+        f[: len(top)] = (c > 0).sum(0)[top].astype(np.float64) / len(rows)
+        p = rows[para[rows]]
+        out["vectors"].append(mean)
+        out["ids"].append(ids)
+        out["weights"].append(w)
+        out["freq"].append(f)
+        out["stab"].append(support_stability(codes[p]))
+        out["strength"].append(mean.max())
+        out["rel"].append(concept_reliability(state[p], background=background, scale=0.7) if len(p) else 0.0)
+    return {k: np.asarray(v, np.float32) for k, v in out.items()}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_whole_step_aggregation_equals_the_per_symbol_loops(seed) -> None:
+    """Supports (ties included: lower feature first), firing fractions, stabilities (one, none and many
+    paraphrase contexts, empty codes) and reliabilities of a whole step at once are the per-symbol values."""
+    import scipy.sparse as sp
+
+    from kgalign.neural.concepts import SparseCodes, _aggregate, _reliabilities
+    from kgalign.neural.probing import ProbeContext
+    from kgalign.symbolic.symbols import Symbol
+
+    rng = np.random.default_rng(seed)
+    d, n = 48, 40
+    counts = rng.integers(1, 9, n)
+    counts[0] = 1
+    owner = np.repeat(np.arange(n), counts)
+    m = len(owner)
+    para = rng.random(m) < 0.6
+    para[np.flatnonzero(owner == 1)] = False  # a symbol with no paraphrase context
+    # quantised values: many exact ties between features and between symbols
+    codes = np.where(rng.random((m, d)) < 0.3, rng.integers(1, 4, (m, d)) / 4, 0.0).astype(np.float32)
+    codes[np.flatnonzero(owner == 2)] = 0.0  # a symbol whose codes are all zero
+    state = np.where(rng.random((m, d)) < 0.3, rng.random((m, d)), 0.0).astype(np.float32)
+    state[~para] = 0.0
+    background = rng.random(d).astype(np.float32) * 0.1
+    sc, st = SparseCodes(m, d), SparseCodes(m, d)
+    for part in np.array_split(rng.permutation(m), 5):
+        sc.add(part, sp.csr_matrix(codes[part]))
+        st.add(part, sp.csr_matrix(state[part]))
+    sc.freeze()
+    st.freeze()
+    part_syms = [Symbol(f"http://x/{j}", "g", "class", f"s{j}") for j in range(n)]
+    ctxs = [ProbeContext("t", 0, 1, "paraphrase" if p else "definition", paraphrase=bool(p)) for p in para]
+    t = _aggregate(part_syms, ctxs, owner.tolist(), sc, d)
+    ref = _reference_table(owner, para, codes, state, d, background)
+    np.testing.assert_array_equal(t.vectors, ref["vectors"])
+    np.testing.assert_array_equal(t.support_ids, ref["ids"].astype(np.int32))
+    np.testing.assert_array_equal(t.support_weights, ref["weights"])
+    np.testing.assert_array_equal(t.support_freq, ref["freq"])
+    np.testing.assert_array_equal(t.stability, ref["stab"])
+    np.testing.assert_array_equal(t.strength, ref["strength"])
+    assert t.stability[1] == 0.0 and t.support_ids[2, 0] == -1
+    rel = _reliabilities(st, ctxs, owner.tolist(), n, background, 0.7)
+    np.testing.assert_array_equal(rel, ref["rel"])
