@@ -249,24 +249,72 @@ def support_stability(codes: np.ndarray, top_m: int = STABILITY_TOP_M) -> float:
     return float(np.mean([jaccard(a, b) for a, b in pairs]))
 
 
-def _top_entries(
-    indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, rows: np.ndarray, m: int
+def _top_dense(
+    x: np.ndarray, m: int, feature: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each CSR row of ``rows``' ``m`` strongest positive entries, by value and then by feature index (a
-    stable sort of the descending values over the ascending features, as :func:`support_stability` and the
-    support take them): ``(which [e]: position in rows, rank [e], feature [e], value [e])``, by row then rank."""
-    rows = np.asarray(rows, np.int64)
-    lens = indptr[rows + 1] - indptr[rows]
-    which = np.repeat(np.arange(len(rows)), lens)
-    take = np.repeat(indptr[rows] - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
-    c, v = cols[take], vals[take]
-    pos = v > 0
-    which, c, v = which[pos], c[pos], v[pos]
-    order = np.lexsort((c, -v, which))
-    which, c, v = which[order], c[order], v[order]
-    rank = np.arange(len(which)) - np.searchsorted(which, which)
-    keep = rank < m
-    return which[keep], rank[keep], c[keep], v[keep]
+    """Each row of ``x [r, w]``'s ``m`` strongest positive entries, by value and then by feature
+    (``feature(rows, columns)``, or the column): a stable sort of the descending values over the ascending
+    features, as :func:`support_stability` and the support take them. ``(row [e], rank [e], feature [e],
+    value [e])``, by row then rank. The ``m``-th largest value of each row comes from ``torch.topk``; every
+    entry above it is taken, and of the entries equal to it the lowest features, as many as the row still
+    needs; only the chosen entries are sorted."""
+    import torch
+
+    r, w = x.shape
+    if r == 0 or w == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    feat_of = feature or (lambda _rows, cols: cols)
+    if w > m:
+        thr = torch.topk(torch.from_numpy(x), m, dim=1, sorted=False).values.min(1).values.numpy()
+        if np.isnan(thr).any():  # torch ranks NaN first; the comparisons below never take it
+            thr = torch.topk(torch.from_numpy(np.where(np.isnan(x), -np.inf, x)), m, dim=1,
+                             sorted=False).values.min(1).values.numpy()
+        thr = np.maximum(thr, 0)[:, None]
+    else:
+        thr = np.zeros((r, 1), x.dtype)
+    above = x > thr
+    rows, cols = np.nonzero(above)
+    tr, tc = np.nonzero((x == thr) & (thr > 0))  # ties at the threshold
+    if len(tr):
+        order = np.lexsort((feat_of(tr, tc), tr))
+        tr, tc = tr[order], tc[order]
+        need = m - above.sum(1)
+        keep = np.arange(len(tr)) - np.searchsorted(tr, tr) < need[tr]
+        rows, cols = np.r_[rows, tr[keep]], np.r_[cols, tc[keep]]
+    feat = np.asarray(feat_of(rows, cols), np.int64)
+    val = x[rows, cols]
+    order = np.lexsort((feat, -val, rows))
+    rows, feat, val = rows[order], feat[order], val[order]
+    return rows, np.arange(len(rows)) - np.searchsorted(rows, rows), feat, val
+
+
+def _top_entries(
+    start: np.ndarray, length: np.ndarray, cols: np.ndarray, vals: np.ndarray, m: int, block: int = 2048
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_top_dense` of sparse rows (row ``k``: ``cols/vals[start[k] : start[k] + length[k]]``; ``row``
+    in the result = ``k``), by blocks of rows of similar length, each padded to its longest."""
+    start = np.asarray(start, np.int64)
+    length = np.asarray(length, np.int64)
+    by_len = np.argsort(length, kind="stable")
+    parts: list[tuple[np.ndarray, ...]] = []
+    for b0 in range(0, len(by_len), block):
+        k = by_len[b0 : b0 + block]
+        lens, base = length[k], start[k]
+        width = int(lens.max()) if len(k) else 0
+        if width == 0:
+            continue
+        total = int(lens.sum())
+        first = np.cumsum(lens) - lens
+        pad = np.zeros(len(k) * width, np.float32)
+        pad[np.repeat(np.arange(len(k)) * width - first, lens) + np.arange(total)] = vals[
+            np.repeat(base - first, lens) + np.arange(total)]
+        w, rank, f, v = _top_dense(pad.reshape(len(k), width), m, lambda rr, cc, base=base: cols[base[rr] + cc])
+        parts.append((k[w], rank, f, v))
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    w, rank, f, v = (np.concatenate(x) for x in zip(*parts, strict=True))
+    order = np.argsort(w, kind="stable")  # by row (each row's entries are already in rank order)
+    return w[order], rank[order], f[order], v[order]
 
 
 def _group_stability(sets: np.ndarray, counts: np.ndarray, block: int = 512) -> np.ndarray:
@@ -509,7 +557,11 @@ def _batch_reads(
 
 class SparseCodes:
     """Per-context codes ``[n, d]`` kept sparse (an SAE code has k of d features active): the rows of a
-    whole embed step fit in a few MiB instead of ``n x d`` floats."""
+    whole embed step fit in a few MiB instead of ``n x d`` floats.
+
+    Rows stay where they were added (no reordering of the entries): after :meth:`freeze`, context ``i``'s
+    entries are ``cols/vals[start[i] : start[i] + length[i]]`` (length 0 for a context never added); a
+    context added in several pieces is gathered into one run (a sort; embed adds each context once)."""
 
     def __init__(self, n: int, d: int) -> None:
         self.n, self.d = n, d
@@ -517,7 +569,8 @@ class SparseCodes:
         self._len: list[np.ndarray] = []
         self._col: list[np.ndarray] = []
         self._val: list[np.ndarray] = []
-        self.indptr: np.ndarray | None = None
+        self.start: np.ndarray | None = None
+        self.length: np.ndarray | None = None
 
     def add(self, idx: np.ndarray, codes: Any) -> None:
         """The codes (a scipy CSR matrix, one row per entry of ``idx``) of contexts ``idx``."""
@@ -528,32 +581,48 @@ class SparseCodes:
         self._val.append(codes.data.astype(np.float32))
 
     def freeze(self) -> SparseCodes:
-        """Rows in context order (a context's entries in the order they were added)."""
         ctx = np.concatenate(self._ctx) if self._ctx else np.zeros(0, np.int64)
         lens = np.concatenate(self._len) if self._len else np.zeros(0, np.int64)
-        cols = np.concatenate(self._col) if self._col else np.zeros(0, np.int32)
-        vals = np.concatenate(self._val) if self._val else np.zeros(0, np.float32)
-        counts = np.bincount(ctx, weights=lens, minlength=self.n).astype(np.int64)
-        self.indptr = np.r_[0, np.cumsum(counts)]
-        if len(ctx) and np.bincount(ctx).max() > 1:  # a context added twice: its pieces in order (a sort)
-            order = np.argsort(np.repeat(ctx, lens), kind="stable")
-            self.cols, self.vals = cols[order], vals[order]
-        else:  # each context added once (as embed does): every row's run moves whole to its place, O(entries)
-            src = np.cumsum(lens) - lens
-            dest = np.repeat(self.indptr[ctx] - src, lens) + np.arange(len(cols))
-            self.cols = np.empty_like(cols)
-            self.vals = np.empty_like(vals)
-            self.cols[dest] = cols
-            self.vals[dest] = vals
+        self.cols = np.concatenate(self._col) if self._col else np.zeros(0, np.int32)
+        self.vals = np.concatenate(self._val) if self._val else np.zeros(0, np.float32)
         self._ctx, self._len, self._col, self._val = [], [], [], []
+        self.start = np.zeros(self.n, np.int64)
+        self.length = np.zeros(self.n, np.int64)
+        if len(ctx) and np.bincount(ctx).max() > 1:  # a context added in pieces: one run each, pieces in order
+            order = np.argsort(np.repeat(ctx, lens), kind="stable")
+            self.cols, self.vals = self.cols[order], self.vals[order]
+            self.length[:] = np.bincount(ctx, weights=lens, minlength=self.n).astype(np.int64)
+            self.start[:] = np.cumsum(self.length) - self.length
+        else:
+            self.start[ctx] = np.cumsum(lens) - lens
+            self.length[ctx] = lens
         return self
 
-    def csr(self) -> Any:
-        """All rows as a scipy CSR matrix ``[n, d]`` (float32)."""
+    def _stored(self) -> tuple[Any, np.ndarray]:
+        """``(the stored runs as a CSR matrix, the run of each context or -1)``."""
         import scipy.sparse as sp
 
-        assert self.indptr is not None, "freeze() first"
-        return sp.csr_matrix((self.vals, self.cols, self.indptr), shape=(self.n, self.d))
+        assert self.start is not None and self.length is not None, "freeze() first"
+        has = np.flatnonzero(self.length)
+        order = has[np.argsort(self.start[has], kind="stable")]
+        run = np.full(self.n, -1, np.int64)
+        run[order] = np.arange(len(order))
+        indptr = np.r_[0, self.start[order] + self.length[order]] if len(order) else np.zeros(1, np.int64)
+        indptr[0] = 0
+        m = sp.csr_matrix((self.vals, self.cols, indptr), shape=(len(order), self.d))
+        return m, run
+
+    def _sum_matrix(self, rows: np.ndarray, counts: np.ndarray, run: np.ndarray) -> Any:
+        """The 0/1 matrix whose row ``j`` adds the stored runs of the next ``counts[j]`` ``rows`` (in order;
+        contexts with no entries add nothing and are left out)."""
+        import scipy.sparse as sp
+
+        r = run[np.asarray(rows, np.int64)]
+        group = np.repeat(np.arange(len(counts)), counts)
+        keep = r >= 0
+        indptr = np.r_[0, np.cumsum(np.bincount(group[keep], minlength=len(counts)))]
+        return sp.csr_matrix((np.ones(int(keep.sum()), np.float32), r[keep], indptr),
+                             shape=(len(counts), int(max(run.max(initial=-1) + 1, 0))))
 
     def group_sums(self, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For runs of rows ``bounds[j]:bounds[j+1]``: ``(sums [g, d] float32, counts of positive entries
@@ -561,31 +630,25 @@ class SparseCodes:
         from it is bit for bit the dense one."""
         import scipy.sparse as sp
 
-        g = len(bounds) - 1
-        n = int(bounds[-1] - bounds[0])
-        a = sp.csr_matrix((np.ones(n, np.float32), np.arange(bounds[0], bounds[-1]), bounds - bounds[0]),
-                          shape=(g, self.n))
-        c = self.csr()
+        c, run = self._stored()
+        a = self._sum_matrix(np.arange(bounds[0], bounds[-1]), np.diff(bounds), run)
         positive = sp.csr_matrix(((c.data > 0).astype(np.float32), c.indices, c.indptr), shape=c.shape)
         return (a @ c).toarray(), (a @ positive).toarray()
 
     def group_sums_of(self, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """``[len(counts), d]`` float32: the sum of each run of ``counts`` consecutive ``rows`` (any rows, in
         the order given), added in order as ``take(run).sum(0)`` does."""
-        import scipy.sparse as sp
-
-        rows = np.asarray(rows, np.int64)
-        a = sp.csr_matrix((np.ones(len(rows), np.float32), rows, np.r_[0, np.cumsum(counts)]),
-                          shape=(len(counts), self.n))
-        return (a @ self.csr()).toarray()
+        c, run = self._stored()
+        return (self._sum_matrix(rows, counts, run) @ c).toarray()
 
     def take(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """Dense ``[len(rows), d]`` float32 of the given rows."""
-        assert self.indptr is not None, "freeze() first"
+        assert self.start is not None and self.length is not None, "freeze() first"
         rows = np.asarray(rows, dtype=np.int64)
         out = np.zeros((len(rows), self.d), np.float32)
         for k, r in enumerate(rows):
-            a, b = self.indptr[r], self.indptr[r + 1]
+            a = self.start[r]
+            b = a + self.length[r]
             out[k, self.cols[a:b]] = self.vals[a:b]
         return out
 
@@ -721,18 +784,14 @@ def _aggregate(
     vectors = means if readout is None else readout.transform(means)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     # Supports: each symbol's strongest positive features, strongest first (ties: lower feature first).
-    dense_ptr = np.arange(n + 1, dtype=np.int64) * d_sae
-    flat = vectors.reshape(-1)
-    nz = np.flatnonzero(flat > 0)
-    which, rank, feat, val = _top_entries(
-        np.searchsorted(nz, dense_ptr), (nz % max(d_sae, 1)).astype(np.int64), flat[nz], np.arange(n), m)
+    which, rank, feat, val = _top_dense(vectors, m)
     sids[which, rank] = feat
     sw[which, rank] = val
     sf[which, rank] = positive[which, feat].astype(np.float64) / ncx[which].astype(np.int64)
     # Stability: the paraphrase contexts' top-STABILITY_TOP_M sets, compared pairwise within each symbol.
     para = np.flatnonzero(np.asarray([c.paraphrase for c in ctxs], dtype=bool))
     top_m = STABILITY_TOP_M
-    w, r, f, _ = _top_entries(codes.indptr, codes.cols, codes.vals, para, top_m)
+    w, r, f, _ = _top_entries(codes.start[para], codes.length[para], codes.cols, codes.vals, top_m)
     sets = np.full((len(para), top_m), -1, np.int64)
     sets[w, r] = f
     per = np.bincount(np.asarray(owner, np.int64)[para], minlength=n) if len(para) else np.zeros(n, np.int64)
