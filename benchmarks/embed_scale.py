@@ -100,6 +100,15 @@ and the positive readout's dense-to-CSR conversion 4x faster (same arrays). Quie
 - The global-sort lead of the last session, tested (16,000 nouns, quiet, alternated twice): the bare forward on
   per-step batches 7,389 / 7,720 tok/s, on one global sort 7,801 / 7,627 tok/s: the same rate. Per-step batches
   forward 3.2% more tokens (a text shared by two steps goes once per step): 4-6% of the forward time, not the gap.
+Session 8 (2026-12-04), quiet: a step's supports, stabilities and reliabilities for all its symbols at once (torch.topk
+thresholds, one small sort), SparseCodes kept in the order added (freeze 1.0 s -> 0.03 s a step), IVF k-means on 20
+points a list for 10 rounds, one graph's table file linked into the generation. The same concept table bit for bit
+(1,500 WordNet symbols compared with the previous code). A py-spy sample at 25k before these changes had the main
+thread's freeze + aggregation at 15 s and the IVF build at 14.7 s; the 4,096-symbol step's aggregation 2.6 s -> 0.9 s.
+- 50,000 concepts (``--sizes 50000 --sample 0.1 --no-report``): embed **598.5 s wall / 1,041.2 s CPU** (session 7:
+  699.0 / 1,198.9); bare forward 8,031 tok/s: **wall ratio 0.72, CPU ratio 0.82** (0.64 / 0.74 before); peak RSS 2,806
+  MiB in the loop, 5,177 MiB after the embed. Still below 0.8 wall: what remains is the SAE encode (~9% of the
+  forward), the forward running ~10% slower beside the rest, reading the symbols and the neural facts.
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
