@@ -251,6 +251,10 @@ def support_stability(codes: np.ndarray, top_m: int = STABILITY_TOP_M) -> float:
     return float(np.mean([jaccard(a, b) for a, b in pairs]))
 
 
+def _no_entries() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+
+
 def _top_dense(
     x: np.ndarray, m: int, feature: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -264,7 +268,7 @@ def _top_dense(
 
     r, w = x.shape
     if r == 0 or w == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return _no_entries()
     feat_of = feature or (lambda _rows, cols: cols)
     if w > m:
         thr = torch.topk(torch.from_numpy(x), m, dim=1, sorted=False).values.min(1).values.numpy()
@@ -313,7 +317,7 @@ def _top_entries(
         w, rank, f, v = _top_dense(pad.reshape(len(k), width), m, lambda rr, cc, base=base: cols[base[rr] + cc])
         parts.append((k[w], rank, f, v))
     if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return _no_entries()
     w, rank, f, v = (np.concatenate(x) for x in zip(*parts, strict=True))
     order = np.argsort(w, kind="stable")  # by row (each row's entries are already in rank order)
     return w[order], rank[order], f[order], v[order]
@@ -609,8 +613,7 @@ class SparseCodes:
         order = has[np.argsort(self.start[has], kind="stable")]
         run = np.full(self.n, -1, np.int64)
         run[order] = np.arange(len(order))
-        indptr = np.r_[0, self.start[order] + self.length[order]] if len(order) else np.zeros(1, np.int64)
-        indptr[0] = 0
+        indptr = np.r_[0, self.start[order] + self.length[order]]  # the runs tile cols/vals in order
         m = sp.csr_matrix((self.vals, self.cols, indptr), shape=(len(order), self.d))
         return m, run
 
@@ -771,8 +774,8 @@ def _aggregate(
     readout: Readout | None = None,
 ) -> ConceptTable:
     """The step's concept table from its frozen per-context codes, every symbol at once: mean codes and
-    firing counts from sparse products, supports and stabilities from one sort of the entries (the same
-    values, bit for bit, as :func:`support_stability` and a per-symbol top-``SUPPORT_SIZE`` give)."""
+    firing counts from sparse products, supports and stability sets from :func:`_top_dense` (the same values,
+    bit for bit, as :func:`support_stability` and a per-symbol top-``SUPPORT_SIZE`` give)."""
     n, m = len(part), SUPPORT_SIZE
     sids = np.full((n, m), -1, np.int32)
     sw = np.zeros((n, m), np.float32)
