@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from kgalign.errors import EmbedError
-from kgalign.neural.model import BaseModel, run_ahead
+from kgalign.neural.model import BaseModel, run_streams
 from kgalign.neural.probing import ProbeContext, has_text, probe_contexts
 from kgalign.symbolic.symbols import Symbol
 
@@ -370,11 +370,25 @@ def context_codes(
 #: Padded tokens per forward batch when embedding (see :meth:`BaseModel.batches`); chosen among 2,048 / 4,096 /
 #: 8,192 / 16,384 on WordNet and OAEI Conference probing contexts (4,096-8,192 fastest; 4,096 pads less).
 MAX_BATCH_TOKENS = 4096
-#: Whether embed runs the forward passes one batch ahead on a worker thread (see :meth:`BaseModel.hidden_batches`).
+#: Whether embed runs its forward passes on :data:`EMBED_STREAMS` worker threads, ahead of the aggregation (see
+#: :func:`kgalign.neural.model.run_streams`); ``False``: everything on the caller's thread, one batch at a time.
 EMBED_AHEAD = True
-#: How many items (a step's plan, or one batch's sparse codes: ~1 MB) the worker may run ahead of the
-#: aggregation; enough to keep the forward going while a step is aggregated.
+#: How many items (a step's plan, or one batch's sparse codes: ~1 MB) the forward streams may run ahead of
+#: the aggregation; enough to keep the forwards going while a step is aggregated.
 EMBED_DEPTH = 32
+#: Forward streams of embed (threads, each forwarding its own batches with its share of torch's threads).
+#: Two streams of one thread each, on 2 cores, keep both cores busy: one stream's single-threaded work (the
+#: SAE's top-k, reading the mention tokens, the sparse means) runs beside the other's forward, where one
+#: forward on two threads left a core idle at each of those steps (measured quiet, 4,096 WordNet nouns, the
+#: forward plus SAE work alone: 29.5-32.9 s with two streams against 33.8-34.7 s with one).
+EMBED_STREAMS = 2
+
+
+def embed_streams(threads: int) -> tuple[int, int]:
+    """``(streams, torch threads per stream)`` for ``threads`` torch threads: :data:`EMBED_STREAMS` streams
+    sharing them (one stream, all of them, on a single thread)."""
+    streams = max(1, min(EMBED_STREAMS, threads))
+    return streams, max(1, threads // streams)
 
 
 def context_codes_at(
@@ -445,12 +459,23 @@ def _code_batches(
     codes: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, np.ndarray, Any]]:
     """``(position, context indices [m], codes)`` per forward batch, codes a CSR matrix ``[m, d_sae]`` (see
-    :func:`context_codes_at`), on the caller's thread (:func:`embed_symbols` runs it on its worker). Memory: one batch of hidden
-    states and the sparse codes. Contexts that read the same tokens of the same text (the same label in the
-    same template for two symbols) are encoded once.
+    :func:`context_codes_at`), on the caller's thread. Memory: one batch of hidden states and the sparse
+    codes. Contexts that read the same tokens of the same text (the same label in the same template for two
+    symbols) are encoded once. (:func:`embed_symbols` runs the same job's batches on its forward streams.)"""
+    texts, encode = _code_job(sae, contexts, positions, activations, only, codes)
+    for _, _, coded in model.hidden_batches(texts, batch_size, max_tokens, then=encode):
+        yield from coded
 
-    Which tokens each context reads is worked out for a whole batch at once (:func:`_batch_reads`), and the
-    SAE encodes them right after the forward, on the forward's thread (see :meth:`BaseModel.hidden_batches`)."""
+
+def _code_job(
+    sae, contexts: Sequence[ProbeContext], positions: Sequence[str], activations: dict[str, str] | None,
+    only: dict[str, Sequence[bool]] | None, codes: dict[str, str] | None = None,
+) -> tuple[list[str], Callable[[list[int], list, Any], list[tuple[str, np.ndarray, Any]]]]:
+    """``(the distinct texts of contexts, encode)``: ``encode(text indices, encodings, hidden)`` turns one
+    forward batch of those texts into ``[(position, context indices, CSR codes)]``. Which tokens each context
+    reads is worked out for a whole batch at once (:func:`_batch_reads`); the SAE encodes them right after the
+    forward, on the forward's thread. ``encode`` only reads the job's arrays: batches may run on several
+    threads at once."""
     wanted = {p: (None if only is None or p not in only else np.asarray(only[p], dtype=bool)) for p in positions}
     texts: list[str] = []
     slot: dict[str, int] = {}
@@ -479,8 +504,7 @@ def _code_batches(
             out.append((position, ctx, _run_means(c, counts)[read]))
         return out
 
-    for _, _, coded in model.hidden_batches(texts, batch_size, max_tokens, then=encode):
-        yield from coded
+    return texts, encode
 
 
 def _run_means(codes: Any, counts: np.ndarray) -> Any:
@@ -683,6 +707,11 @@ def embed_symbols(
     Symbols go in steps of ``chunk``: a step's distinct context texts are length-sorted together (less
     padding the larger the step) and its per-context codes are held sparse; ``progress(done, total)`` is
     called after every forward batch.
+
+    With ``ahead`` the forward batches run on :data:`EMBED_STREAMS` threads, each with its share of torch's
+    threads (given back when the embed ends or is interrupted), while the caller's thread aggregates the
+    steps whose batches are all in. The table does not depend on which stream ran a batch, or in which order
+    batches came back: a context's codes are added where they land and summed in context order.
     """
     d_sae = int(sae.W_dec.shape[0])
     readout = readout_of(sae)
@@ -690,7 +719,6 @@ def embed_symbols(
     skipped = [s.iri for s in symbols if not has_text(s)]
     if symbols and not todo:
         raise EmbedError(f"none of the {len(symbols)} symbols has any text (no text to probe with) (e.g. {skipped[0]})")
-    tables: list[ConceptTable] = []
     t0 = time.perf_counter()
     n_tokens = 0
     if progress:
@@ -699,11 +727,14 @@ def embed_symbols(
     positions = (readout.position, "mention_state") if reliable and readout.position != "mention_state" else (
         readout.position,)
 
-    def steps() -> Iterator[tuple]:
-        """Every step's plan, then its codes batch by batch. With ``ahead`` this runs on one worker thread
-        for the whole embed, ``EMBED_DEPTH`` items ahead: the next step's contexts, tokens and forward passes
-        go on while the caller aggregates the last one (no drained pipeline between steps)."""
-        for start in range(0, len(todo), chunk):
+    activations = {readout.position: readout.activation}
+    read_codes = {readout.position: readout.codes}
+
+    def plan() -> Iterator[tuple[str, Any]]:
+        """Every step's plan, then its forward batches as work items. With ``ahead`` this runs on whichever
+        forward stream takes the next item (see :func:`run_streams`): the next step's contexts and tokens are
+        made while the last step's batches are still on the other stream and the caller aggregates."""
+        for k, start in enumerate(range(0, len(todo), chunk)):
             part = todo[start : start + chunk]
             ctxs: list[ProbeContext] = []
             owner: list[int] = []
@@ -711,55 +742,84 @@ def embed_symbols(
                 cs = probe_contexts(s, label_of)
                 ctxs.extend(cs)
                 owner.extend([j] * len(cs))
-            yield ("step", start, part, ctxs, owner)
             # One forward pass for both; the reliability state is read linear, as before, and only at the
             # paraphrase contexts (all that reliability reads).
-            for position, idx, c in _code_batches(
-                model, sae, ctxs, positions, batch_size, {readout.position: readout.activation}, max_tokens,
-                {"mention_state": [c.paraphrase for c in ctxs]} if readout.position != "mention_state" else None,
-                codes={readout.position: readout.codes},
-            ):
-                yield ("codes", position, idx, c)
+            only = {"mention_state": [c.paraphrase for c in ctxs]} if readout.position != "mention_state" else None
+            texts, encode = _code_job(sae, ctxs, positions, activations, only, read_codes)
+            batches = model.batches(texts, batch_size, max_tokens)
+            yield "step", (k, start, part, ctxs, owner, len(batches))
+            for idx, items in batches:
+                yield "work", (k, encode, idx, items)
 
-    def finish(start: int, part: list[Symbol], ctxs: list[ProbeContext], owner: list[int],
-               codes: dict[str, SparseCodes]) -> None:
-        nonlocal n_tokens
-        for sc in codes.values():
+    def work(payload: tuple) -> list[tuple[str, np.ndarray, Any]]:
+        import torch
+
+        _, encode, idx, items = payload
+        with torch.inference_mode():
+            ids, mask = model._pad(items)
+            return encode(idx, items, model._capture(ids, mask))
+
+    def finish(k: int) -> None:
+        nonlocal n_tokens, done_symbols
+        st = open_steps.pop(k)
+        for sc in st["codes"].values():
             sc.freeze()
-        n_tokens += sum(len(c.text) for c in ctxs) // 4
-        t = _aggregate(part, ctxs, owner, codes[readout.position], d_sae, readout)
+        n_tokens += sum(len(c.text) for c in st["ctxs"]) // 4
+        t = _aggregate(st["part"], st["ctxs"], st["owner"], st["codes"][readout.position], d_sae, readout)
         if reliable:
-            t.reliability = _reliabilities(codes["mention_state"], ctxs, owner, len(part), readout.background_state,
-                                           readout.reliability_scale)
-        tables.append(t)
+            t.reliability = _reliabilities(st["codes"]["mention_state"], st["ctxs"], st["owner"], len(st["part"]),
+                                           readout.background_state, readout.reliability_scale)
+        finished[k] = t
+        done_symbols += len(st["part"])
         if progress:
-            progress(min(start + chunk, len(todo)), len(todo))
+            progress(done_symbols + _in_flight(), len(todo))
 
-    stream = run_ahead(steps(), depth=EMBED_DEPTH) if ahead else steps()
-    cur: tuple | None = None
-    done = 0
+    def _in_flight() -> int:
+        return sum(min(len(st["part"]) - 1, len(st["part"]) * st["got"] // max(st["n"], 1))
+                   for st in open_steps.values())
+
+    def sequential() -> Iterator[tuple[str, Any]]:
+        for kind, payload in plan():
+            yield (kind, payload) if kind != "work" else ("done", (payload, work(payload)))
+
+    finished: dict[int, ConceptTable] = {}
+    open_steps: dict[int, dict[str, Any]] = {}
+    done_symbols = 0
+    restore = None
+    if ahead:
+        import torch
+
+        restore = torch.get_num_threads()
+        streams, per_stream = embed_streams(restore)
+        stream = run_streams(plan(), work, streams=streams, depth=EMBED_DEPTH,
+                             setup=lambda: torch.set_num_threads(per_stream))
+    else:
+        stream = sequential()
     try:
-        for item in stream:
-            if item[0] == "step":
-                if cur is not None:
-                    finish(*cur)
-                _, start, part, ctxs, owner = item
-                cur = (start, part, ctxs, owner, {p: SparseCodes(len(ctxs), d_sae) for p in positions})
-                done = 0
-                continue
-            _, position, idx, c = item
-            cur[4][position].add(idx, c)  # type: ignore[index]
-            if position == readout.position and progress:
-                done += len(idx)
-                n = len(cur[1])  # type: ignore[index]
-                progress(cur[0] + min(n - 1, n * done // max(len(cur[2]), 1)), len(todo))  # type: ignore[index]
-        if cur is not None:
-            finish(*cur)
+        for kind, payload in stream:
+            if kind == "step":
+                k, start, part, ctxs, owner, n = payload
+                open_steps[k] = {"part": part, "ctxs": ctxs, "owner": owner, "n": n, "got": 0,
+                                 "codes": {p: SparseCodes(len(ctxs), d_sae) for p in positions}}
+            else:  # one batch's codes, of any open step (two streams finish in any order)
+                (k, _, _, _), coded = payload
+                st = open_steps[k]
+                for position, ix, c in coded:
+                    st["codes"][position].add(ix, c)
+                st["got"] += 1
+                if progress and st["got"] < st["n"]:
+                    progress(done_symbols + _in_flight(), len(todo))
+            if open_steps[k]["got"] == open_steps[k]["n"]:  # every batch of step k is in (or it had none)
+                finish(k)
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-    table = ConceptTable.concat(tables, d_sae)
+        if restore is not None:
+            import torch
+
+            torch.set_num_threads(restore)
+    table = ConceptTable.concat([finished[k] for k in sorted(finished)], d_sae)
     table.meta = {"skipped": skipped, "seconds": time.perf_counter() - t0, "approx_tokens": n_tokens,
                   "readout": readout.to_dict()}
     return table

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -308,6 +308,50 @@ class _StopForward(Exception):
     """Raised from a hook once the wanted tensor is captured, so later blocks are not computed."""
 
 
+#: Per thread: the ``(block, "pre" | "post")`` whose state :meth:`BaseModel._capture` waits for, and the state.
+_CAPTURE = threading.local()
+_HOOKS_LOCK = threading.Lock()
+
+
+def _install_capture_hook(block: Any, kind: str) -> None:
+    """Once per block and kind: a hook that, in a thread whose :data:`_CAPTURE` target is this block, keeps
+    the residual stream (the block's input for ``pre``, its output for ``post``) and stops the pass; in any
+    other thread, or with no capture asked for, it does nothing. It is kept the block's last hook (moved back
+    to the end when another was added since), so it sees what the others (a replacement) made, and they run.
+    """
+    attr = f"_kgalign_capture_{kind}"
+    handle = getattr(block, attr, None)
+    if handle is not None:
+        hooks = block._forward_pre_hooks if kind == "pre" else block._forward_hooks
+        if hooks and next(reversed(hooks)) != handle.id:  # a hook added since: ours runs last, as a per-call one did
+            with _HOOKS_LOCK:
+                if handle.id in hooks:
+                    hooks.move_to_end(handle.id)
+        return
+    with _HOOKS_LOCK:
+        if getattr(block, attr, None) is not None:
+            return
+        if kind == "pre":
+
+            def pre_hook(module: Any, args: tuple, kwargs: dict) -> None:
+                target = getattr(_CAPTURE, "target", None)
+                if target is not None and target[0] is module and target[1] == "pre":
+                    _CAPTURE.captured = args[0] if args else kwargs["hidden_states"]
+                    raise _StopForward
+
+            handle = block.register_forward_pre_hook(pre_hook, with_kwargs=True)
+        else:
+
+            def hook(module: Any, args: tuple, output: Any) -> None:
+                target = getattr(_CAPTURE, "target", None)
+                if target is not None and target[0] is module and target[1] == "post":
+                    _CAPTURE.captured = output[0] if isinstance(output, tuple) else output
+                    raise _StopForward
+
+            handle = block.register_forward_hook(hook)
+        setattr(block, attr, handle)
+
+
 @dataclass(frozen=True)
 class TokenActivations:
     """Residual-stream activations of one text at the model's layer.
@@ -355,59 +399,87 @@ class Encoding:
     special: list[int]
 
 
-T = TypeVar("T")
 
+def run_streams(
+    items: Iterator[tuple[str, Any]], work: Callable[[Any], Any], streams: int = 2, depth: int = 32,
+    setup: Callable[[], None] | None = None, name: str = "kgalign-forward",
+) -> Iterator[tuple[str, Any]]:
+    """``items`` (``(kind, payload)`` pairs) handled by ``streams`` worker threads, up to ``depth`` results
+    ahead of the consumer: a ``("work", p)`` item comes out as ``("done", (p, work(p)))``, any other item as
+    it is. The workers take items one at a time from ``items`` (under a lock: the producer runs on whichever
+    worker takes the next item), so an item that is not work comes out before the result of every work item
+    taken after it; results of work taken before it may come out later (two streams finish in any order).
+    ``setup()`` runs first on each worker (embed sets the torch threads of a stream there).
 
-def run_ahead(items: Iterator[T], name: str = "kgalign-forward", depth: int = 1) -> Iterator[T]:
-    """``items``, produced on a worker thread up to ``depth`` items ahead of the consumer.
-
-    The worker's exceptions are raised in the consumer; when the consumer stops early (an error, Ctrl-C,
-    ``close()``), the worker stops after the item it is producing and closes ``items`` on its own thread
-    (where a generator's context managers, e.g. torch's inference mode, were entered).
+    The first error of a worker is raised in the consumer; when the consumer stops early (an error, Ctrl-C,
+    ``close()``), the workers stop after the item they are on, and ``items`` is closed once none runs it.
     """
     out: queue.Queue = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
+    take = threading.Lock()
     end = object()
+    running = [max(1, streams)]
 
-    def work() -> None:
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def worker() -> None:
         try:
-            for item in items:
-                while not stop.is_set():
+            if setup is not None:
+                setup()
+            while not stop.is_set():
+                with take:
                     try:
-                        out.put((item, None), timeout=0.1)
+                        kind, payload = next(items)
+                    except StopIteration:
                         break
-                    except queue.Full:
+                    if kind != "work":  # passed on before any later item is taken
+                        put((kind, payload))
                         continue
-                if stop.is_set():
-                    return
-            out.put((end, None))
+                result = work(payload)
+                if not put(("done", (payload, result))):
+                    break
         except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            out.put((end, e))
+            stop.set()
+            with take:
+                out.put((end, e))  # the consumer drains until every worker is gone: this never blocks for ever
         finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
+            with take:
+                running[0] -= 1
+                if running[0] == 0 and not stop.is_set():
+                    out.put((end, None))
 
-    worker = threading.Thread(target=work, name=name, daemon=True)
-    worker.start()
+    workers = [threading.Thread(target=worker, name=name, daemon=True) for _ in range(max(1, streams))]
+    for w in workers:
+        w.start()
 
-    def consume() -> Iterator[T]:
+    def consume() -> Iterator[tuple[str, Any]]:
         try:
             while True:
-                item, err = out.get()
-                if item is end:
-                    if err is not None:
-                        raise err
+                item = out.get()
+                if item[0] is end:
+                    if item[1] is not None:
+                        raise item[1]
                     return
                 yield item
         finally:
             stop.set()
-            while worker.is_alive():  # make room for a worker blocked on a full queue
+            while any(w.is_alive() for w in workers):  # make room for workers blocked on a full queue
                 try:
                     out.get(timeout=0.1)
                 except queue.Empty:
                     pass
-            worker.join()
+            for w in workers:
+                w.join()
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     return consume()
 
@@ -583,19 +655,16 @@ class BaseModel:
         return [(g, [encoded[i] for i in g]) for g in groups]
 
     def hidden_batches(
-        self, texts: Sequence[str], batch_size: int = 64, max_tokens: int | None = None, ahead: bool = False,
+        self, texts: Sequence[str], batch_size: int = 64, max_tokens: int | None = None,
         then: Callable[[list[int], list[Encoding], torch.Tensor], Any] | None = None,
     ) -> Iterator[tuple[list[int], list[Encoding], Any]]:
         """Stream the residual stream at ``layer`` batch by batch: ``(text indices, encodings, hidden
         [b, t, d_model] float32)`` with the batches of :meth:`batches` (rows padded to the batch's longest
         text). Memory stays bounded by one batch, whatever the number of texts.
 
-        With ``ahead``, the forward passes run on a worker thread one batch ahead of the caller, so the
-        caller's work on a batch overlaps the next forward (two batches in memory instead of one).
         ``then(text indices, encodings, hidden tensor)``, when given, runs right after each forward (on the
-        same thread, under inference mode) and its result is yielded in place of the hidden states: torch
-        work done there never runs beside the forward on a second thread (on 2 cores two thread teams
-        would only take turns).
+        same thread, under inference mode) and its result is yielded in place of the hidden states.
+        (:func:`kgalign.neural.concepts.embed_symbols` runs its batches on :func:`run_streams` instead.)
         """
         import torch
 
@@ -606,37 +675,33 @@ class BaseModel:
                     hidden = self._capture(ids, mask)
                     yield idx, items, (hidden.float().cpu().numpy() if then is None else then(idx, items, hidden))
 
-        return run_ahead(produce()) if ahead else produce()
+        return produce()
 
     # ---------------------------------------------------------------------------------------- reading
 
     def _capture(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Forward until ``layer`` and return the residual stream there ``[b, t, d_model]``."""
-        captured: list[torch.Tensor] = []
+        """Forward until ``layer`` and return the residual stream there ``[b, t, d_model]``.
 
+        Safe to call from several threads at once (embed's forward streams): the hook that takes the state
+        and stops the pass is installed once per block and acts only for the thread that asked, through a
+        thread-local slot (hooks added and removed per call would race with another thread's pass)."""
         if self.layer < self.n_layers:
-
-            def pre_hook(module: Any, args: tuple, kwargs: dict) -> None:
-                captured.append(args[0] if args else kwargs["hidden_states"])
-                raise _StopForward
-
-            handle = self.blocks[self.layer].register_forward_pre_hook(pre_hook, with_kwargs=True)
+            block, kind = self.blocks[self.layer], "pre"
         else:
-
-            def hook(module: Any, args: tuple, output: Any) -> None:
-                captured.append(output[0] if isinstance(output, tuple) else output)
-                raise _StopForward
-
-            handle = self.blocks[-1].register_forward_hook(hook)
+            block, kind = self.blocks[-1], "post"
+        _install_capture_hook(block, kind)
+        _CAPTURE.target = (block, kind)
+        _CAPTURE.captured = None
         try:
             self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
         except _StopForward:
             pass
         finally:
-            handle.remove()
-        if not captured:
+            _CAPTURE.target = None
+        captured, _CAPTURE.captured = _CAPTURE.captured, None
+        if captured is None:
             raise ModelError(f"{self.name}: the forward pass never reached block {self.layer}")
-        return captured[0]
+        return captured
 
     def activations(
         self, texts: Sequence[str], batch_size: int = 32, max_tokens: int | None = None

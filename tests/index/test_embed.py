@@ -247,8 +247,9 @@ def _symbols(n: int) -> list[Symbol]:
 
 
 def test_steps_run_ahead_of_the_aggregation_without_changing_a_bit(minilm, tiny_sae_dir):
-    """The worker runs across step boundaries (the next step's forwards while the last is aggregated):
-    the same table, bit for bit, as one step after another on the caller's thread; progress only grows."""
+    """The forward streams run across step boundaries (the next step's forwards while the last is
+    aggregated; two streams finish a step's batches in any order): the same table, bit for bit, as one step
+    after another on the caller's thread; progress only grows."""
     from kgalign.neural.sae.io import load_sae
 
     sae = load_sae(tiny_sae_dir)
@@ -278,6 +279,10 @@ def test_an_interrupted_embed_leaves_no_worker_behind(minilm, tiny_sae_dir):
         if done >= 6:
             raise KeyboardInterrupt
 
+    import torch
+
+    threads = torch.get_num_threads()
     with pytest.raises(KeyboardInterrupt):
         embed_symbols(_symbols(23), minilm, sae, chunk=5, ahead=True, progress=stop)
     assert not [t for t in threading.enumerate() if t.name == "kgalign-forward"]
+    assert torch.get_num_threads() == threads  # the streams' thread share is given back
