@@ -9,8 +9,9 @@ fresh process (so peak memory is that size's own):
 2. the **bare forward** on the same tokens: every distinct probing-context text of the embedded symbols (embed
    forwards each distinct text once), tokenized and length-sorted into the same token-budget batches embed uses,
    and only the model's forward up to the SAE's layer timed (``--sample`` of the batches, evenly spread, so a
-   large N does not double the run); and, for comparison, the forward the embed of the last stop ran (every
-   context, duplicates included, 64-text batches);
+   large N does not double the run), both on one stream with all of torch's threads and on embed's forward
+   streams, the faster taken as the baseline; and, for comparison, the forward the embed of an early stop ran
+   (every context, duplicates included, 64-text batches);
 3. ``symbols similar to X`` and ``symbols sharing features with X`` through the DSL (mean of 5 symbols), and
    the pruning report (``ws.report()``).
 
@@ -109,6 +110,24 @@ thread's freeze + aggregation at 15 s and the IVF build at 14.7 s; the 4,096-sym
   699.0 / 1,198.9); bare forward 8,031 tok/s: **wall ratio 0.72, CPU ratio 0.82** (0.64 / 0.74 before); peak RSS 2,806
   MiB in the loop, 5,177 MiB after the embed. Still below 0.8 wall: what remains is the SAE encode (~9% of the
   forward), the forward running ~10% slower beside the rest, reading the symbols and the neural facts.
+Session 9 (2026-12-04), quiet: embed forwards on two streams (threads of one torch thread each, see
+``concepts.EMBED_STREAMS``): one stream's single-threaded work (SAE top-k, mention reads, sparse means,
+tokenizing the next step) runs beside the other's forward, where one forward on both threads left a core idle
+at each of those moments. The bare forward is now timed both ways, and the faster is the baseline: two streams
+forward 11-21% more tokens a second than one stream on both threads, so the bar rose with the change.
+- 50,000 concepts (``--sizes 50000 --sample 0.1 --no-report``): embed **500.4 s wall / 950.9 s CPU** (598.5 / 1,041.2
+  before: -16%; the loop ~451 s at ~108 symbols/s, the end ~50 s); bare forward 10,839 tok/s on two streams, 9,787
+  on one: **wall ratio 0.64, CPU ratio 0.67 against the faster** (0.71 against the one-stream baseline of earlier
+  sessions). Peak RSS 3,179 MiB in the loop, 5,255 MiB after the embed.
+- 10,000 concepts (``--sample 0.2``): embed 97.0 s wall / 179.2 s CPU (140.5 s in session 8); bare 11,279 tok/s
+  on two streams, 9,302 on one: wall ratio **0.68** (0.82 against one stream); peak RSS 2,393 MiB after the embed.
+- An 8,192-noun slice (nouns 40,000-48,191, embed_symbols alone, the bare forward on the same per-step batches in
+  the same process): embed 66.9 s, bare 55.7 s on two streams, 61.6 s on one: 0.83 / 0.92 — the loop alone is near
+  the bar on a slice; at 50k the loop runs ~0.71 of the bare forward and the end phase (reading the symbols, IVF
+  build and recall tuning, neural facts: ~50 s) takes the rest. Runs of the same work on this machine swing by
+  10-15% from one minute to the next (the same 75 batches: 28.4 to 33.5 s), so a single ratio is good to ~0.05.
+- Tried and dropped: a shorter GIL switch interval (0.5 ms: no change), glibc malloc thresholds fixed (half the
+  page faults, 1-2% faster: within noise, and process-global).
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
