@@ -21,7 +21,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -462,20 +462,24 @@ def _code_batches(
     :func:`context_codes_at`), on the caller's thread. Memory: one batch of hidden states and the sparse
     codes. Contexts that read the same tokens of the same text (the same label in the same template for two
     symbols) are encoded once. (:func:`embed_symbols` runs the same job's batches on its forward streams.)"""
-    texts, encode = _code_job(sae, contexts, positions, activations, only, codes)
-    for _, _, coded in model.hidden_batches(texts, batch_size, max_tokens, then=encode):
-        yield from coded
+    import torch
+
+    texts, job = _code_job(sae, contexts, positions, activations, only, codes)
+    with torch.inference_mode():
+        for idx, items in model.batches(texts, batch_size, max_tokens):
+            yield from job(model, idx, items)
 
 
 def _code_job(
     sae, contexts: Sequence[ProbeContext], positions: Sequence[str], activations: dict[str, str] | None,
     only: dict[str, Sequence[bool]] | None, codes: dict[str, str] | None = None,
-) -> tuple[list[str], Callable[[list[int], list, Any], list[tuple[str, np.ndarray, Any]]]]:
-    """``(the distinct texts of contexts, encode)``: ``encode(text indices, encodings, hidden)`` turns one
-    forward batch of those texts into ``[(position, context indices, CSR codes)]``. Which tokens each context
-    reads is worked out for a whole batch at once (:func:`_batch_reads`); the SAE encodes them right after the
-    forward, on the forward's thread. ``encode`` only reads the job's arrays: batches may run on several
-    threads at once."""
+) -> tuple[list[str], Callable[[BaseModel, list[int], list], list[tuple[str, np.ndarray, Any]]]]:
+    """``(the distinct texts of contexts, job)``: ``job(model, text indices, encodings)`` forwards one batch
+    of those texts and turns it into ``[(position, context indices, CSR codes)]`` (under inference mode).
+    Which tokens each context reads is worked out for the whole batch before the forward
+    (:func:`_batch_hits`), so the model computes its last block at those tokens only (see
+    :meth:`BaseModel._capture`); the SAE encodes them right after, on the same thread. ``job`` only reads
+    the job's arrays: batches may run on several threads at once."""
     wanted = {p: (None if only is None or p not in only else np.asarray(only[p], dtype=bool)) for p in positions}
     texts: list[str] = []
     slot: dict[str, int] = {}
@@ -489,12 +493,18 @@ def _code_job(
     start = np.fromiter((c.start for c in contexts), np.int64, len(contexts))
     end = np.fromiter((c.end for c in contexts), np.int64, len(contexts))
 
-    def encode(idx: list[int], items: list, hidden: Any) -> list[tuple[str, np.ndarray, Any]]:
+    def job(model: BaseModel, idx: list[int], items: list) -> list[tuple[str, np.ndarray, Any]]:
+        import torch
+
+        ids, mask = model._pad(items)
+        hits = _batch_hits(items, [users[j] for j in idx], start, end, int(ids.shape[1]))
+        needed = torch.from_numpy(_needed_tokens(hits, positions, wanted))
+        hidden = model._capture(ids, mask, needed)
         h = hidden.float().cpu().numpy()
         h = h.reshape(-1, h.shape[-1])
         out = []
-        for position, ctx, read, x, counts in _batch_reads(items, [users[j] for j in idx], start, end, h,
-                                                           positions, wanted):
+        for position, ctx, read, x, counts in _batch_reads(items, None, start, end, h, positions, wanted,
+                                                           hits=hits):
             c = sparse_codes(sae, x, (codes or {}).get(position, "sae"))
             activation = (activations or {}).get(position, "linear")
             if activation == "log":
@@ -504,7 +514,7 @@ def _code_job(
             out.append((position, ctx, _run_means(c, counts)[read]))
         return out
 
-    return texts, encode
+    return texts, job
 
 
 def _run_means(codes: Any, counts: np.ndarray) -> Any:
@@ -529,17 +539,23 @@ def _segment_means(rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _batch_reads(
-    items: Sequence[Any], users: Sequence[Sequence[int]], start: np.ndarray, end: np.ndarray, h: np.ndarray,
-    positions: Sequence[str], wanted: dict[str, np.ndarray | None],
-) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """For one forward batch (``items[b]`` the encoding of text ``b``, read by the contexts ``users[b]``;
-    ``h [b * t, d]`` its hidden states, rows padded to ``t``): per position ``(position, context indices,
-    the read each takes, rows to encode, how many rows each read has)``. A context reads the real tokens
-    overlapping its mention (all real tokens when the mention was truncated away); contexts reading the
-    same tokens of the same text share one read; reads are numbered in order of first use."""
+class _Hits(NamedTuple):
+    """Which tokens the contexts of one forward batch read (see :func:`_batch_hits`)."""
+
+    real: np.ndarray  # [texts, width] bool: a real (not special, not padding) token
+    row: np.ndarray  # [pairs] the text of each (text, context) pair
+    ctx: np.ndarray  # [pairs] the context
+    hit: np.ndarray  # [pairs, width] bool: the tokens the context reads
+    ok: np.ndarray  # [pairs] bool: the context reads at least one token
+
+
+def _batch_hits(
+    items: Sequence[Any], users: Sequence[Sequence[int]], start: np.ndarray, end: np.ndarray, width: int
+) -> _Hits:
+    """The tokens each context of a forward batch reads (``items[b]`` the encoding of text ``b``, read by the
+    contexts ``users[b]``, rows padded to ``width``): the real tokens overlapping its mention, or all real
+    tokens when the mention was truncated away."""
     n_text = len(items)
-    width = h.shape[0] // max(n_text, 1)
     s = np.zeros((n_text, width), np.int64)
     t = np.zeros((n_text, width), np.int64)
     real = np.zeros((n_text, width), bool)
@@ -555,7 +571,40 @@ def _batch_reads(
     hit = real[row] & (t[row] > s[row]) & (s[row] < end[ctx, None]) & (t[row] > start[ctx, None])
     gone = ~hit.any(1)  # mention truncated away: fall back to the real tokens
     hit[gone] = real[row[gone]]
-    ok = hit.any(1)
+    return _Hits(real, row, ctx, hit, hit.any(1))
+
+
+def _needed_tokens(hits: _Hits, positions: Sequence[str], wanted: dict[str, np.ndarray | None]) -> np.ndarray:
+    """``[texts, width]`` bool: every token some position reads (:func:`_batch_reads`) — all real tokens of a
+    text read ``pooled``, the hit tokens otherwise."""
+    needed = np.zeros_like(hits.real)
+    for position in positions:
+        keep = hits.ok if wanted[position] is None else hits.ok & wanted[position][hits.ctx]
+        sel = np.flatnonzero(keep)
+        if len(sel) == 0:
+            continue
+        if position == "pooled":
+            needed[hits.row[sel]] |= hits.real[hits.row[sel]]
+        else:
+            np.logical_or.at(needed, hits.row[sel], hits.hit[sel])
+    return needed
+
+
+def _batch_reads(
+    items: Sequence[Any], users: Sequence[Sequence[int]] | None, start: np.ndarray, end: np.ndarray, h: np.ndarray,
+    positions: Sequence[str], wanted: dict[str, np.ndarray | None], hits: _Hits | None = None,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """For one forward batch (``items[b]`` the encoding of text ``b``, read by the contexts ``users[b]``;
+    ``h [b * t, d]`` its hidden states, rows padded to ``t``): per position ``(position, context indices,
+    the read each takes, rows to encode, how many rows each read has)``. A context reads the real tokens
+    overlapping its mention (all real tokens when the mention was truncated away); contexts reading the
+    same tokens of the same text share one read; reads are numbered in order of first use. ``hits``: the
+    batch's :func:`_batch_hits`, when already worked out (``users`` is then not read)."""
+    n_text = len(items)
+    width = h.shape[0] // max(n_text, 1)
+    if hits is None:
+        hits = _batch_hits(items, users or [], start, end, width)
+    real, row, ctx, hit, ok = hits
     for position in positions:
         keep = ok if wanted[position] is None else ok & wanted[position][ctx]
         sel = np.flatnonzero(keep)
@@ -745,19 +794,18 @@ def embed_symbols(
             # One forward pass for both; the reliability state is read linear, as before, and only at the
             # paraphrase contexts (all that reliability reads).
             only = {"mention_state": [c.paraphrase for c in ctxs]} if readout.position != "mention_state" else None
-            texts, encode = _code_job(sae, ctxs, positions, activations, only, read_codes)
+            texts, job = _code_job(sae, ctxs, positions, activations, only, read_codes)
             batches = model.batches(texts, batch_size, max_tokens)
             yield "step", (k, start, part, ctxs, owner, len(batches))
             for idx, items in batches:
-                yield "work", (k, encode, idx, items)
+                yield "work", (k, job, idx, items)
 
     def work(payload: tuple) -> list[tuple[str, np.ndarray, Any]]:
         import torch
 
-        _, encode, idx, items = payload
+        _, job, idx, items = payload
         with torch.inference_mode():
-            ids, mask = model._pad(items)
-            return encode(idx, items, model._capture(ids, mask))
+            return job(model, idx, items)
 
     def finish(k: int) -> None:
         nonlocal n_tokens, done_symbols

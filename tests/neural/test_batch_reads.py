@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kgalign.neural.concepts import _batch_reads, _segment_means
+from kgalign.neural.concepts import _batch_hits, _batch_reads, _needed_tokens, _segment_means
 from kgalign.neural.probing import ProbeContext
 
 
@@ -67,6 +67,35 @@ def test_batch_reads_equal_a_context_at_a_time(minilm, position):
         b = next(b for b, u in enumerate(users) if i in u)
         want = _one_at_a_time(items[b], ctxs[i], h[b * width : (b + 1) * width], position)
         np.testing.assert_array_equal(x[bounds[read[k]] : bounds[read[k] + 1]], want)
+
+
+@pytest.mark.parametrize("positions", [("mention",), ("mention", "mention_state"), ("last",), ("pooled",)])
+def test_the_needed_tokens_are_every_token_a_read_takes(minilm, positions):
+    """The model computes its last block at the needed tokens only (zeros elsewhere): the reads of states
+    zeroed outside the needed tokens are exactly the reads of the whole states, and a context nobody wants
+    needs nothing."""
+    texts = ["A duty of care is owed to a neighbour.", "Negligence is a breach of that duty.", "care", "unread text"]
+    ctxs = [ProbeContext(texts[0], 2, 14, "label"), ProbeContext(texts[0], 28, 37, "label"),
+            ProbeContext(texts[1], 0, 10, "label"), ProbeContext(texts[2], 0, 4, "label"),
+            ProbeContext(texts[3], 0, 6, "label")]
+    users = [[0, 1], [2], [3], [4]]
+    items = minilm.encode(texts)
+    width = max(len(e.ids) for e in items)
+    h = np.random.default_rng(0).normal(size=(len(texts) * width, 8)).astype(np.float32)
+    start, end = np.array([c.start for c in ctxs]), np.array([c.end for c in ctxs])
+    wanted = {p: np.array([True, True, p != "mention_state", True, False]) for p in positions}
+    hits = _batch_hits(items, users, start, end, width)
+    needed = _needed_tokens(hits, positions, wanted)
+    assert needed.shape == (len(texts), width) and not needed[3].any()
+    assert needed.sum() < sum(len(e.ids) for e in items[:3])  # the special tokens at least are not read
+    zeroed = h * needed.reshape(-1, 1)
+    whole = list(_batch_reads(items, users, start, end, h, positions, wanted))
+    part = list(_batch_reads(items, None, start, end, zeroed, positions, wanted, hits=hits))
+    assert len(whole) == len(part) == len(positions)
+    for a, b in zip(whole, part, strict=True):
+        assert a[0] == b[0]
+        for u, v in zip(a[1:], b[1:], strict=True):
+            np.testing.assert_array_equal(u, v)
 
 
 def test_backend_tokenizing_equals_the_tokenizer_call(minilm):
