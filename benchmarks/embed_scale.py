@@ -128,6 +128,19 @@ forward 11-21% more tokens a second than one stream on both threads, so the bar 
   10-15% from one minute to the next (the same 75 batches: 28.4 to 33.5 s), so a single ratio is good to ~0.05.
 - Tried and dropped: a shorter GIL switch interval (0.5 ms: no change), glibc malloc thresholds fixed (half the
   page faults, 1-2% faster: within noise, and process-global).
+Session 10 (2026-12-04), quiet: the block before the SAE's layer computed at the read tokens only (~24% of the
+tokens of WordNet probing contexts; BaseModel._capture with ``needed``). Interleaved A/B on 12,288 nouns (chunks of
+2,048, order alternated so drift cancels): embed_symbols 105.7 s with it, 119.2 s without, the model's bare forward
+98.1 s: 0.93 / 0.82 of the bare forward (the loop alone). The bare forward is now timed before the embed (its own
+process) and after, the mean the baseline (one 16k run: 114.6 s and 125.1 s for the same forward minutes apart).
+- 50,000 concepts (``--sizes 50000 --sample 0.1 --no-report``): embed **461.2 s wall / 876.1 s CPU** (500.4 /
+  950.9 before); the model's bare forward 9,902 tok/s before, 10,950 after: **wall ratio 0.72 against the mean, 0.69
+  against the faster**, CPU ratio 0.76. The forward as embed runs it (partial last block), bare: 12,309 tok/s (1.18x
+  the model's); embed at 0.61 of that. Peak RSS 5,391 MiB in the loop, 6,913 MiB after the embed (3,179 / 5,255
+  before: not yet explained). The whole embed adds to the loop ~10 s before (symbols, model) and ~35 s after (table,
+  IVF build 15 s, neural facts 16 s), measured at 48k.
+- Full size (82,115, session 9 code): embed 803.9 s wall / 1,530.2 s CPU, 7,237 tok/s vs bare 10,922 (two streams)
+  / 9,132 (one): 0.66 / 0.79; peak RSS 3,914 MiB in the loop, 7,246 MiB after the embed.
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
