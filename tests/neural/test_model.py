@@ -248,16 +248,22 @@ def test_corrupt_weights_are_a_model_error(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ a local causal model
 
 
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A new directory holding MiniLM's (fast) tokenizer, for a tiny random model; torch's seed set to 0."""
+    d = tmp_path_factory.mktemp(name)
+    src, _, _ = resolve_model_path("minilm")
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(src / f, d / f)
+    torch.manual_seed(0)
+    return d
+
+
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> BaseModel:
     """A 3-block random Llama in a local directory, with MiniLM's (fast) tokenizer."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    d = tmp_path_factory.mktemp("tiny-llama")
-    src, _, _ = resolve_model_path("minilm")
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
-        shutil.copy(src / name, d / name)
-    torch.manual_seed(0)
+    d = tiny_model_dir(tmp_path_factory, "tiny-llama")
     config = LlamaConfig(
         vocab_size=30522,
         hidden_size=32,

@@ -5,14 +5,12 @@ forward."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 import torch
 
 import kgalign.neural.model as km
-from kgalign.neural.model import BaseModel, ModelSpec, load_base_model, resolve_model_path
+from kgalign.neural.model import BaseModel, ModelSpec, load_base_model
 
 TEXTS = ["A dog barked all night.", "hello", "the quick brown fox jumps over the lazy dog", "bank of a river",
          "a contract is a kind of agreement that the court enforces"]
@@ -38,11 +36,9 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> BaseModel:
     """A 3-block random BERT in a local directory, with MiniLM's tokenizer."""
     from transformers import BertConfig, BertModel
 
-    d = tmp_path_factory.mktemp("tiny-bert")
-    src, _, _ = resolve_model_path("minilm")
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
-        shutil.copy(src / name, d / name)
-    torch.manual_seed(0)
+    from tests.neural.test_model import tiny_model_dir
+
+    d = tiny_model_dir(tmp_path_factory, "tiny-bert")
     config = BertConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
                         num_attention_heads=4, max_position_embeddings=128)
     BertModel(config).save_pretrained(d, safe_serialization=True)
