@@ -275,7 +275,6 @@ bare = {"tokens": n_tokens, "contexts": len(texts), "unique_texts": len(unique),
 
 AFTER_EMBED = r'''
 if REPORT:  # the old embed's forward, for comparison (skipped with --no-report: a long run's extra)
-    from kgalign.neural.concepts import MAX_BATCH_TOKENS as _M
     _b = model.batches(texts, 64)
     t = time.perf_counter()
     with torch.inference_mode():

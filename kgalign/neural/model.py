@@ -305,8 +305,8 @@ def load_base_model(spec: ModelSpec | None = None) -> BaseModel:
 
 
 #: Whether a capture that names the tokens it reads (embed, and every SAE readout of probing contexts) computes
-#: the block before the read at those tokens only, on models whose blocks have BERT's shape (MiniLM, BERT,
-#: RoBERTa, ...; any other model runs its full forward). On WordNet probing contexts ~24% of the tokens are
+#: the block before the read at those tokens only, on models whose blocks have BERT's shape (checked: MiniLM and
+#: a random BERT; any other model runs its full forward). On WordNet probing contexts ~24% of the tokens are
 #: read, so the last of MiniLM's four blocks costs ~0.4 of a block, the forward ~15% less.
 PARTIAL_LAST_BLOCK = True
 #: The largest difference allowed between the partial block and the full forward at the needed rows (relative
@@ -729,24 +729,19 @@ class BaseModel:
 
     def hidden_batches(
         self, texts: Sequence[str], batch_size: int = 64, max_tokens: int | None = None,
-        then: Callable[[list[int], list[Encoding], torch.Tensor], Any] | None = None,
-    ) -> Iterator[tuple[list[int], list[Encoding], Any]]:
+    ) -> Iterator[tuple[list[int], list[Encoding], np.ndarray]]:
         """Stream the residual stream at ``layer`` batch by batch: ``(text indices, encodings, hidden
         [b, t, d_model] float32)`` with the batches of :meth:`batches` (rows padded to the batch's longest
-        text). Memory stays bounded by one batch, whatever the number of texts.
-
-        ``then(text indices, encodings, hidden tensor)``, when given, runs right after each forward (on the
-        same thread, under inference mode) and its result is yielded in place of the hidden states.
-        (:func:`kgalign.neural.concepts.embed_symbols` runs its batches on :func:`run_streams` instead.)
+        text). Memory stays bounded by one batch, whatever the number of texts. (SAE readouts of probing
+        contexts run their own jobs, see :func:`kgalign.neural.concepts._code_job`.)
         """
         import torch
 
-        def produce() -> Iterator[tuple[list[int], list[Encoding], Any]]:
+        def produce() -> Iterator[tuple[list[int], list[Encoding], np.ndarray]]:
             with torch.inference_mode():
                 for idx, items in self.batches(texts, batch_size, max_tokens):
                     ids, mask = self._pad(items)
-                    hidden = self._capture(ids, mask)
-                    yield idx, items, (hidden.float().cpu().numpy() if then is None else then(idx, items, hidden))
+                    yield idx, items, self._capture(ids, mask).float().cpu().numpy()
 
         return produce()
 
@@ -810,15 +805,17 @@ class BaseModel:
         The first call per model and block also runs the full forward on the same batch and compares the
         needed rows (:data:`PARTIAL_TOLERANCE`, relative to the largest value): a layer that only looks like
         BERT's, but computes something else, is found out there and the full forward is used from then on."""
+        import torch
+
         block = self.blocks[j]
         x = self._state_at(input_ids, attention_mask, block, "pre")
         got = _bert_layer_at(block, x, attention_mask, needed)
         verdicts = self.model.__dict__.setdefault("_kgalign_partial", {})
-        if verdicts.get(j) is None:
+        rows = needed.to(dtype=torch.bool)
+        if verdicts.get(j) is None and bool(rows.any()):  # a batch that reads nothing checks nothing
             full = self._capture(input_ids, attention_mask)
-            rows = needed.bool()
-            scale = float(full[rows].abs().max()) if bool(rows.any()) else 1.0
-            error = float((full[rows] - got[rows]).abs().max()) if bool(rows.any()) else 0.0
+            scale = float(full[rows].abs().max())
+            error = float((full[rows] - got[rows]).abs().max())
             ok = error <= PARTIAL_TOLERANCE * max(scale, 1e-12)
             with _HOOKS_LOCK:
                 verdicts.setdefault(j, ok)
