@@ -23,7 +23,10 @@ APPROX_THRESHOLD = 20_000
 INDEX_KINDS = ("auto", "flat", "ivf")
 #: IVF training: sample points per list, and k-means rounds (see :meth:`VectorIndex.build`).
 TRAIN_PER_LIST = 20
-TRAIN_ITERATIONS = 10
+#: Five rounds: on 48,192 real WordNet concept vectors (d 4,096, 878 lists) ten rounds trained in 6.9 s and five in
+#: 3.5 s, with the same recall at every nprobe (0.957 / 0.956 at 128, 0.976 / 0.975 at 256); the recall target is
+#: still met by the nprobe tuned at build, and tested on synthetic clusters (tests/index/test_embed.py).
+TRAIN_ITERATIONS = 5
 
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
@@ -87,8 +90,8 @@ class VectorIndex:
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
         # k-means on TRAIN_PER_LIST points per list for TRAIN_ITERATIONS rounds: the build's cost (on 25,000
-        # WordNet concept vectors: 18 s at FAISS's 40 points x 25 rounds, 4 s here), while the nprobe tuned
-        # below keeps recall at the target (that run: 0.954 at nprobe 128, and 3.2 ms a query against 6.2).
+        # WordNet concept vectors: 18 s at FAISS's 40 points x 25 rounds, 4 s at 20 x 10), while the nprobe
+        # tuned below keeps recall at the target (that run: 0.954 at nprobe 128, and 3.2 ms a query against 6.2).
         train = x[rng.choice(n, size=min(n, nlist * TRAIN_PER_LIST), replace=False)]
         index.cp.seed = seed
         index.cp.niter = TRAIN_ITERATIONS

@@ -276,6 +276,50 @@ def test_steps_run_ahead_of_the_aggregation_without_changing_a_bit(minilm, tiny_
     np.testing.assert_allclose(a.vectors, c.vectors, rtol=1e-4, atol=1e-5)
 
 
+def test_a_text_shared_across_steps_is_forwarded_once_and_handed_on(minilm, tiny_sae_dir, monkeypatch):
+    """Symbols of different steps that share context texts (one label twice, one definition twice): each
+    distinct text is forwarded once in the whole embed, by the first step using it; the later step gets the
+    codes handed on. Twins (same label and definition) in steps far apart get the very same vector; the
+    table is the same as with one step for all, and the same bit for bit on either path."""
+    from kgalign.neural.sae.io import load_sae
+
+    sae = load_sae(tiny_sae_dir)
+    symbols = _symbols(14)
+    twin = Symbol("http://x/twin", "g", "class", symbols[1].label, definitions=symbols[1].definitions)
+    echo = Symbol("http://x/echo", "g", "class", "solicitor", definitions=symbols[3].definitions)
+    symbols[9:9] = [twin, echo]
+    texts_of = [[c.text for c in probe_contexts(s)] for s in symbols]
+    per_step = sum(len({t for ts in texts_of[i : i + 4] for t in ts}) for i in range(0, len(symbols), 4))
+    distinct = len({t for ts in texts_of for t in ts})
+    assert per_step > distinct  # steps of 4 share texts: before, they were forwarded once per step
+
+    forwarded: list[str] = []
+    batches = minilm.batches
+
+    def counting(texts, *a, **k):
+        forwarded.extend(texts)
+        return batches(texts, *a, **k)
+
+    monkeypatch.setattr(minilm, "batches", counting)
+    threads = torch.get_num_threads()
+    a = embed_symbols(symbols, minilm, sae, chunk=4, ahead=True)
+    assert sorted(forwarded) == sorted({t for ts in texts_of for t in ts})  # every text once, none twice
+    torch.set_num_threads(embed_streams(threads)[1])
+    try:
+        b = embed_symbols(symbols, minilm, sae, chunk=4, ahead=False)
+    finally:
+        torch.set_num_threads(threads)
+    for name in ("vectors", "support_ids", "support_weights", "support_freq", "stability", "strength", "n_contexts"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(a.reliability_or_nan(), b.reliability_or_nan(), equal_nan=True)
+    assert a.keys == [(s.graph, s.iri) for s in symbols]
+    i, j = a.keys.index(("g", symbols[1].iri)), a.keys.index(("g", twin.iri))
+    assert np.array_equal(a.vectors[i], a.vectors[j]) and a.stability[i] == a.stability[j]
+    c = embed_symbols(symbols, minilm, sae, chunk=100, ahead=True)
+    np.testing.assert_allclose(a.vectors, c.vectors, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(a.stability, c.stability, atol=1e-6)
+
+
 def test_an_interrupted_embed_leaves_no_worker_behind(minilm, tiny_sae_dir):
     import threading
 
