@@ -31,7 +31,7 @@ from kgalign.errors import EmbedError
 from kgalign.faults import point
 from kgalign.index.facts import neural_lines
 from kgalign.index.space import ConceptSpace
-from kgalign.index.vectors import VectorIndex
+from kgalign.index.vectors import VectorIndex, normalise_rows
 from kgalign.neural.concepts import ConceptTable, embed_symbols
 from kgalign.neural.features import FeatureStats, compute_feature_stats
 from kgalign.neural.paths import DEFAULT_SAE_NAME, FEATURE_STATS_FILE, default_sae_dir  # noqa: F401 (re-exported)
@@ -162,6 +162,7 @@ def embed_workspace(
     table = ws.symbol_table
     label_of = lambda iri: (s.label if (s := table.get(iri)) is not None else None)  # noqa: E731
     provenance = {g.name: g.sha256 for g in ws.graphs()}
+    just_made: dict[str, ConceptTable] = {}
     for g in names:
         npz, meta = per_graph / f"{g}.npz", per_graph / f"{g}.json"
         current = json.loads(meta.read_text()) if meta.exists() and npz.exists() else {}
@@ -188,7 +189,8 @@ def embed_workspace(
                             "seconds": round(t.meta["seconds"], 2)})
         report.embedded.append(g)
         report.skipped_symbols.extend(t.meta["skipped"])
-        del t  # written: memory is bounded by one graph's table at a time, not two
+        just_made[g] = t.as_saved()  # what the file just written holds, without reading it back
+        del t
         point("embed:graph-table")
     # Graphs that are gone, or left stale because they were not asked for, drop out of the space.
     parts, parts_files = [], []
@@ -197,12 +199,14 @@ def embed_workspace(
         if npz.exists() and meta.exists():
             m = json.loads(meta.read_text())
             if m.get("run_id") == run_id and m.get("sha256") == provenance[g]:
-                parts.append(ConceptTable.load(str(npz)))
+                made = just_made.pop(g, None)
+                parts.append(made if made is not None else ConceptTable.load(str(npz)))
                 parts_files.append(npz)
     for f in per_graph.glob("*.npz"):
         if f.stem not in names:
             f.unlink()
             f.with_suffix(".json").unlink(missing_ok=True)
+    just_made.clear()
     combined = ConceptTable.concat(parts, run["d_sae"])
     del parts
     report.n_symbols = len(combined)
@@ -217,7 +221,8 @@ def embed_workspace(
         else:
             _atomic_npz(combined, staging / "concepts.npz")
         point("embed:concepts")
-        index = VectorIndex.build(combined.vectors)
+        unit = normalise_rows(combined.vectors)  # one copy, for the index and the space below
+        index = VectorIndex.build(unit, unit=True)
         index.save(staging / "symbols.faiss")
         point("embed:index")
         report.index_kind, report.recall_at_10 = index.kind, index.recall_at_10
@@ -244,7 +249,7 @@ def embed_workspace(
     fsync_dir(neural)
     point("embed:switched")
     ws.invalidate_space()
-    space = ConceptSpace(combined, stats, index, run)
+    space = ConceptSpace(combined, stats, index, run, unit=unit)
     if write_facts or (write_facts is None and ws.store.capabilities.embedded):
         ws.store.replace_graph_text(NEURAL_GRAPH, neural_lines(space))
     _write_fact_stamp(ws, gen)  # the facts of this generation are settled (written, or deliberately not)

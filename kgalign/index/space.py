@@ -26,14 +26,16 @@ Key = tuple[str, str]  # (graph, iri)
 class ConceptSpace:
     """Read-side of the neural layer: load once, answer many questions fast."""
 
-    def __init__(self, table: ConceptTable, stats: FeatureStats | None, index: VectorIndex, run: dict) -> None:
+    def __init__(self, table: ConceptTable, stats: FeatureStats | None, index: VectorIndex, run: dict,
+                 unit: np.ndarray | None = None) -> None:
+        """``unit``: the table's vectors as unit rows (:func:`normalise_rows`), when the caller has them."""
         self.table = table
         self.stats = stats
         self.index = index
         self.run = run
         self.keys = table.keys
         self.row = {k: i for i, k in enumerate(table.keys)}
-        self._unit = normalise_rows(table.vectors)
+        self._unit = normalise_rows(table.vectors) if unit is None else unit
         self.d_sae = int(table.vectors.shape[1]) if table.vectors.ndim == 2 else 0
         self._graph_of_row = np.array([k[0] for k in table.keys], dtype=object)
 

@@ -72,12 +72,14 @@ class VectorIndex:
 
     @classmethod
     def build(
-        cls, vectors: np.ndarray, kind: str = "auto", *, target_recall: float = 0.95, seed: int = 0
+        cls, vectors: np.ndarray, kind: str = "auto", *, target_recall: float = 0.95, seed: int = 0,
+        unit: bool = False,
     ) -> VectorIndex:
-        """Index ``vectors [n, d]`` (normalised here)."""
+        """Index ``vectors [n, d]`` (normalised here; ``unit``: they are unit rows already, as
+        :func:`normalise_rows` gives them, and are indexed as they are)."""
         if kind not in INDEX_KINDS:
             raise ConfigError(f"unknown index kind {kind!r}; known kinds: {', '.join(INDEX_KINDS)}")
-        x = normalise_rows(vectors)
+        x = np.ascontiguousarray(vectors, dtype=np.float32) if unit else normalise_rows(vectors)
         n, d = x.shape
         if kind == "auto":
             kind = "ivf" if n >= APPROX_THRESHOLD else "flat"

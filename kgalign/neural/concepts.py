@@ -195,6 +195,15 @@ class ConceptTable:
             reliability=self.reliability_or_nan(),
         )
 
+    def as_saved(self) -> ConceptTable:
+        """The table :meth:`load` gives back after :meth:`save`, without the file (vectors at the stored
+        float16 precision, reliability NaN where unmeasured, no meta)."""
+        return ConceptTable(
+            list(self.keys), self.vectors.astype(np.float16).astype(np.float32), self.support_ids,
+            self.support_weights, self.support_freq, self.stability, self.strength, self.n_contexts,
+            reliability=self.reliability_or_nan(),
+        )
+
     @classmethod
     def load(cls, path: str) -> ConceptTable:
         with np.load(path, allow_pickle=False) as z:

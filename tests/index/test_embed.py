@@ -241,6 +241,28 @@ def test_sparse_codes_give_back_the_dense_rows() -> None:
     np.testing.assert_array_equal(sc.take([8, 9, 0]), np.vstack([dense[8], np.zeros(12), dense[0]]))
 
 
+def test_a_table_as_saved_is_what_loading_its_file_gives(tmp_path) -> None:
+    """embed keeps the table it just wrote instead of reading it back: the kept one must be the file's."""
+    from kgalign.neural.concepts import ConceptTable
+
+    rng = np.random.default_rng(3)
+    n, d = 7, 16
+    t = ConceptTable([("g", f"http://x/{i}") for i in range(n)], rng.random((n, d), dtype=np.float32) * 3,
+                     rng.integers(-1, d, (n, 4)).astype(np.int32), rng.random((n, 4), dtype=np.float32),
+                     rng.random((n, 4), dtype=np.float32), rng.random(n, dtype=np.float32),
+                     rng.random(n, dtype=np.float32), rng.integers(1, 9, n).astype(np.int32), meta={"x": 1})
+    for reliability in (None, rng.random(n, dtype=np.float32)):
+        t.reliability = reliability
+        t.save(str(tmp_path / "t.npz"))
+        loaded, kept = ConceptTable.load(str(tmp_path / "t.npz")), t.as_saved()
+        assert kept.keys == loaded.keys and kept.meta == loaded.meta
+        for name in ("vectors", "support_ids", "support_weights", "support_freq", "stability", "strength",
+                     "n_contexts", "reliability"):
+            a, b = getattr(kept, name), getattr(loaded, name)
+            assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), name
+        assert not np.array_equal(kept.vectors, t.vectors)  # the file holds float16 vectors
+
+
 def _symbols(n: int) -> list[Symbol]:
     words = ["duty", "breach", "harm", "court", "river", "bank", "contract", "tort", "judge", "claim", "fee", "law"]
     return [Symbol(f"http://x/{i}", "g", "class", f"{words[i % len(words)]} {i}",
