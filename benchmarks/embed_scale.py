@@ -141,6 +141,24 @@ process) and after, the mean the baseline (one 16k run: 114.6 s and 125.1 s for 
   IVF build 15 s, neural facts 16 s), measured at 48k.
 - Full size (82,115, session 9 code): embed 803.9 s wall / 1,530.2 s CPU, 7,237 tok/s vs bare 10,922 (two streams)
   / 9,132 (one): 0.66 / 0.79; peak RSS 3,914 MiB in the loop, 7,246 MiB after the embed.
+Session 11 (2026-12-04), quiet: each distinct text forwarded once in the whole embed (the first step using a text
+reads the later steps' contexts on it and hands their codes on; at 48k, steps of 4,096 had forwarded 6.6% more real
+tokens than the distinct texts hold, and padded 2.1% against 0.2% for one global sort); IVF k-means 5 rounds; the
+table just embedded kept in memory (as its file holds it) and one set of unit rows for the index and the space.
+Three runs (10k, 50k, full in one, ``--sizes 10000,50000,all --sample 0.1 --no-report``) and one 50k run before it;
+this machine's speed differed by ~20% between the two 50k runs (bare 10,811 vs 8,762 tok/s), the ratios did not:
+- 10,000 concepts: embed **91.4 s wall / 167.2 s CPU**; bare 9,065 before / 9,239 after: **wall ratio 0.88** (0.88
+  against the faster), CPU 0.93; peak RSS 2,676 MiB in the loop, 2,964 MiB after the embed.
+- 50,000 concepts, first run: embed **400.4 s wall / 757.1 s CPU** (461.2 / 876.1 in session 10); bare 10,658 /
+  10,964: **wall ratio 0.80** (0.79 against the faster), CPU 0.84; the loop ~354 s (0.91 of the bare forward), ~46 s
+  before and after it. Second run (slower machine): **495.8 s**, bare 9,049 / 8,475: **0.80** (0.78), CPU 0.85; peak
+  RSS 5,543 MiB in the loop, 7,092 MiB after the embed.
+- Full size (82,115 nouns): embed **804.7 s wall / 1,519.6 s CPU**; bare 8,601 / 9,303: **wall ratio 0.81** (0.78
+  against the faster), CPU 0.85; peak RSS **7,584 MiB in the loop, 10,048 MiB after the embed**.
+- The end phase at 50k, timed alone on the embedded table: table save 2.1 s, normalise 1.3 s, IVF train 4.1 s, add
+  2.7 s, recall tuning 4.4 s, neural facts into a new graph 13.7 s. **Rewriting the facts into an existing neural
+  graph (a second embed) took 323 s** (the store's one-transaction diff of 2M triples whose blank nodes all differ):
+  not part of this figure, and not yet fixed.
 Session 3 profile (3k, quiet, before the rework): forward 43 of 72 s; model load 7 s; SAE encode + means 9.5 s;
 neural facts 3.6 s.
 """
