@@ -380,7 +380,8 @@ def context_codes(
 #: 8,192 / 16,384 on WordNet and OAEI Conference probing contexts (4,096-8,192 fastest; 4,096 pads less).
 MAX_BATCH_TOKENS = 4096
 #: Whether embed runs its forward passes on :data:`EMBED_STREAMS` worker threads, ahead of the aggregation (see
-#: :func:`kgalign.neural.model.run_streams`); ``False``: everything on the caller's thread, one batch at a time.
+#: :func:`kgalign.neural.model.run_streams`); ``False``: the forwards on the caller's thread, one batch at a time
+#: (the next step's plan is still made on a thread of its own: see ``embed_symbols``).
 EMBED_AHEAD = True
 #: How many items (a step's plan, or one batch's sparse codes: ~1 MB) the forward streams may run ahead of
 #: the aggregation; enough to keep the forwards going while a step is aggregated.
