@@ -158,6 +158,8 @@ this machine's speed differed by ~20% between the two 50k runs (bare 10,811 vs 8
 - With the next step's plan made on its own thread (the runs above made it on a stream, both streams idle ~1.5 s
   a step), 50,000 concepts: embed **491.2 s wall / 923.6 s CPU** on a slow machine (bare 8,237 / 8,204 tok/s):
   **wall ratio 0.86 (0.86 against the faster)**, CPU 0.91; peak RSS 5,803 MiB in the loop, 7,124 MiB after.
+  10,000 concepts (``--sample 0.2``): 87.5 s wall / 159.2 s CPU, bare 10,635 / 8,957: 0.86 (0.80), CPU 0.93;
+  peak RSS 2,974 MiB.
 - The end phase at 50k, timed alone on the embedded table: table save 2.1 s, normalise 1.3 s, IVF train 4.1 s, add
   2.7 s, recall tuning 4.4 s, neural facts into a new graph 13.7 s. **Rewriting the facts into an existing neural
   graph (a second embed) took 323 s** (the store's one-transaction diff of 2M triples whose blank nodes all differ):
